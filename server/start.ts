@@ -1,0 +1,40 @@
+import { existsSync } from "node:fs";
+import { createServer } from "node:http";
+import { parseConfig } from "../shared/config.ts";
+import { handle, ICE_SERVERS_PATH } from "../shared/handle.ts";
+import { sendWebResponse, toWebRequest } from "./node-http.ts";
+
+if (existsSync(".env")) process.loadEnvFile(".env");
+
+const port = Number(process.env.PORT ?? 8888);
+const host = process.env.HOST ?? "127.0.0.1";
+
+function warnAboutConfig(): void {
+  try {
+    if (!parseConfig(process.env).cloudflare) {
+      console.warn(
+        [
+          "",
+          "!!! No TURN provider is configured: answering STUN-only (no relay), which works only between easy NATs.",
+          "!!! Set CLOUDFLARE_TURN_KEY_ID and CLOUDFLARE_TURN_KEY_API_TOKEN (see .env.example).",
+          "!!! Deployed functions answer 500 not_configured instead.",
+          "",
+        ].join("\n"),
+      );
+    }
+  } catch (error) {
+    console.error(`!!! Configuration error: ${(error as Error).message}`);
+  }
+}
+
+const server = createServer(async (req, res) => {
+  const response = await handle(toWebRequest(req, `http://${req.headers.host ?? `${host}:${port}`}`), process.env, {
+    whenUnconfigured: "stun-only",
+  });
+  await sendWebResponse(res, response).catch(() => res.destroy());
+});
+
+warnAboutConfig();
+server.listen(port, host, () => {
+  console.log(`Serving http://${host}:${port}${ICE_SERVERS_PATH}`);
+});

@@ -1,0 +1,63 @@
+/** What the browser needs to reach one STUN or TURN server, as RTCIceServer has it. */
+export interface IceServer {
+  urls: string[];
+  username?: string;
+  credential?: string;
+}
+
+export type IceScheme = "stun" | "stuns" | "turn" | "turns";
+
+export interface IceUrl {
+  scheme: IceScheme;
+  host: string;
+  port: number;
+  transport?: "udp" | "tcp";
+}
+
+const DEFAULT_PORT: Record<IceScheme, number> = { stun: 3478, turn: 3478, stuns: 5349, turns: 5349 };
+
+// RFC 7064 / RFC 7065: scheme ":" host [":" port] ["?transport=" ("udp" / "tcp")], host may be a bracketed IPv6.
+const ICE_URL = /^(stuns?|turns?):(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(?::(\d{1,5}))?(?:\?transport=(udp|tcp))?$/i;
+
+/** Parses a STUN/TURN URL, or returns undefined when a browser would reject it. */
+export function parseIceUrl(url: string): IceUrl | undefined {
+  const match = ICE_URL.exec(url.trim());
+  if (!match) return undefined;
+  const scheme = match[1].toLowerCase() as IceScheme;
+  const port = match[3] === undefined ? DEFAULT_PORT[scheme] : Number(match[3]);
+  if (port < 1 || port > 65535) return undefined;
+  const transport = match[4]?.toLowerCase() as IceUrl["transport"];
+  return { scheme, host: match[2].toLowerCase(), port, ...(transport ? { transport } : {}) };
+}
+
+export interface FilterOptions {
+  /** Browsers refuse port 53 for ICE, so it is dropped unless asked for. */
+  keepPort53: boolean;
+}
+
+export interface FilterResult {
+  servers: IceServer[];
+  /** URLs that no browser would accept, dropped so that RTCPeerConnection does not throw. */
+  malformed: string[];
+}
+
+/**
+ * Drops the URLs a browser cannot use, and any server left with none.
+ * Port 53 is matched on the parsed port, so :5349 and :530 are kept.
+ */
+export function filterIceServers(servers: readonly IceServer[], options: FilterOptions): FilterResult {
+  const malformed: string[] = [];
+  const kept: IceServer[] = [];
+  for (const server of servers) {
+    const urls = server.urls.filter((url) => {
+      const parsed = parseIceUrl(url);
+      if (!parsed) {
+        malformed.push(url);
+        return false;
+      }
+      return options.keepPort53 || parsed.port !== 53;
+    });
+    if (urls.length > 0) kept.push({ ...server, urls });
+  }
+  return { servers: kept, malformed };
+}

@@ -1,0 +1,68 @@
+import { ServiceError } from "./errors.ts";
+
+export type Fetch = (request: Request) => Promise<Response>;
+
+/** An upstream answer whose body has been read in full, inside the time budget. */
+export interface UpstreamReply {
+  status: number;
+  headers: Headers;
+  body: string;
+}
+
+/**
+ * Sends the request and reads the whole body within `timeoutMs`: connecting,
+ * the headers and the body share one budget, so a hung upstream, or one whose
+ * body never ends, still gets an answer in time. The timer is always cleared.
+ */
+export async function fetchWithin(fetch: Fetch, request: Request, timeoutMs: number, provider: string): Promise<UpstreamReply> {
+  const controller = new AbortController();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      controller.abort();
+      reject(new ServiceError("upstream_timeout", `${provider} did not answer within ${timeoutMs} ms`));
+    }, timeoutMs);
+  });
+  const exchange = (async () => {
+    const response = await fetch(new Request(request, { signal: controller.signal }));
+    const body = await response.text();
+    return { status: response.status, headers: response.headers, body };
+  })();
+  // The exchange may still reject after the deadline won the race; that rejection is expected.
+  exchange.catch(() => {});
+  try {
+    return await Promise.race([exchange, expired]);
+  } catch (error) {
+    if (error instanceof ServiceError) throw error;
+    // The cause can carry the upstream URL; only the kind of failure is kept.
+    throw new ServiceError("upstream_unreachable", `${provider} could not be reached`);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Keeps a Retry-After only when it is one of the two forms HTTP allows. */
+function retryAfterOf(headers: Headers): Record<string, string> {
+  const value = headers.get("retry-after")?.trim();
+  if (!value) return {};
+  if (/^\d{1,9}$/.test(value) || !Number.isNaN(Date.parse(value))) return { "Retry-After": value };
+  return {};
+}
+
+/**
+ * Maps a non-2xx upstream status to our own error. The upstream body is never echoed:
+ * it is not ours to show, and may reflect what we sent.
+ */
+export function upstreamStatusError(reply: UpstreamReply, provider: string): ServiceError {
+  const { status } = reply;
+  if (status === 401 || status === 403) {
+    return new ServiceError("upstream_unauthorized", `${provider} refused the configured credentials`);
+  }
+  if (status === 429) {
+    return new ServiceError("upstream_rate_limited", `${provider} is rate limiting requests`, retryAfterOf(reply.headers));
+  }
+  if (status === 503) {
+    return new ServiceError("upstream_unavailable", `${provider} is temporarily unavailable`, retryAfterOf(reply.headers));
+  }
+  return new ServiceError("upstream_error", `${provider} answered with HTTP ${status}`);
+}

@@ -1,0 +1,255 @@
+/**
+ * The HTTP contract of /api/ice-servers, as one list of cases that every entry point
+ * must pass: the Netlify function under `netlify dev`, the Vercel function under
+ * @vercel/node's dev server, `npm start`, and the edge function under Deno.
+ * Only node:assert is used, so vitest and Deno's test runner both run it.
+ */
+import assert from "node:assert/strict";
+import type { FakeCloudflare } from "../fake-cloudflare.ts";
+
+export const CONTRACT_MAX_TTL = 7200;
+export const CONTRACT_TIMEOUT_MS = 1500;
+export const CONTRACT_KEY_ID = "c0ffee0123456789abcdef0123456789";
+// Looks like a real token so a leak would be easy to spot, and is unique to this suite.
+export const CONTRACT_TOKEN = "cf-test-token-Zx81qLmN4vB7tY2uP0sRk9wE";
+
+/** The environment every entry point runs the contract with. */
+export function contractEnv(fake: FakeCloudflare): Record<string, string> {
+  return {
+    CLOUDFLARE_TURN_KEY_ID: CONTRACT_KEY_ID,
+    CLOUDFLARE_TURN_KEY_API_TOKEN: CONTRACT_TOKEN,
+    CLOUDFLARE_TURN_API_BASE: fake.apiBase,
+    TURN_TTL: String(CONTRACT_MAX_TTL),
+    TURN_UPSTREAM_TIMEOUT_MS: String(CONTRACT_TIMEOUT_MS),
+  };
+}
+
+export interface ContractTarget {
+  /** Sends a request to `path` (such as "/api/ice-servers?ttl=60") on the entry point. */
+  send(path: string, init?: RequestInit): Promise<Response>;
+  fake: FakeCloudflare;
+}
+
+export interface ContractCase {
+  name: string;
+  run(target: ContractTarget): Promise<void>;
+}
+
+const PATH = "/api/ice-servers";
+// Slack for a dev server's own overhead on top of the upstream budget.
+const BUDGET_SLACK_MS = 2500;
+
+interface Answer {
+  status: number;
+  headers: Headers;
+  text: string;
+  json: any;
+  elapsedMs: number;
+}
+
+async function call(target: ContractTarget, path: string, init?: RequestInit): Promise<Answer> {
+  const started = performance.now();
+  const response = await target.send(path, init);
+  const text = await response.text();
+  const elapsedMs = performance.now() - started;
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    assert.fail(`expected a JSON body, got ${response.status}: ${text.slice(0, 200)}`);
+  }
+  // What holds for every answer, good or bad.
+  assert.match(response.headers.get("content-type") ?? "", /^application\/json/);
+  assert.equal(response.headers.get("cache-control"), "no-store");
+  assert.equal(response.headers.get("x-content-type-options"), "nosniff");
+  assert.ok(!text.includes(CONTRACT_TOKEN), "the API token leaked into a body");
+  for (const [name, value] of response.headers) {
+    assert.ok(!value.includes(CONTRACT_TOKEN), `the API token leaked into the ${name} header`);
+  }
+  return { status: response.status, headers: response.headers, text, json, elapsedMs };
+}
+
+function assertError(answer: Answer, status: number, code: string): void {
+  assert.equal(answer.status, status, `expected ${status} ${code}, got ${answer.status}: ${answer.text}`);
+  assert.deepEqual(Object.keys(answer.json), ["error"]);
+  assert.deepEqual(Object.keys(answer.json.error).sort(), ["code", "message"]);
+  assert.equal(answer.json.error.code, code);
+  assert.equal(typeof answer.json.error.message, "string");
+  assert.ok(answer.json.error.message.length > 0);
+}
+
+function assertNoUpstreamCall(target: ContractTarget): void {
+  assert.equal(target.fake.requests.length, 0, "bad input must not reach the upstream");
+}
+
+const json = (body: unknown): RequestInit => ({
+  method: "POST",
+  headers: { "content-type": "application/json" },
+  body: typeof body === "string" ? body : JSON.stringify(body),
+});
+
+function badInput(name: string, path: string, init: RequestInit | undefined, status: number, code: string): ContractCase {
+  return {
+    name: `bad input: ${name} → ${status} ${code}`,
+    async run(target) {
+      assertError(await call(target, path, init), status, code);
+      assertNoUpstreamCall(target);
+    },
+  };
+}
+
+function upstreamFault(name: string, fault: Parameters<FakeCloudflare["setFault"]>[0], status: number, code: string, extra?: (a: Answer) => void): ContractCase {
+  return {
+    name: `upstream ${name} → ${status} ${code}`,
+    async run(target) {
+      target.fake.setFault(fault);
+      const answer = await call(target, PATH);
+      assertError(answer, status, code);
+      assert.equal(target.fake.requests.length, 1, "one upstream call");
+      extra?.(answer);
+    },
+  };
+}
+
+function assertWithinBudget(answer: Answer): void {
+  assert.ok(answer.elapsedMs >= CONTRACT_TIMEOUT_MS - 100, `answered after ${answer.elapsedMs} ms, before the budget ran out`);
+  assert.ok(answer.elapsedMs < CONTRACT_TIMEOUT_MS + BUDGET_SLACK_MS, `answered after ${answer.elapsedMs} ms, well past the budget`);
+}
+
+export const contractCases: ContractCase[] = [
+  {
+    name: "GET answers 200 with browser-ready ICE servers from Cloudflare",
+    async run(target) {
+      const before = Date.now();
+      const answer = await call(target, PATH);
+      assert.equal(answer.status, 200, answer.text);
+      assert.deepEqual(Object.keys(answer.json).sort(), ["expiresAt", "iceServers", "provider", "ttl"]);
+      assert.equal(answer.json.provider, "cloudflare");
+      assert.equal(answer.json.ttl, CONTRACT_MAX_TTL);
+      const expiresAt = Date.parse(answer.json.expiresAt);
+      assert.ok(expiresAt >= before + CONTRACT_MAX_TTL * 1000 - 1000 && expiresAt <= Date.now() + CONTRACT_MAX_TTL * 1000 + 1000);
+      assert.equal(answer.json.iceServers.length, 1);
+      const [server] = answer.json.iceServers;
+      assert.deepEqual(server.urls, [
+        "stun:stun.cloudflare.com:3478",
+        "turn:turn.cloudflare.com:3478?transport=udp",
+        "turn:turn.cloudflare.com:3478?transport=tcp",
+        "turn:turn.cloudflare.com:80?transport=tcp",
+        "turns:turn.cloudflare.com:5349?transport=tcp",
+        "turns:turn.cloudflare.com:443?transport=tcp",
+      ]);
+      assert.match(server.username, /^[0-9a-f]{96}$/);
+      assert.match(server.credential, /^[0-9a-f]{96}$/);
+
+      assert.equal(target.fake.requests.length, 1);
+      const [sent] = target.fake.requests;
+      assert.equal(sent.method, "POST");
+      assert.equal(sent.path, `/v1/turn/keys/${CONTRACT_KEY_ID}/credentials/generate-ice-servers`);
+      assert.equal(sent.headers.authorization, `Bearer ${CONTRACT_TOKEN}`);
+      assert.match(sent.headers["content-type"], /^application\/json/);
+      assert.deepEqual(JSON.parse(sent.body), { ttl: CONTRACT_MAX_TTL });
+    },
+  },
+  {
+    name: "GET ?ttl=N asks Cloudflare for that TTL",
+    async run(target) {
+      const answer = await call(target, `${PATH}?ttl=60`);
+      assert.equal(answer.status, 200, answer.text);
+      assert.equal(answer.json.ttl, 60);
+      assert.deepEqual(JSON.parse(target.fake.requests[0].body), { ttl: 60 });
+    },
+  },
+  {
+    name: "POST {ttl} asks Cloudflare for that TTL, up to the configured maximum",
+    async run(target) {
+      const answer = await call(target, PATH, json({ ttl: CONTRACT_MAX_TTL }));
+      assert.equal(answer.status, 200, answer.text);
+      assert.equal(answer.json.ttl, CONTRACT_MAX_TTL);
+      assert.deepEqual(JSON.parse(target.fake.requests[0].body), { ttl: CONTRACT_MAX_TTL });
+    },
+  },
+  {
+    name: "POST with an empty body uses the default TTL",
+    async run(target) {
+      const answer = await call(target, PATH, { method: "POST" });
+      assert.equal(answer.status, 200, answer.text);
+      assert.equal(answer.json.ttl, CONTRACT_MAX_TTL);
+    },
+  },
+  {
+    name: "the older single-object Cloudflare answer is accepted",
+    async run(target) {
+      target.fake.setFault({
+        kind: "status",
+        status: 201,
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ iceServers: { urls: ["turn:turn.cloudflare.com:3478?transport=udp", "turn:turn.cloudflare.com:53?transport=udp"], username: "1738035200:user123", credential: "aGVsbG8=" } }),
+      });
+      const answer = await call(target, PATH);
+      assert.equal(answer.status, 200, answer.text);
+      assert.deepEqual(answer.json.iceServers, [
+        { urls: ["turn:turn.cloudflare.com:3478?transport=udp"], username: "1738035200:user123", credential: "aGVsbG8=" },
+      ]);
+    },
+  },
+  {
+    name: "an upstream answer a little slow but inside the budget is served",
+    async run(target) {
+      target.fake.setFault({ kind: "latency", ms: 300 });
+      const answer = await call(target, PATH);
+      assert.equal(answer.status, 200, answer.text);
+    },
+  },
+  badInput("ttl above the configured maximum is refused, not clamped", `${PATH}?ttl=${CONTRACT_MAX_TTL + 1}`, undefined, 400, "invalid_ttl"),
+  badInput("ttl=0", `${PATH}?ttl=0`, undefined, 400, "invalid_ttl"),
+  badInput("ttl=-5", `${PATH}?ttl=-5`, undefined, 400, "invalid_ttl"),
+  badInput("ttl=1.5", `${PATH}?ttl=1.5`, undefined, 400, "invalid_ttl"),
+  badInput("ttl=abc", `${PATH}?ttl=abc`, undefined, 400, "invalid_ttl"),
+  badInput("empty ttl", `${PATH}?ttl=`, undefined, 400, "invalid_ttl"),
+  badInput("ttl given twice", `${PATH}?ttl=60&ttl=70`, undefined, 400, "invalid_ttl"),
+  badInput("an unknown query parameter", `${PATH}?ttl=60&admin=1`, undefined, 400, "invalid_request"),
+  badInput("POST ttl above the maximum", PATH, json({ ttl: CONTRACT_MAX_TTL + 1 }), 400, "invalid_ttl"),
+  badInput("POST ttl as a string", PATH, json({ ttl: "60" }), 400, "invalid_ttl"),
+  badInput("POST an unknown field", PATH, json({ ttl: 60, username: "x" }), 400, "invalid_request"),
+  badInput("POST a JSON array", PATH, json([60]), 400, "invalid_request"),
+  badInput("POST malformed JSON", PATH, json('{"ttl": '), 400, "invalid_json"),
+  badInput("POST text/plain", PATH, { method: "POST", headers: { "content-type": "text/plain" }, body: "ttl=60" }, 415, "unsupported_media_type"),
+  badInput("POST form data", PATH, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: "ttl=60" }, 415, "unsupported_media_type"),
+  badInput("POST over 4 KiB", PATH, json({ ttl: 60, pad: "x".repeat(5000) }), 413, "payload_too_large"),
+  {
+    name: "bad input: PUT → 405 with Allow",
+    async run(target) {
+      const answer = await call(target, PATH, { method: "PUT", headers: { "content-type": "application/json" }, body: "{}" });
+      assertError(answer, 405, "method_not_allowed");
+      assert.equal(answer.headers.get("allow"), "GET, POST");
+      assertNoUpstreamCall(target);
+    },
+  },
+  {
+    name: "bad input: DELETE → 405 with Allow",
+    async run(target) {
+      const answer = await call(target, PATH, { method: "DELETE" });
+      assertError(answer, 405, "method_not_allowed");
+      assert.equal(answer.headers.get("allow"), "GET, POST");
+      assertNoUpstreamCall(target);
+    },
+  },
+  upstreamFault("401", { kind: "status", status: 401, body: `{"errors":[{"message":"bad token ${CONTRACT_TOKEN}"}]}` }, 502, "upstream_unauthorized", (answer) => {
+    assert.ok(!answer.text.includes("bad token"), "the upstream body must not be echoed");
+  }),
+  upstreamFault("403", { kind: "status", status: 403 }, 502, "upstream_unauthorized"),
+  upstreamFault("400", { kind: "status", status: 400, body: '{"errors":[{"message":"ttl"}]}' }, 502, "upstream_error"),
+  upstreamFault("500", { kind: "status", status: 500 }, 502, "upstream_error"),
+  upstreamFault("429 with Retry-After", { kind: "status", status: 429, headers: { "retry-after": "7" } }, 503, "upstream_rate_limited", (answer) => {
+    assert.equal(answer.headers.get("retry-after"), "7");
+  }),
+  upstreamFault("503 with Retry-After", { kind: "status", status: 503, headers: { "retry-after": "30" } }, 503, "upstream_unavailable", (answer) => {
+    assert.equal(answer.headers.get("retry-after"), "30");
+  }),
+  upstreamFault("bad JSON", { kind: "bad-json" }, 502, "upstream_invalid_response"),
+  upstreamFault("wrong shape", { kind: "wrong-shape" }, 502, "upstream_invalid_response"),
+  upstreamFault("truncated body", { kind: "truncated" }, 502, "upstream_unreachable"),
+  upstreamFault("connection reset", { kind: "reset" }, 502, "upstream_unreachable"),
+  upstreamFault("hang", { kind: "hang" }, 504, "upstream_timeout", assertWithinBudget),
+  upstreamFault("body that never finishes", { kind: "stall-body" }, 504, "upstream_timeout", assertWithinBudget),
+];
