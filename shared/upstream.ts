@@ -41,12 +41,13 @@ export async function fetchWithin(fetch: Fetch, request: Request, timeoutMs: num
   }
 }
 
+// RFC 9110: delay-seconds, or an HTTP-date in the IMF-fixdate form senders must use.
+const RETRY_AFTER = /^(?:\d{1,9}|[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT)$/;
+
 /** Keeps a Retry-After only when it is one of the two forms HTTP allows. */
 function retryAfterOf(headers: Headers): Record<string, string> {
   const value = headers.get("retry-after")?.trim();
-  if (!value) return {};
-  if (/^\d{1,9}$/.test(value) || !Number.isNaN(Date.parse(value))) return { "Retry-After": value };
-  return {};
+  return value && RETRY_AFTER.test(value) ? { "Retry-After": value } : {};
 }
 
 /**

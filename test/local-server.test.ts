@@ -1,0 +1,72 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { CONTRACT_TOKEN } from "./contract/cases.ts";
+import { describeContract } from "./contract/vitest-suite.ts";
+import { freePort, spawnLogged, waitForHttp, type Spawned } from "./helpers/process.ts";
+
+const ROOT = resolve(import.meta.dirname, "..");
+const TSX = join(ROOT, "node_modules/.bin/tsx");
+const START = join(ROOT, "server/start.ts");
+
+// Only what a user's shell would have: no provider variables leak in from the test runner.
+function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME };
+  return { ...env, ...extra };
+}
+
+async function startLocal(env: Record<string, string>, cwd = ROOT): Promise<{ origin: string; server: Spawned }> {
+  const port = await freePort();
+  const server = spawnLogged(TSX, [START], cleanEnv({ ...env, PORT: String(port) }), cwd);
+  const origin = `http://127.0.0.1:${port}`;
+  await waitForHttp(`${origin}/api/ice-servers?ttl=abc`, 30_000, server);
+  return { origin, server };
+}
+
+let local: Spawned | undefined;
+describeContract("npm start (local server)", async (env) => {
+  const started = await startLocal(env);
+  local = started.server;
+  return { send: (path, init) => fetch(`${started.origin}${path}`, init), close: () => started.server.stop() };
+});
+
+it("the local server never printed the API token", () => {
+  expect(local?.output()).toContain("Cloudflare answered HTTP 401");
+  expect(local!.output()).not.toContain(CONTRACT_TOKEN);
+});
+
+describe("npm start without configuration", () => {
+  let server: Spawned | undefined;
+  afterEach(async () => server?.stop());
+
+  it("answers STUN-only, marked provider none, and warns loudly at start-up", async () => {
+    const started = await startLocal({});
+    server = started.server;
+    const response = await fetch(`${started.origin}/api/ice-servers`);
+    expect(response.status).toBe(200);
+    const body = await response.json();
+    expect(body.provider).toBe("none");
+    expect(body.iceServers).toEqual([{ urls: ["stun:stun.cloudflare.com:3478"] }]);
+    expect(server.output()).toContain("No TURN provider is configured");
+  });
+
+  it("reads a .env file from the folder it starts in", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "turn-env-"));
+    writeFileSync(join(dir, ".env"), "TURN_TTL=1234\n");
+    const started = await startLocal({}, dir);
+    server = started.server;
+    const body = await (await fetch(`${started.origin}/api/ice-servers`)).json();
+    expect(body.ttl).toBe(1234);
+  });
+
+  it("names an invalid variable at start-up without printing its value", async () => {
+    const started = await startLocal({ TURN_TTL: "999999999" });
+    server = started.server;
+    const response = await fetch(`${started.origin}/api/ice-servers`);
+    expect(response.status).toBe(500);
+    expect((await response.json()).error.code).toBe("invalid_config");
+    expect(server.output()).toContain("TURN_TTL must be a whole number from 1 to 172800");
+    expect(server.output()).not.toContain("999999999");
+  });
+});

@@ -1,0 +1,108 @@
+import { describe, expect, it } from "vitest";
+import { CLOUDFLARE_DEFAULT_API_BASE, loadConfig, parseConfig } from "../../shared/config.ts";
+import { ServiceError } from "../../shared/errors.ts";
+
+const SECRET = "tok-Secret-Value-9f8e7d6c5b4a";
+
+function failure(env: Record<string, string>): ServiceError {
+  try {
+    parseConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ServiceError);
+    return error as ServiceError;
+  }
+  throw new Error("expected a configuration error");
+}
+
+describe("parseConfig", () => {
+  it("applies the documented defaults", () => {
+    expect(parseConfig({})).toEqual({ ttl: 86400, keepPort53: false, upstreamTimeoutMs: 5000, cloudflare: undefined });
+  });
+
+  it("reads a complete Cloudflare configuration", () => {
+    const config = parseConfig({ CLOUDFLARE_TURN_KEY_ID: "abc", CLOUDFLARE_TURN_KEY_API_TOKEN: SECRET });
+    expect(config.cloudflare).toEqual({ keyId: "abc", apiToken: SECRET, apiBase: CLOUDFLARE_DEFAULT_API_BASE });
+  });
+
+  it("takes an API base override and drops its trailing slash", () => {
+    const config = parseConfig({
+      CLOUDFLARE_TURN_KEY_ID: "abc",
+      CLOUDFLARE_TURN_KEY_API_TOKEN: SECRET,
+      CLOUDFLARE_TURN_API_BASE: "http://127.0.0.1:9999/v1/",
+    });
+    expect(config.cloudflare?.apiBase).toBe("http://127.0.0.1:9999/v1");
+  });
+
+  it.each([
+    [{ CLOUDFLARE_TURN_KEY_ID: "abc" }, "CLOUDFLARE_TURN_KEY_API_TOKEN is not set"],
+    [{ CLOUDFLARE_TURN_KEY_API_TOKEN: SECRET }, "CLOUDFLARE_TURN_KEY_ID is not set"],
+    [{ CLOUDFLARE_TURN_KEY_ID: "   ", CLOUDFLARE_TURN_KEY_API_TOKEN: SECRET }, "CLOUDFLARE_TURN_KEY_ID is not set"],
+  ])("a half-configured provider names the missing variable, never a value (%j)", (env, expected) => {
+    const error = failure(env);
+    expect(error.code).toBe("not_configured");
+    expect(error.status).toBe(500);
+    expect(error.message).toContain(expected);
+    expect(error.message).not.toContain(SECRET);
+    expect(error.message).not.toContain("abc");
+  });
+
+  it("treats a variable set to an empty string as unset", () => {
+    expect(parseConfig({ CLOUDFLARE_TURN_KEY_ID: "", CLOUDFLARE_TURN_KEY_API_TOKEN: "", TURN_TTL: "" })).toEqual(parseConfig({}));
+  });
+
+  it.each([
+    ["TURN_TTL", "-3"],
+    ["TURN_TTL", "172801"],
+    ["TURN_TTL", "1.5"],
+    ["TURN_TTL", "ten"],
+    ["TURN_UPSTREAM_TIMEOUT_MS", "7777777"],
+    ["TURN_UPSTREAM_TIMEOUT_MS", "-1"],
+    ["TURN_KEEP_PORT_53", "maybe"],
+    ["CLOUDFLARE_TURN_API_BASE", "ftp://example.com"],
+    ["CLOUDFLARE_TURN_API_BASE", "not a url"],
+  ])("refuses %s=%s naming the variable and not the value", (name, value) => {
+    const error = failure({ [name]: value });
+    expect(error.code).toBe("invalid_config");
+    expect(error.message).toContain(name);
+    expect(error.message).not.toContain(value);
+  });
+
+  it.each([
+    ["true", true],
+    ["TRUE", true],
+    ["1", true],
+    ["yes", true],
+    ["false", false],
+    ["0", false],
+    ["off", false],
+  ])("reads TURN_KEEP_PORT_53=%s as %s", (value, expected) => {
+    expect(parseConfig({ TURN_KEEP_PORT_53: value }).keepPort53).toBe(expected);
+  });
+
+  it("refuses a zero TTL and a zero timeout", () => {
+    expect(failure({ TURN_TTL: "0" }).code).toBe("invalid_config");
+    expect(failure({ TURN_UPSTREAM_TIMEOUT_MS: "0" }).code).toBe("invalid_config");
+  });
+
+  it("accepts the TTL bounds Cloudflare accepts", () => {
+    expect(parseConfig({ TURN_TTL: "1" }).ttl).toBe(1);
+    expect(parseConfig({ TURN_TTL: "172800" }).ttl).toBe(172800);
+  });
+});
+
+describe("loadConfig", () => {
+  it("validates once per set of values and keeps the result for a warm instance", () => {
+    const env = { TURN_TTL: "600" };
+    const first = loadConfig(env);
+    expect(loadConfig({ ...env })).toBe(first);
+    const changed = loadConfig({ TURN_TTL: "700" });
+    expect(changed).not.toBe(first);
+    expect(changed.ttl).toBe(700);
+  });
+
+  it("keeps a configuration error too, and throws it on every call", () => {
+    const env = { TURN_TTL: "nope" };
+    expect(() => loadConfig(env)).toThrow(/TURN_TTL/);
+    expect(() => loadConfig(env)).toThrow(/TURN_TTL/);
+  });
+});

@@ -1,0 +1,34 @@
+import { expect, it } from "vitest";
+import { CONTRACT_TOKEN } from "./contract/cases.ts";
+import { describeContract } from "./contract/vitest-suite.ts";
+import { spawnLogged, type Spawned } from "./helpers/process.ts";
+
+// The Vercel function (api/ice-servers.ts) under @vercel/node's dev runtime, the one `vercel dev` uses.
+let vercel: Spawned | undefined;
+
+async function portFrom(spawned: Spawned, timeoutMs: number): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const match = /listening on (\d+)/.exec(spawned.output());
+    if (match) return Number(match[1]);
+    if (spawned.child.exitCode !== null) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`the Vercel dev runtime did not start:\n${spawned.output()}`);
+}
+
+describeContract("Vercel function under @vercel/node's dev server", async (env) => {
+  vercel = spawnLogged("node_modules/.bin/tsx", ["test/helpers/vercel-dev.ts", "api/ice-servers.ts"], { ...process.env, ...env });
+  const origin = `http://127.0.0.1:${await portFrom(vercel, 60_000)}`;
+  return {
+    send: (path, init) => fetch(`${origin}${path}`, init),
+    close: () => vercel!.stop(),
+  };
+});
+
+// Runs after the contract: by then every upstream fault has been logged.
+it("the Vercel function never printed the API token", () => {
+  // The 401 case logs an operator hint: seeing it proves the function\'s log is what is scanned.
+  expect(vercel?.output()).toContain("Cloudflare answered HTTP 401");
+  expect(vercel!.output()).not.toContain(CONTRACT_TOKEN);
+});
