@@ -11,12 +11,12 @@ const host = process.env.HOST ?? "127.0.0.1";
 
 function warnAboutConfig(): void {
   try {
-    if (!parseConfig(process.env).cloudflare) {
+    if (parseConfig(process.env).providers.length === 0) {
       console.warn(
         [
           "",
           "!!! No TURN provider is configured: answering STUN-only (no relay), which works only between easy NATs.",
-          "!!! Set CLOUDFLARE_TURN_KEY_ID and CLOUDFLARE_TURN_KEY_API_TOKEN (see .env.example).",
+          "!!! Configure Cloudflare, Metered or a shared-secret TURN server (see .env.example and the README).",
           "!!! Deployed functions answer 500 not_configured instead.",
           "",
         ].join("\n"),

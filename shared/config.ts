@@ -1,115 +1,90 @@
 import * as v from "valibot";
+import { flag, integerBetween, readList, readVar, type Env } from "./env.ts";
 import { ServiceError } from "./errors.ts";
+import { PROVIDERS } from "./providers/index.ts";
+import type { Provider } from "./providers/provider.ts";
 
-/** Environment as every platform can hand it over: names to optional strings. */
-export type Env = Readonly<Record<string, string | undefined>>;
+export type { Env } from "./env.ts";
+export { CLOUDFLARE_DEFAULT_API_BASE, type CloudflareConfig } from "./providers/cloudflare.ts";
 
-export const CLOUDFLARE_DEFAULT_API_BASE = "https://rtc.live.cloudflare.com/v1";
 /** Cloudflare rejects a credential TTL above 48 hours. */
 export const MAX_TTL = 172_800;
 
-export interface CloudflareConfig {
-  readonly keyId: string;
-  readonly apiToken: string;
-  readonly apiBase: string;
+export interface ConfiguredProvider {
+  readonly provider: Provider<unknown>;
+  readonly config: unknown;
 }
 
 export interface Config {
   /** The default and the largest TTL a caller may ask for, in seconds. */
   readonly ttl: number;
   readonly keepPort53: boolean;
+  /** One attempt's budget: connecting, the headers and the body. */
   readonly upstreamTimeoutMs: number;
-  readonly cloudflare?: CloudflareConfig;
+  /** The whole chain's budget, every provider and retry included. */
+  readonly totalTimeoutMs: number;
+  readonly urlSet: "full" | "compact";
+  /** When every provider fails, answer STUN-only rather than an error. */
+  readonly fallbackStun: boolean;
+  /** In the order they are tried. */
+  readonly providers: readonly ConfiguredProvider[];
 }
 
-const VARIABLES = [
-  "CLOUDFLARE_TURN_KEY_ID",
-  "CLOUDFLARE_TURN_KEY_API_TOKEN",
-  "CLOUDFLARE_TURN_API_BASE",
+const GENERAL_VARIABLES = [
   "TURN_TTL",
   "TURN_KEEP_PORT_53",
   "TURN_UPSTREAM_TIMEOUT_MS",
+  "TURN_TOTAL_TIMEOUT_MS",
+  "TURN_URL_SET",
+  "TURN_FALLBACK_STUN",
+  "TURN_PROVIDERS",
 ] as const;
+const VARIABLES = [...GENERAL_VARIABLES, ...PROVIDERS.flatMap((provider) => provider.variables)];
 
-// Messages name the variable and the rule, never the value: some values are secrets.
-const integerBetween = (name: string, min: number, max: number) =>
-  v.pipe(
-    v.string(),
-    v.trim(),
-    v.regex(/^\d{1,9}$/, `${name} must be a whole number from ${min} to ${max}`),
-    v.transform(Number),
-    v.minValue(min, `${name} must be a whole number from ${min} to ${max}`),
-    v.maxValue(max, `${name} must be a whole number from ${min} to ${max}`),
-  );
-
-const TRUE_WORDS = ["true", "1", "yes", "on"];
-const FALSE_WORDS = ["false", "0", "no", "off"];
-const flag = (name: string) =>
-  v.pipe(
-    v.string(),
-    v.trim(),
-    v.toLowerCase(),
-    v.picklist([...TRUE_WORDS, ...FALSE_WORDS], `${name} must be true or false`),
-    v.transform((word) => TRUE_WORDS.includes(word)),
-  );
-
-const httpUrl = (name: string) =>
-  v.pipe(
-    v.string(),
-    v.trim(),
-    v.url(`${name} must be an http(s) URL`),
-    v.check((url) => /^https?:\/\//i.test(url), `${name} must be an http(s) URL`),
-    v.transform((url) => url.replace(/\/+$/, "")),
-  );
-
-const EnvSchema = v.object({
-  CLOUDFLARE_TURN_KEY_ID: v.optional(v.pipe(v.string(), v.trim())),
-  CLOUDFLARE_TURN_KEY_API_TOKEN: v.optional(v.pipe(v.string(), v.trim())),
-  CLOUDFLARE_TURN_API_BASE: v.optional(httpUrl("CLOUDFLARE_TURN_API_BASE"), CLOUDFLARE_DEFAULT_API_BASE),
+const GeneralSchema = v.object({
   TURN_TTL: v.optional(integerBetween("TURN_TTL", 1, MAX_TTL), "86400"),
   TURN_KEEP_PORT_53: v.optional(flag("TURN_KEEP_PORT_53"), "false"),
   TURN_UPSTREAM_TIMEOUT_MS: v.optional(integerBetween("TURN_UPSTREAM_TIMEOUT_MS", 1, 120_000), "5000"),
+  TURN_TOTAL_TIMEOUT_MS: v.optional(integerBetween("TURN_TOTAL_TIMEOUT_MS", 1, 300_000), "9000"),
+  TURN_URL_SET: v.optional(v.picklist(["full", "compact"], "TURN_URL_SET must be full or compact"), "full"),
+  TURN_FALLBACK_STUN: v.optional(flag("TURN_FALLBACK_STUN"), "false"),
 });
 
-type ParsedEnv = v.InferOutput<typeof EnvSchema>;
+function providersFrom(env: Env): ConfiguredProvider[] {
+  const configured = PROVIDERS.map((provider) => ({ provider, config: provider.configure(env) }));
+  const names = readList(env, "TURN_PROVIDERS");
+  if (names.length === 0) return configured.filter((entry) => entry.config !== undefined);
 
-function cloudflareFrom(env: ParsedEnv): CloudflareConfig | undefined {
-  const keyId = env.CLOUDFLARE_TURN_KEY_ID;
-  const apiToken = env.CLOUDFLARE_TURN_KEY_API_TOKEN;
-  if (!keyId && !apiToken) return undefined;
-  if (!keyId) {
-    throw new ServiceError(
-      "not_configured",
-      "CLOUDFLARE_TURN_KEY_ID is not set, but CLOUDFLARE_TURN_KEY_API_TOKEN is: set both or neither",
-    );
-  }
-  if (!apiToken) {
-    throw new ServiceError(
-      "not_configured",
-      "CLOUDFLARE_TURN_KEY_API_TOKEN is not set, but CLOUDFLARE_TURN_KEY_ID is: set both or neither",
-    );
-  }
-  return { keyId, apiToken, apiBase: env.CLOUDFLARE_TURN_API_BASE };
+  const known = PROVIDERS.map((provider) => provider.id as string);
+  return names.map((name, index) => {
+    const entry = configured.find((candidate) => candidate.provider.id === name);
+    if (!entry) throw new ServiceError("invalid_config", `TURN_PROVIDERS names an unknown provider: use ${known.join(", ")}`);
+    if (names.indexOf(name) !== index) throw new ServiceError("invalid_config", `TURN_PROVIDERS lists ${name} twice`);
+    if (entry.config === undefined) {
+      throw new ServiceError("not_configured", `TURN_PROVIDERS lists ${name}, but it is not configured: set ${entry.provider.enableHint}`);
+    }
+    return entry;
+  });
 }
 
 /** Validates the environment. Throws a ServiceError that names a variable, never its value. */
 export function parseConfig(env: Env): Config {
-  // Platforms often hand over a variable set to "" from a dashboard field left empty: that means unset.
   const present: Record<string, string> = {};
-  for (const name of VARIABLES) {
-    const value = env[name];
-    if (value !== undefined && value.trim() !== "") present[name] = value;
+  for (const name of GENERAL_VARIABLES) {
+    const value = readVar(env, name);
+    if (value !== undefined) present[name] = value;
   }
-  const result = v.safeParse(EnvSchema, present);
-  if (!result.success) {
-    throw new ServiceError("invalid_config", result.issues[0].message);
-  }
-  const parsed = result.output;
+  const result = v.safeParse(GeneralSchema, present);
+  if (!result.success) throw new ServiceError("invalid_config", result.issues[0].message);
+  const general = result.output;
   return {
-    ttl: parsed.TURN_TTL,
-    keepPort53: parsed.TURN_KEEP_PORT_53,
-    upstreamTimeoutMs: parsed.TURN_UPSTREAM_TIMEOUT_MS,
-    cloudflare: cloudflareFrom(parsed),
+    ttl: general.TURN_TTL,
+    keepPort53: general.TURN_KEEP_PORT_53,
+    upstreamTimeoutMs: general.TURN_UPSTREAM_TIMEOUT_MS,
+    totalTimeoutMs: general.TURN_TOTAL_TIMEOUT_MS,
+    urlSet: general.TURN_URL_SET,
+    fallbackStun: general.TURN_FALLBACK_STUN,
+    providers: providersFrom(env),
   };
 }
 

@@ -1,25 +1,26 @@
+import { issueFromChain, type Logger } from "./chain.ts";
 import { loadConfig, type Config, type Env } from "./config.ts";
 import { ServiceError } from "./errors.ts";
-import { filterIceServers, type IceServer } from "./ice-urls.ts";
+import type { IceServer } from "./ice-urls.ts";
 import { ALLOWED_METHODS, parseIssueInput } from "./input.ts";
-import { CLOUDFLARE, prepareCloudflare, processCloudflare } from "./providers/cloudflare.ts";
+import { PROVIDERS } from "./providers/index.ts";
+import type { ProviderId } from "./providers/provider.ts";
 import { errorResponse, jsonResponse } from "./respond.ts";
-import { fetchWithin, type Fetch } from "./upstream.ts";
+import type { Fetch } from "./upstream.ts";
+
+export type { Logger } from "./chain.ts";
 
 export const ICE_SERVERS_PATH = "/api/ice-servers";
-/** Served when nothing is configured and the host asked for a working answer anyway (npm start). */
+/** Served when no provider can be used and STUN-only was asked for. */
 export const STUN_ONLY: IceServer[] = [{ urls: ["stun:stun.cloudflare.com:3478"] }];
-
-export interface Logger {
-  warn(message: string): void;
-  error(message: string): void;
-}
 
 export interface HandleOptions {
   fetch?: Fetch;
   /** Milliseconds since the epoch; injectable so expiry is testable. */
   now?: () => number;
   log?: Logger;
+  /** Jitter source for retries. */
+  random?: () => number;
   /** Deployed functions refuse to run unconfigured; a local server may answer STUN-only instead. */
   whenUnconfigured?: "error" | "stun-only";
 }
@@ -28,24 +29,27 @@ export interface IceServersBody {
   iceServers: IceServer[];
   ttl: number;
   expiresAt: string;
-  provider: "cloudflare" | "none";
+  provider: ProviderId | "none";
+  /** Present, and true, when every provider failed and STUN-only was served instead. */
+  degraded?: true;
 }
 
 const defaultFetch: Fetch = (request) => fetch(request);
 
-async function issueFromCloudflare(config: Config, ttl: number, options: HandleOptions): Promise<IceServer[]> {
-  const cloudflare = config.cloudflare!;
-  const reply = await fetchWithin(options.fetch ?? defaultFetch, prepareCloudflare(cloudflare, ttl), config.upstreamTimeoutMs, CLOUDFLARE);
+async function serve(config: Config, ttl: number, now: number, options: HandleOptions): Promise<Omit<IceServersBody, "ttl" | "expiresAt">> {
+  const log = options.log ?? console;
+  if (config.providers.length === 0) {
+    if (options.whenUnconfigured === "stun-only") return { iceServers: STUN_ONLY, provider: "none" };
+    const hints = PROVIDERS.map((provider) => provider.enableHint).join("; or ");
+    throw new ServiceError("not_configured", `no TURN provider is configured: set ${hints}`);
+  }
   try {
-    return processCloudflare(reply);
+    const request = { ttl, now, identity: crypto.randomUUID() };
+    return await issueFromChain(config, request, { fetch: options.fetch ?? defaultFetch, log, random: options.random });
   } catch (error) {
-    if (error instanceof ServiceError && error.code === "upstream_unauthorized") {
-      // An operator problem, not the caller's: say where to look, without the upstream body.
-      (options.log ?? console).error(
-        `Cloudflare answered HTTP ${reply.status} to the credential request: check CLOUDFLARE_TURN_KEY_ID and CLOUDFLARE_TURN_KEY_API_TOKEN`,
-      );
-    }
-    throw error;
+    if (!config.fallbackStun || !(error instanceof ServiceError)) throw error;
+    log.error(`every TURN provider failed (${error.code}): serving STUN-only, as TURN_FALLBACK_STUN asks`);
+    return { iceServers: STUN_ONLY, provider: "none", degraded: true };
   }
 }
 
@@ -56,28 +60,15 @@ async function issueIceServers(request: Request, url: URL, env: Env, options: Ha
   const config = loadConfig(env);
   const input = await parseIssueInput(request, url, config.ttl);
   const ttl = input.ttl ?? config.ttl;
-
-  let iceServers: IceServer[];
-  let provider: IceServersBody["provider"];
-  if (config.cloudflare) {
-    const filtered = filterIceServers(await issueFromCloudflare(config, ttl, options), { keepPort53: config.keepPort53 });
-    if (filtered.malformed.length > 0) {
-      (options.log ?? console).warn(`Cloudflare sent ${filtered.malformed.length} ICE URL(s) no browser accepts; they were dropped`);
-    }
-    if (filtered.servers.length === 0) {
-      throw new ServiceError("upstream_invalid_response", "Cloudflare answered with no ICE URL a browser can use");
-    }
-    iceServers = filtered.servers;
-    provider = "cloudflare";
-  } else if (options.whenUnconfigured === "stun-only") {
-    iceServers = STUN_ONLY;
-    provider = "none";
-  } else {
-    throw new ServiceError("not_configured", "no TURN provider is configured: set CLOUDFLARE_TURN_KEY_ID and CLOUDFLARE_TURN_KEY_API_TOKEN");
-  }
-
   const now = (options.now ?? Date.now)();
-  const body: IceServersBody = { iceServers, ttl, expiresAt: new Date(now + ttl * 1000).toISOString(), provider };
+  const served = await serve(config, ttl, now, options);
+  const body: IceServersBody = {
+    iceServers: served.iceServers,
+    ttl,
+    expiresAt: new Date(now + ttl * 1000).toISOString(),
+    provider: served.provider,
+    ...(served.degraded ? { degraded: true as const } : {}),
+  };
   return jsonResponse(200, body);
 }
 

@@ -61,3 +61,40 @@ export function filterIceServers(servers: readonly IceServer[], options: FilterO
   }
   return { servers: kept, malformed };
 }
+
+type Slot = "stun" | "turn-udp" | "turn-tcp" | "turns";
+
+function slotOf(url: IceUrl): Slot {
+  if (url.scheme === "stun" || url.scheme === "stuns") return "stun";
+  if (url.scheme === "turns") return "turns";
+  return url.transport === "tcp" ? "turn-tcp" : "turn-udp";
+}
+
+// Strict firewalls let web ports through, so TCP and TLS prefer 443, then 80.
+function preference(slot: Slot, url: IceUrl): number {
+  if (slot !== "turn-tcp" && slot !== "turns") return 0;
+  return url.port === 443 ? 0 : url.port === 80 ? 1 : 2;
+}
+
+/**
+ * At most four URLs, one per transport present: STUN, TURN over UDP, TURN over
+ * TCP, and TURNS. Firefox warns that five or more slow discovery down; one of
+ * each still gets through a strict firewall. Expects URLs that parse.
+ */
+export function compactIceServers(servers: readonly IceServer[]): IceServer[] {
+  const best = new Map<Slot, { server: number; url: string; rank: number }>();
+  servers.forEach((server, index) => {
+    for (const url of server.urls) {
+      const parsed = parseIceUrl(url);
+      if (!parsed) continue;
+      const slot = slotOf(parsed);
+      const rank = preference(slot, parsed);
+      const current = best.get(slot);
+      if (!current || rank < current.rank) best.set(slot, { server: index, url, rank });
+    }
+  });
+  const picks = [...best.values()];
+  return servers
+    .map((server, index) => ({ ...server, urls: server.urls.filter((url) => picks.some((pick) => pick.server === index && pick.url === url)) }))
+    .filter((server) => server.urls.length > 0);
+}

@@ -67,3 +67,69 @@ export function upstreamStatusError(reply: UpstreamReply, provider: string): Ser
   }
   return new ServiceError("upstream_error", `${provider} answered with HTTP ${status}`);
 }
+
+/** The one budget a whole request shares across providers and retries. */
+export interface Deadline {
+  remainingMs(): number;
+}
+
+export function deadlineIn(ms: number): Deadline {
+  const end = performance.now() + ms;
+  return { remainingMs: () => Math.max(0, end - performance.now()) };
+}
+
+export const MAX_ATTEMPTS = 2;
+const BACKOFF_BASE_MS = 100;
+// A retry is pointless unless the attempt after the wait has at least this long to run.
+const MIN_ATTEMPT_MS = 250;
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Seconds to wait from a Retry-After, or undefined when absent or an HTTP-date. */
+function retryAfterMs(reply: UpstreamReply): number | undefined {
+  const value = reply.headers.get("retry-after")?.trim();
+  return value && /^\d{1,9}$/.test(value) ? Number(value) * 1000 : undefined;
+}
+
+export interface RetryOptions {
+  fetch: Fetch;
+  attemptTimeoutMs: number;
+  deadline: Deadline;
+  provider: string;
+  random?: () => number;
+}
+
+/**
+ * Calls an upstream at most MAX_ATTEMPTS times, inside the deadline. Only a network
+ * failure, a 5xx or a 429 is retried, after a full-jitter backoff or the upstream's
+ * own Retry-After when that fits the budget. A timeout is not retried: a provider
+ * that is slow now is left for the next one. Non-2xx replies are returned for the
+ * provider to map, so the last one's status is what the caller sees.
+ */
+export async function callWithRetry(request: Request, options: RetryOptions): Promise<UpstreamReply> {
+  const random = options.random ?? Math.random;
+  for (let attempt = 1; ; attempt += 1) {
+    const budget = Math.min(options.attemptTimeoutMs, options.deadline.remainingMs());
+    if (budget <= 0) throw new ServiceError("upstream_timeout", `no time was left to ask ${options.provider}`);
+    let reply: UpstreamReply | undefined;
+    let failure: ServiceError | undefined;
+    try {
+      reply = await fetchWithin(options.fetch, request.clone(), budget, options.provider);
+    } catch (error) {
+      if (!(error instanceof ServiceError) || error.code !== "upstream_unreachable") throw error;
+      failure = error;
+    }
+    const retryable = failure !== undefined || reply!.status >= 500 || reply!.status === 429;
+    if (attempt >= MAX_ATTEMPTS || !retryable) {
+      if (failure) throw failure;
+      return reply!;
+    }
+    const asked = reply ? retryAfterMs(reply) : undefined;
+    const wait = asked ?? Math.floor(random() * BACKOFF_BASE_MS * 2 ** attempt);
+    if (wait + MIN_ATTEMPT_MS > options.deadline.remainingMs()) {
+      if (failure) throw failure;
+      return reply!;
+    }
+    await sleep(wait);
+  }
+}

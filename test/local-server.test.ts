@@ -32,7 +32,7 @@ describeContract("npm start (local server)", async (env) => {
 });
 
 it("the local server never printed the API token", () => {
-  expect(local?.output()).toContain("Cloudflare answered HTTP 401");
+  expect(local?.output()).toContain("OPERATOR: Cloudflare refused our credentials");
   expect(local!.output()).not.toContain(CONTRACT_TOKEN);
 });
 

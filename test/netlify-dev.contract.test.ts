@@ -25,6 +25,6 @@ describeContract("Netlify function under netlify dev --offline", async (env) => 
 // Runs after the contract: by then every upstream fault has been logged.
 it("netlify dev never printed the API token", () => {
   // The 401 case logs an operator hint: seeing it proves the function\'s log is what is scanned.
-  expect(netlify?.output()).toContain("Cloudflare answered HTTP 401");
+  expect(netlify?.output()).toContain("OPERATOR: Cloudflare refused our credentials");
   expect(netlify!.output()).not.toContain(CONTRACT_TOKEN);
 });

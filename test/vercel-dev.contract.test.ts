@@ -29,6 +29,6 @@ describeContract("Vercel function under @vercel/node's dev server", async (env) 
 // Runs after the contract: by then every upstream fault has been logged.
 it("the Vercel function never printed the API token", () => {
   // The 401 case logs an operator hint: seeing it proves the function\'s log is what is scanned.
-  expect(vercel?.output()).toContain("Cloudflare answered HTTP 401");
+  expect(vercel?.output()).toContain("OPERATOR: Cloudflare refused our credentials");
   expect(vercel!.output()).not.toContain(CONTRACT_TOKEN);
 });

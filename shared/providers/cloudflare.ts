@@ -1,10 +1,35 @@
 import * as v from "valibot";
-import type { CloudflareConfig } from "../config.ts";
+import { httpUrl, readVar, type Env } from "../env.ts";
 import { ServiceError } from "../errors.ts";
 import type { IceServer } from "../ice-urls.ts";
 import { upstreamStatusError, type UpstreamReply } from "../upstream.ts";
+import type { Provider } from "./provider.ts";
 
 export const CLOUDFLARE = "Cloudflare";
+export const CLOUDFLARE_DEFAULT_API_BASE = "https://rtc.live.cloudflare.com/v1";
+
+export interface CloudflareConfig {
+  readonly keyId: string;
+  readonly apiToken: string;
+  readonly apiBase: string;
+}
+
+const ApiBase = httpUrl("CLOUDFLARE_TURN_API_BASE");
+
+function configureCloudflare(env: Env): CloudflareConfig | undefined {
+  const keyId = readVar(env, "CLOUDFLARE_TURN_KEY_ID");
+  const apiToken = readVar(env, "CLOUDFLARE_TURN_KEY_API_TOKEN");
+  if (!keyId && !apiToken) return undefined;
+  if (!keyId) {
+    throw new ServiceError("not_configured", "CLOUDFLARE_TURN_KEY_ID is not set, but CLOUDFLARE_TURN_KEY_API_TOKEN is: set both or neither");
+  }
+  if (!apiToken) {
+    throw new ServiceError("not_configured", "CLOUDFLARE_TURN_KEY_API_TOKEN is not set, but CLOUDFLARE_TURN_KEY_ID is: set both or neither");
+  }
+  const base = v.safeParse(ApiBase, readVar(env, "CLOUDFLARE_TURN_API_BASE") ?? CLOUDFLARE_DEFAULT_API_BASE);
+  if (!base.success) throw new ServiceError("invalid_config", base.issues[0].message);
+  return { keyId, apiToken, apiBase: base.output };
+}
 
 /** POST {base}/turn/keys/{keyId}/credentials/generate-ice-servers with {"ttl": N}. */
 export function prepareCloudflare(config: CloudflareConfig, ttl: number): Request {
@@ -59,3 +84,14 @@ export function processCloudflare(reply: UpstreamReply): IceServer[] {
     ...(credential !== undefined ? { credential } : {}),
   }));
 }
+
+export const cloudflare: Provider<CloudflareConfig> = {
+  id: "cloudflare",
+  label: CLOUDFLARE,
+  variables: ["CLOUDFLARE_TURN_KEY_ID", "CLOUDFLARE_TURN_KEY_API_TOKEN", "CLOUDFLARE_TURN_API_BASE"],
+  enableHint: "CLOUDFLARE_TURN_KEY_ID and CLOUDFLARE_TURN_KEY_API_TOKEN",
+  configure: configureCloudflare,
+  async issue(config, request, upstream) {
+    return processCloudflare(await upstream.call(prepareCloudflare(config, request.ttl)));
+  },
+};

@@ -9,6 +9,8 @@ import type { FakeCloudflare } from "../fake-cloudflare.ts";
 
 export const CONTRACT_MAX_TTL = 7200;
 export const CONTRACT_TIMEOUT_MS = 1500;
+// Short enough that a Retry-After of 7 s does not fit, so the 503 is passed on at once.
+export const CONTRACT_TOTAL_TIMEOUT_MS = 3000;
 export const CONTRACT_KEY_ID = "c0ffee0123456789abcdef0123456789";
 // Looks like a real token so a leak would be easy to spot, and is unique to this suite.
 export const CONTRACT_TOKEN = "cf-test-token-Zx81qLmN4vB7tY2uP0sRk9wE";
@@ -21,6 +23,7 @@ export function contractEnv(fake: FakeCloudflare): Record<string, string> {
     CLOUDFLARE_TURN_API_BASE: fake.apiBase,
     TURN_TTL: String(CONTRACT_MAX_TTL),
     TURN_UPSTREAM_TIMEOUT_MS: String(CONTRACT_TIMEOUT_MS),
+    TURN_TOTAL_TIMEOUT_MS: String(CONTRACT_TOTAL_TIMEOUT_MS),
   };
 }
 
@@ -98,14 +101,22 @@ function badInput(name: string, path: string, init: RequestInit | undefined, sta
   };
 }
 
-function upstreamFault(name: string, fault: Parameters<FakeCloudflare["setFault"]>[0], status: number, code: string, extra?: (a: Answer) => void): ContractCase {
+/** `calls`: 2 where the fault is retried (network failures, 5xx, 429 whose Retry-After fits), else 1. */
+function upstreamFault(
+  name: string,
+  fault: Parameters<FakeCloudflare["setFault"]>[0],
+  status: number,
+  code: string,
+  calls: 1 | 2,
+  extra?: (a: Answer) => void,
+): ContractCase {
   return {
     name: `upstream ${name} → ${status} ${code}`,
     async run(target) {
       target.fake.setFault(fault);
       const answer = await call(target, PATH);
       assertError(answer, status, code);
-      assert.equal(target.fake.requests.length, 1, "one upstream call");
+      assert.equal(target.fake.requests.length, calls, `${calls} upstream call(s)`);
       extra?.(answer);
     },
   };
@@ -234,22 +245,31 @@ export const contractCases: ContractCase[] = [
       assertNoUpstreamCall(target);
     },
   },
-  upstreamFault("401", { kind: "status", status: 401, body: `{"errors":[{"message":"bad token ${CONTRACT_TOKEN}"}]}` }, 502, "upstream_unauthorized", (answer) => {
+  upstreamFault("401", { kind: "status", status: 401, body: `{"errors":[{"message":"bad token ${CONTRACT_TOKEN}"}]}` }, 502, "upstream_unauthorized", 1, (answer) => {
     assert.ok(!answer.text.includes("bad token"), "the upstream body must not be echoed");
   }),
-  upstreamFault("403", { kind: "status", status: 403 }, 502, "upstream_unauthorized"),
-  upstreamFault("400", { kind: "status", status: 400, body: '{"errors":[{"message":"ttl"}]}' }, 502, "upstream_error"),
-  upstreamFault("500", { kind: "status", status: 500 }, 502, "upstream_error"),
-  upstreamFault("429 with Retry-After", { kind: "status", status: 429, headers: { "retry-after": "7" } }, 503, "upstream_rate_limited", (answer) => {
+  upstreamFault("403", { kind: "status", status: 403 }, 502, "upstream_unauthorized", 1),
+  upstreamFault("400", { kind: "status", status: 400, body: '{"errors":[{"message":"ttl"}]}' }, 502, "upstream_error", 1),
+  upstreamFault("500, retried once", { kind: "status", status: 500 }, 502, "upstream_error", 2),
+  upstreamFault("429 with a Retry-After past the budget", { kind: "status", status: 429, headers: { "retry-after": "7" } }, 503, "upstream_rate_limited", 1, (answer) => {
     assert.equal(answer.headers.get("retry-after"), "7");
   }),
-  upstreamFault("503 with Retry-After", { kind: "status", status: 503, headers: { "retry-after": "30" } }, 503, "upstream_unavailable", (answer) => {
+  upstreamFault("503 with a Retry-After past the budget", { kind: "status", status: 503, headers: { "retry-after": "30" } }, 503, "upstream_unavailable", 1, (answer) => {
     assert.equal(answer.headers.get("retry-after"), "30");
   }),
-  upstreamFault("bad JSON", { kind: "bad-json" }, 502, "upstream_invalid_response"),
-  upstreamFault("wrong shape", { kind: "wrong-shape" }, 502, "upstream_invalid_response"),
-  upstreamFault("truncated body", { kind: "truncated" }, 502, "upstream_unreachable"),
-  upstreamFault("connection reset", { kind: "reset" }, 502, "upstream_unreachable"),
-  upstreamFault("hang", { kind: "hang" }, 504, "upstream_timeout", assertWithinBudget),
-  upstreamFault("body that never finishes", { kind: "stall-body" }, 504, "upstream_timeout", assertWithinBudget),
+  upstreamFault("bad JSON", { kind: "bad-json" }, 502, "upstream_invalid_response", 1),
+  upstreamFault("wrong shape", { kind: "wrong-shape" }, 502, "upstream_invalid_response", 1),
+  upstreamFault("truncated body, retried once", { kind: "truncated" }, 502, "upstream_unreachable", 2),
+  upstreamFault("connection reset, retried once", { kind: "reset" }, 502, "upstream_unreachable", 2),
+  upstreamFault("hang, not retried", { kind: "hang" }, 504, "upstream_timeout", 1, assertWithinBudget),
+  upstreamFault("body that never finishes", { kind: "stall-body" }, 504, "upstream_timeout", 1, assertWithinBudget),
+  {
+    name: "upstream 503 then success: the retry serves the request",
+    async run(target) {
+      target.fake.queueFaults({ kind: "status", status: 503 });
+      const answer = await call(target, PATH);
+      assert.equal(answer.status, 200, answer.text);
+      assert.equal(target.fake.requests.length, 2);
+    },
+  },
 ];

@@ -16,12 +16,21 @@ function failure(env: Record<string, string>): ServiceError {
 
 describe("parseConfig", () => {
   it("applies the documented defaults", () => {
-    expect(parseConfig({})).toEqual({ ttl: 86400, keepPort53: false, upstreamTimeoutMs: 5000, cloudflare: undefined });
+    expect(parseConfig({})).toEqual({
+      ttl: 86400,
+      keepPort53: false,
+      upstreamTimeoutMs: 5000,
+      totalTimeoutMs: 9000,
+      urlSet: "full",
+      fallbackStun: false,
+      providers: [],
+    });
   });
 
   it("reads a complete Cloudflare configuration", () => {
     const config = parseConfig({ CLOUDFLARE_TURN_KEY_ID: "abc", CLOUDFLARE_TURN_KEY_API_TOKEN: SECRET });
-    expect(config.cloudflare).toEqual({ keyId: "abc", apiToken: SECRET, apiBase: CLOUDFLARE_DEFAULT_API_BASE });
+    expect(config.providers.map((entry) => entry.provider.id)).toEqual(["cloudflare"]);
+    expect(config.providers[0].config).toEqual({ keyId: "abc", apiToken: SECRET, apiBase: CLOUDFLARE_DEFAULT_API_BASE });
   });
 
   it("takes an API base override and drops its trailing slash", () => {
@@ -30,7 +39,7 @@ describe("parseConfig", () => {
       CLOUDFLARE_TURN_KEY_API_TOKEN: SECRET,
       CLOUDFLARE_TURN_API_BASE: "http://127.0.0.1:9999/v1/",
     });
-    expect(config.cloudflare?.apiBase).toBe("http://127.0.0.1:9999/v1");
+    expect(config.providers[0].config).toMatchObject({ apiBase: "http://127.0.0.1:9999/v1" });
   });
 
   it.each([
@@ -61,7 +70,7 @@ describe("parseConfig", () => {
     ["CLOUDFLARE_TURN_API_BASE", "ftp://example.com"],
     ["CLOUDFLARE_TURN_API_BASE", "not a url"],
   ])("refuses %s=%s naming the variable and not the value", (name, value) => {
-    const error = failure({ [name]: value });
+    const error = failure({ CLOUDFLARE_TURN_KEY_ID: "abc", CLOUDFLARE_TURN_KEY_API_TOKEN: SECRET, [name]: value });
     expect(error.code).toBe("invalid_config");
     expect(error.message).toContain(name);
     expect(error.message).not.toContain(value);

@@ -1,0 +1,90 @@
+import type { Config } from "./config.ts";
+import { ServiceError, type ErrorCode } from "./errors.ts";
+import { compactIceServers, filterIceServers, type IceServer } from "./ice-urls.ts";
+import type { IssueRequest, ProviderId } from "./providers/provider.ts";
+import { callWithRetry, deadlineIn, type Fetch } from "./upstream.ts";
+
+export interface Logger {
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+export interface ChainOptions {
+  fetch: Fetch;
+  log: Logger;
+  random?: () => number;
+}
+
+export interface Issued {
+  iceServers: IceServer[];
+  provider: ProviderId;
+}
+
+// When every provider fails, the answer is the failure that tells the caller most:
+// a refused key needs the operator, a Retry-After tells the client when to come back.
+const MOST_TELLING: ErrorCode[] = [
+  "upstream_unauthorized",
+  "upstream_rate_limited",
+  "upstream_unavailable",
+  "upstream_invalid_response",
+  "upstream_error",
+  "upstream_timeout",
+  "upstream_unreachable",
+];
+const rank = (error: ServiceError) => {
+  const index = MOST_TELLING.indexOf(error.code);
+  return index < 0 ? MOST_TELLING.length : index;
+};
+
+/** Drops what browsers cannot use, then trims the URL set if asked to. */
+function shape(servers: IceServer[], config: Config, label: string, log: Logger): IceServer[] {
+  const filtered = filterIceServers(servers, { keepPort53: config.keepPort53 });
+  if (filtered.malformed.length > 0) {
+    log.warn(`${label} sent ${filtered.malformed.length} ICE URL(s) no browser accepts; they were dropped`);
+  }
+  if (filtered.servers.length === 0) {
+    throw new ServiceError("upstream_invalid_response", `${label} answered with no ICE URL a browser can use`);
+  }
+  return config.urlSet === "compact" ? compactIceServers(filtered.servers) : filtered.servers;
+}
+
+/**
+ * Asks each configured provider in turn, inside one overall budget, and returns
+ * the first that succeeds. Throws the most telling failure when none does.
+ */
+export async function issueFromChain(config: Config, request: IssueRequest, options: ChainOptions): Promise<Issued> {
+  const deadline = deadlineIn(config.totalTimeoutMs);
+  const failures: ServiceError[] = [];
+  for (const { provider, config: providerConfig } of config.providers) {
+    if (deadline.remainingMs() <= 0) break;
+    const upstream = {
+      call: (upstreamRequest: Request) =>
+        callWithRetry(upstreamRequest, {
+          fetch: options.fetch,
+          attemptTimeoutMs: config.upstreamTimeoutMs,
+          deadline,
+          provider: provider.label,
+          random: options.random,
+        }),
+    };
+    try {
+      const servers = await provider.issue(providerConfig, request, upstream);
+      return { iceServers: shape(servers, config, provider.label, options.log), provider: provider.id };
+    } catch (error) {
+      if (!(error instanceof ServiceError)) {
+        // Only the kind: the message could quote an upstream.
+        options.log.error(`${provider.label} failed unexpectedly (${(error as Error)?.name ?? typeof error})`);
+        failures.push(new ServiceError("upstream_error", `${provider.label} failed unexpectedly`));
+        continue;
+      }
+      if (error.code === "upstream_unauthorized") {
+        options.log.error(`OPERATOR: ${provider.label} refused our credentials (HTTP 401/403): check ${provider.enableHint}`);
+      } else {
+        options.log.warn(`${provider.label} failed: ${error.code}`);
+      }
+      failures.push(error);
+    }
+  }
+  if (failures.length === 0) throw new ServiceError("upstream_timeout", "no time was left to ask a provider");
+  throw failures.reduce((best, next) => (rank(next) < rank(best) ? next : best));
+}

@@ -1,0 +1,44 @@
+import * as v from "valibot";
+
+/** Environment as every platform can hand it over: names to optional strings. */
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** A variable's value, or undefined when unset or blank: a dashboard field left empty means unset. */
+export function readVar(env: Env, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value ? value : undefined;
+}
+
+/** A comma list, trimmed, without empty items. */
+export function readList(env: Env, name: string): string[] {
+  return (readVar(env, name) ?? "")
+    .split(",")
+    .map((item) => item.trim())
+    .filter((item) => item.length > 0);
+}
+
+// Messages name the variable and the rule, never the value: some values are secrets.
+export const integerBetween = (name: string, min: number, max: number) => {
+  const message = `${name} must be a whole number from ${min} to ${max}`;
+  return v.pipe(v.string(), v.trim(), v.regex(/^\d{1,9}$/, message), v.transform(Number), v.minValue(min, message), v.maxValue(max, message));
+};
+
+const TRUE_WORDS = ["true", "1", "yes", "on"];
+const FALSE_WORDS = ["false", "0", "no", "off"];
+export const flag = (name: string) =>
+  v.pipe(
+    v.string(),
+    v.trim(),
+    v.toLowerCase(),
+    v.picklist([...TRUE_WORDS, ...FALSE_WORDS], `${name} must be true or false`),
+    v.transform((word) => TRUE_WORDS.includes(word)),
+  );
+
+export const httpUrl = (name: string) =>
+  v.pipe(
+    v.string(),
+    v.trim(),
+    v.url(`${name} must be an http(s) URL`),
+    v.check((url) => /^https?:\/\//i.test(url), `${name} must be an http(s) URL`),
+    v.transform((url) => url.replace(/\/+$/, "")),
+  );

@@ -1,0 +1,143 @@
+import * as v from "valibot";
+import { readVar, type Env } from "../env.ts";
+import { ServiceError } from "../errors.ts";
+import type { IceServer } from "../ice-urls.ts";
+import { upstreamStatusError, type UpstreamReply } from "../upstream.ts";
+import type { Provider } from "./provider.ts";
+
+export const METERED = "Metered";
+
+export interface MeteredConfig {
+  /** Such as https://demo.metered.live */
+  readonly origin: string;
+  /** Expiring credentials per request; the key must stay on the server. */
+  readonly secretKey?: string;
+  /** The static mode: one long-lived credential's ICE servers. */
+  readonly apiKey?: string;
+  readonly region?: string;
+}
+
+/** Metered's documented global relay URLs, for a credential it just created. */
+export const METERED_GLOBAL_URLS = {
+  stun: ["stun:stun.relay.metered.ca:80"],
+  turn: [
+    "turn:global.relay.metered.ca:80",
+    "turn:global.relay.metered.ca:80?transport=tcp",
+    "turn:global.relay.metered.ca:443",
+    "turns:global.relay.metered.ca:443?transport=tcp",
+  ],
+};
+
+/** "demo", "demo.metered.live" or a full origin such as https://demo.metered.live. */
+function originOf(app: string): string | undefined {
+  if (/^https?:\/\/[^/?#\s]+\/?$/i.test(app)) return app.replace(/\/+$/, "");
+  if (/^[a-z0-9][a-z0-9-]*$/i.test(app)) return `https://${app.toLowerCase()}.metered.live`;
+  if (/^[a-z0-9-]+(\.[a-z0-9-]+)+$/i.test(app)) return `https://${app.toLowerCase()}`;
+  return undefined;
+}
+
+function configureMetered(env: Env): MeteredConfig | undefined {
+  const app = readVar(env, "METERED_APP");
+  const secretKey = readVar(env, "METERED_SECRET_KEY");
+  const apiKey = readVar(env, "METERED_API_KEY");
+  const region = readVar(env, "METERED_REGION");
+  if (!app && !secretKey && !apiKey && !region) return undefined;
+  if (!app) throw new ServiceError("not_configured", "METERED_APP is not set, but other METERED_ variables are");
+  if (!secretKey && !apiKey) {
+    throw new ServiceError("not_configured", "METERED_APP is set, but neither METERED_SECRET_KEY nor METERED_API_KEY is");
+  }
+  const origin = originOf(app);
+  if (!origin) throw new ServiceError("invalid_config", "METERED_APP must be the app name, its domain, or its https:// origin");
+  if (region !== undefined && !/^[a-z0-9_-]{1,64}$/i.test(region)) {
+    throw new ServiceError("invalid_config", "METERED_REGION must be a region name such as europe or us_east");
+  }
+  return { origin, secretKey, apiKey, region };
+}
+
+/** POST /api/v1/turn/credential?secretKey=…, always with an expiry: without one Metered's credential never expires. */
+export function prepareMeteredCredential(config: MeteredConfig & { secretKey: string }, ttl: number, label: string): Request {
+  const url = `${config.origin}/api/v1/turn/credential?secretKey=${encodeURIComponent(config.secretKey)}`;
+  return new Request(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", accept: "application/json" },
+    body: JSON.stringify({ expiryInSeconds: ttl, label }),
+  });
+}
+
+/** GET /api/v1/turn/credentials?apiKey=…[&region=…]: the ICE servers array of one credential. */
+export function prepareMeteredIceServers(config: MeteredConfig, apiKey: string): Request {
+  const query = new URLSearchParams({ apiKey });
+  if (config.region) query.set("region", config.region);
+  return new Request(`${config.origin}/api/v1/turn/credentials?${query}`, { headers: { accept: "application/json" } });
+}
+
+const CredentialSchema = v.object({
+  username: v.pipe(v.string(), v.minLength(1)),
+  password: v.pipe(v.string(), v.minLength(1)),
+  apiKey: v.optional(v.string()),
+});
+
+const IceServersSchema = v.pipe(
+  v.array(
+    v.object({
+      urls: v.pipe(
+        v.union([v.string(), v.array(v.string())]),
+        v.transform((urls) => (typeof urls === "string" ? [urls] : urls)),
+        v.minLength(1),
+      ),
+      username: v.optional(v.string()),
+      credential: v.optional(v.string()),
+    }),
+  ),
+  v.minLength(1),
+);
+
+function parseJson<T>(reply: UpstreamReply, schema: v.GenericSchema<unknown, T>): T {
+  if (reply.status < 200 || reply.status > 299) throw upstreamStatusError(reply, METERED);
+  let json: unknown;
+  try {
+    json = JSON.parse(reply.body);
+  } catch {
+    throw new ServiceError("upstream_invalid_response", `${METERED} answered with a body that is not JSON`);
+  }
+  const result = v.safeParse(schema, json);
+  if (!result.success) throw new ServiceError("upstream_invalid_response", `${METERED} answered with an unexpected shape`);
+  return result.output;
+}
+
+export function processMeteredCredential(reply: UpstreamReply): v.InferOutput<typeof CredentialSchema> {
+  return parseJson(reply, CredentialSchema);
+}
+
+export function processMeteredIceServers(reply: UpstreamReply): IceServer[] {
+  return parseJson(reply, IceServersSchema).map(({ urls, username, credential }) => ({
+    urls,
+    ...(username !== undefined ? { username } : {}),
+    ...(credential !== undefined ? { credential } : {}),
+  }));
+}
+
+/** A fresh credential with Metered's documented global URLs: one upstream call. */
+function globalIceServers(username: string, credential: string): IceServer[] {
+  return [{ urls: METERED_GLOBAL_URLS.stun }, { urls: METERED_GLOBAL_URLS.turn, username, credential }];
+}
+
+export const metered: Provider<MeteredConfig> = {
+  id: "metered",
+  label: METERED,
+  variables: ["METERED_APP", "METERED_SECRET_KEY", "METERED_API_KEY", "METERED_REGION"],
+  enableHint: "METERED_APP with METERED_SECRET_KEY (or METERED_API_KEY)",
+  configure: configureMetered,
+  async issue(config, request, upstream) {
+    if (config.secretKey) {
+      const created = processMeteredCredential(
+        await upstream.call(prepareMeteredCredential({ ...config, secretKey: config.secretKey }, request.ttl, request.identity)),
+      );
+      // Only Metered knows a pinned region's host names, so a region costs a second call.
+      if (!config.region) return globalIceServers(created.username, created.password);
+      if (!created.apiKey) throw new ServiceError("upstream_invalid_response", `${METERED} returned no apiKey for the pinned region`);
+      return processMeteredIceServers(await upstream.call(prepareMeteredIceServers(config, created.apiKey)));
+    }
+    return processMeteredIceServers(await upstream.call(prepareMeteredIceServers(config, config.apiKey!)));
+  },
+};

@@ -1,0 +1,64 @@
+import { readList, type Env } from "../env.ts";
+import { ServiceError } from "../errors.ts";
+import { parseIceUrl, type IceServer } from "../ice-urls.ts";
+import type { Provider } from "./provider.ts";
+
+/**
+ * The TURN REST API scheme that coturn implements with `use-auth-secret`:
+ * the server and we share a secret, so credentials are computed, not fetched.
+ */
+export interface SharedSecretConfig {
+  /** The first signs; the others are kept so a rotation can be rolled out on the TURN side first. */
+  readonly secrets: readonly string[];
+  readonly urls: readonly string[];
+}
+
+function configureSharedSecret(env: Env): SharedSecretConfig | undefined {
+  const secrets = readList(env, "TURN_SHARED_SECRET");
+  const urls = readList(env, "TURN_URLS");
+  if (secrets.length === 0 && urls.length === 0) return undefined;
+  if (secrets.length === 0) throw new ServiceError("not_configured", "TURN_SHARED_SECRET is not set, but TURN_URLS is: set both or neither");
+  if (urls.length === 0) throw new ServiceError("not_configured", "TURN_URLS is not set, but TURN_SHARED_SECRET is: set both or neither");
+  const bad = urls.findIndex((url) => !parseIceUrl(url));
+  if (bad >= 0) {
+    throw new ServiceError("invalid_config", `TURN_URLS entry ${bad + 1} is not a stun:, turn: or turns: URL`);
+  }
+  return { secrets, urls };
+}
+
+const encoder = new TextEncoder();
+
+function base64(bytes: ArrayBuffer): string {
+  let binary = "";
+  for (const byte of new Uint8Array(bytes)) binary += String.fromCharCode(byte);
+  return btoa(binary);
+}
+
+/** base64(HMAC-SHA1(secret, username)), the password coturn expects for `username`. */
+export async function turnRestCredential(secret: string, username: string): Promise<string> {
+  const key = await crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-1" }, false, ["sign"]);
+  return base64(await crypto.subtle.sign("HMAC", key, encoder.encode(username)));
+}
+
+/** "<unix expiry>:<identity>", so the TURN server can check the expiry without state. */
+export function turnRestUsername(nowMs: number, ttl: number, identity: string): string {
+  return `${Math.floor(nowMs / 1000) + ttl}:${identity}`;
+}
+
+export const sharedSecret: Provider<SharedSecretConfig> = {
+  id: "shared-secret",
+  label: "Shared-secret TURN",
+  variables: ["TURN_SHARED_SECRET", "TURN_URLS"],
+  enableHint: "TURN_SHARED_SECRET and TURN_URLS",
+  configure: configureSharedSecret,
+  async issue(config, request) {
+    const username = turnRestUsername(request.now, request.ttl, request.identity);
+    const credential = await turnRestCredential(config.secrets[0], username);
+    const stun = config.urls.filter((url) => parseIceUrl(url)!.scheme.startsWith("stun"));
+    const turn = config.urls.filter((url) => parseIceUrl(url)!.scheme.startsWith("turn"));
+    const servers: IceServer[] = [];
+    if (stun.length > 0) servers.push({ urls: stun });
+    if (turn.length > 0) servers.push({ urls: turn, username, credential });
+    return servers;
+  },
+};
