@@ -49,6 +49,8 @@ export interface FakeUpstream {
   /** Base URL, such as http://127.0.0.1:PORT */
   readonly origin: string;
   readonly requests: RecordedRequest[];
+  /** TCP connections accepted since the last reset: keep-alive keeps this small. */
+  connections(): number;
   /** A fault applied to every request until cleared with undefined. */
   setFault(fault: Fault | undefined): void;
   /** Faults applied to the next requests, one each, before the standing fault. */
@@ -82,6 +84,7 @@ export async function startFakeUpstream(routes: FakeRoutes): Promise<FakeUpstrea
   const sockets = new Set<Socket>();
   const timers = new Set<ReturnType<typeof setTimeout>>();
   let standing: Fault | undefined;
+  let connections = 0;
   const queued: Fault[] = [];
 
   const later = (ms: number) =>
@@ -140,6 +143,7 @@ export async function startFakeUpstream(routes: FakeRoutes): Promise<FakeUpstrea
     send(res, routes.route(recorded));
   });
   server.on("connection", (socket: Socket) => {
+    connections += 1;
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
   });
@@ -150,6 +154,7 @@ export async function startFakeUpstream(routes: FakeRoutes): Promise<FakeUpstrea
   return {
     origin: `http://127.0.0.1:${port}`,
     requests,
+    connections: () => connections,
     setFault(fault) {
       standing = fault;
     },
@@ -159,6 +164,7 @@ export async function startFakeUpstream(routes: FakeRoutes): Promise<FakeUpstrea
     reset() {
       requests.length = 0;
       queued.length = 0;
+      connections = 0;
       standing = undefined;
     },
     async close() {

@@ -1,0 +1,213 @@
+/**
+ * The provider chain's fault matrix, run by vitest and by Deno's test runner
+ * alike (only node:assert is used): each fault on provider 1 with provider 2
+ * healthy, every provider failing, and a slow provider 1 that must not be
+ * abandoned too early. Every case checks the status, the code, the provider
+ * that served, the time taken against the budget, and that no secret leaked.
+ */
+import assert from "node:assert/strict";
+import { handle } from "../../shared/handle.ts";
+import type { FakeCloudflare } from "../fake-cloudflare.ts";
+import type { FakeMetered } from "../fake-metered.ts";
+import type { Fault } from "../fake-upstream.ts";
+
+export const CHAIN_SECRETS = {
+  cloudflareKeyId: "chainkey0123456789abcdef",
+  cloudflareToken: "cf-chain-token-Q7wE9rT2yU4iO6pA",
+  meteredSecretKey: "metered-secret-Lk3Jh5Gf7Ds9Aq1Z",
+  meteredApiKey: "metered-static-apikey-Xc2Vb4Nm6",
+  sharedSecret: "shared-secret-Rt5Yu7Io9Pa2Sd4F",
+};
+export const CHAIN_ATTEMPT_MS = 800;
+export const CHAIN_TOTAL_MS = 2000;
+// Room for the event loop and the fakes on a busy 2-core machine.
+const SLACK_MS = 1000;
+
+export interface ChainFakes {
+  cloudflare: FakeCloudflare;
+  metered: FakeMetered;
+}
+
+export function chainEnv(fakes: ChainFakes, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    CLOUDFLARE_TURN_KEY_ID: CHAIN_SECRETS.cloudflareKeyId,
+    CLOUDFLARE_TURN_KEY_API_TOKEN: CHAIN_SECRETS.cloudflareToken,
+    CLOUDFLARE_TURN_API_BASE: fakes.cloudflare.apiBase,
+    METERED_APP: fakes.metered.origin,
+    METERED_SECRET_KEY: CHAIN_SECRETS.meteredSecretKey,
+    TURN_SHARED_SECRET: CHAIN_SECRETS.sharedSecret,
+    TURN_URLS: "stun:turn.example.test:3478,turn:turn.example.test:3478?transport=udp,turns:turn.example.test:443?transport=tcp",
+    TURN_UPSTREAM_TIMEOUT_MS: String(CHAIN_ATTEMPT_MS),
+    TURN_TOTAL_TIMEOUT_MS: String(CHAIN_TOTAL_MS),
+    ...extra,
+  };
+}
+
+export interface ChainAnswer {
+  status: number;
+  headers: Headers;
+  text: string;
+  json: any;
+  elapsedMs: number;
+  logs: string[];
+}
+
+/** Calls the core with the chain's environment, capturing its log, and checks that nothing secret leaked. */
+export async function ask(fakes: ChainFakes, extra: Record<string, string>, path = "/api/ice-servers"): Promise<ChainAnswer> {
+  const logs: string[] = [];
+  const log = { warn: (line: string) => logs.push(line), error: (line: string) => logs.push(line) };
+  const started = performance.now();
+  const response = await handle(new Request(`http://localhost${path}`), chainEnv(fakes, extra), { log });
+  const text = await response.text();
+  const elapsedMs = performance.now() - started;
+  const everything = [text, ...logs, ...[...response.headers].map(([name, value]) => `${name}: ${value}`)].join("\n");
+  for (const [name, secret] of Object.entries(CHAIN_SECRETS)) {
+    if (name === "cloudflareKeyId") continue;
+    assert.ok(!everything.includes(secret), `${name} leaked into the answer or the log`);
+  }
+  return { status: response.status, headers: response.headers, text, json: JSON.parse(text), elapsedMs, logs };
+}
+
+export interface ChainCase {
+  name: string;
+  run(fakes: ChainFakes): Promise<void>;
+}
+
+type Side = "cloudflare" | "metered";
+
+function withinBudget(answer: ChainAnswer): void {
+  assert.ok(answer.elapsedMs < CHAIN_TOTAL_MS + SLACK_MS, `took ${Math.round(answer.elapsedMs)} ms, past the ${CHAIN_TOTAL_MS} ms budget`);
+}
+
+/** Upstream calls a fault costs before the chain moves on: two when it is retried. */
+function callsFor(fault: Fault): number {
+  const networkFailure = fault.kind === "reset" || fault.kind === "truncated";
+  const retriedStatus = fault.kind === "status" && (fault.status >= 500 || fault.status === 429) && !fault.headers?.["retry-after"];
+  return networkFailure || retriedStatus ? 2 : 1;
+}
+
+const FAULTS: { name: string; fault: Fault }[] = [
+  { name: "hang", fault: { kind: "hang" } },
+  { name: "body that never finishes", fault: { kind: "stall-body" } },
+  { name: "401", fault: { kind: "status", status: 401 } },
+  { name: "403", fault: { kind: "status", status: 403 } },
+  { name: "400", fault: { kind: "status", status: 400, body: '{"message":"bad"}' } },
+  { name: "500", fault: { kind: "status", status: 500 } },
+  { name: "503", fault: { kind: "status", status: 503 } },
+  { name: "429 with a Retry-After past the budget", fault: { kind: "status", status: 429, headers: { "retry-after": "60" } } },
+  { name: "bad JSON", fault: { kind: "bad-json" } },
+  { name: "wrong shape", fault: { kind: "wrong-shape" } },
+  { name: "truncated body", fault: { kind: "truncated" } },
+  { name: "reset connection", fault: { kind: "reset" } },
+];
+
+function failoverCase(first: Side, second: Side, name: string, fault: Fault): ChainCase {
+  return {
+    name: `${first} ${name} → ${second} serves`,
+    async run(fakes) {
+      fakes[first].setFault(fault);
+      const answer = await ask(fakes, { TURN_PROVIDERS: `${first},${second}` });
+      assert.equal(answer.status, 200, answer.text);
+      assert.equal(answer.json.provider, second);
+      assert.ok(answer.json.iceServers.length > 0);
+      assert.equal(fakes[first].requests.length, callsFor(fault), `calls to ${first}`);
+      assert.equal(fakes[second].requests.length, 1, `calls to ${second}`);
+      withinBudget(answer);
+      if (fault.kind === "status" && (fault.status === 401 || fault.status === 403)) {
+        assert.ok(answer.logs.some((line) => line.startsWith("OPERATOR:")), "a refused key is logged loudly for the operator");
+      }
+    },
+  };
+}
+
+export const chainCases: ChainCase[] = [
+  ...FAULTS.map(({ name, fault }) => failoverCase("cloudflare", "metered", name, fault)),
+  ...FAULTS.map(({ name, fault }) => failoverCase("metered", "cloudflare", name, fault)),
+  {
+    name: "Cloudflare and Metered both down → the shared secret serves, with no upstream call of its own",
+    async run(fakes) {
+      fakes.cloudflare.setFault({ kind: "status", status: 500 });
+      fakes.metered.setFault({ kind: "reset" });
+      const answer = await ask(fakes, { TURN_PROVIDERS: "cloudflare,metered,shared-secret" });
+      assert.equal(answer.status, 200, answer.text);
+      assert.equal(answer.json.provider, "shared-secret");
+      withinBudget(answer);
+    },
+  },
+  {
+    name: "a slow but successful provider 1 is not abandoned",
+    async run(fakes) {
+      fakes.cloudflare.setFault({ kind: "latency", ms: CHAIN_ATTEMPT_MS - 300 });
+      const answer = await ask(fakes, { TURN_PROVIDERS: "cloudflare,metered" });
+      assert.equal(answer.status, 200, answer.text);
+      assert.equal(answer.json.provider, "cloudflare");
+      assert.equal(fakes.metered.requests.length, 0);
+    },
+  },
+  {
+    name: "a Retry-After that fits the budget is honoured, and the retry serves",
+    async run(fakes) {
+      fakes.cloudflare.queueFaults({ kind: "status", status: 429, headers: { "retry-after": "1" } });
+      const answer = await ask(fakes, { TURN_PROVIDERS: "cloudflare,metered" });
+      assert.equal(answer.status, 200, answer.text);
+      assert.equal(answer.json.provider, "cloudflare");
+      assert.equal(fakes.cloudflare.requests.length, 2);
+      assert.ok(answer.elapsedMs >= 950, `waited only ${Math.round(answer.elapsedMs)} ms of a 1 s Retry-After`);
+    },
+  },
+  {
+    name: "every provider failing: a refused key is the most telling failure",
+    async run(fakes) {
+      fakes.cloudflare.setFault({ kind: "status", status: 500 });
+      fakes.metered.setFault({ kind: "status", status: 401, body: `{"message":"Invalid secretKey ${CHAIN_SECRETS.meteredSecretKey}"}` });
+      const answer = await ask(fakes, { TURN_PROVIDERS: "cloudflare,metered" });
+      assert.equal(answer.status, 502, answer.text);
+      assert.equal(answer.json.error.code, "upstream_unauthorized");
+      withinBudget(answer);
+    },
+  },
+  {
+    name: "every provider failing: a 429 with its Retry-After beats a timeout",
+    async run(fakes) {
+      fakes.cloudflare.setFault({ kind: "status", status: 429, headers: { "retry-after": "120" } });
+      fakes.metered.setFault({ kind: "hang" });
+      const answer = await ask(fakes, { TURN_PROVIDERS: "cloudflare,metered" });
+      assert.equal(answer.status, 503, answer.text);
+      assert.equal(answer.json.error.code, "upstream_rate_limited");
+      assert.equal(answer.headers.get("retry-after"), "120");
+      withinBudget(answer);
+    },
+  },
+  {
+    name: "every provider hanging: 504 inside the overall budget",
+    async run(fakes) {
+      fakes.cloudflare.setFault({ kind: "hang" });
+      fakes.metered.setFault({ kind: "hang" });
+      const answer = await ask(fakes, { TURN_PROVIDERS: "cloudflare,metered" });
+      assert.equal(answer.status, 504, answer.text);
+      assert.equal(answer.json.error.code, "upstream_timeout");
+      withinBudget(answer);
+      assert.ok(answer.elapsedMs >= 2 * CHAIN_ATTEMPT_MS - 50, "each provider had its attempt");
+    },
+  },
+  {
+    name: "every provider failing with TURN_FALLBACK_STUN: a degraded STUN-only 200",
+    async run(fakes) {
+      fakes.cloudflare.setFault({ kind: "status", status: 503 });
+      fakes.metered.setFault({ kind: "status", status: 500 });
+      const answer = await ask(fakes, { TURN_PROVIDERS: "cloudflare,metered", TURN_FALLBACK_STUN: "true" });
+      assert.equal(answer.status, 200, answer.text);
+      assert.equal(answer.json.provider, "none");
+      assert.equal(answer.json.degraded, true);
+      assert.deepEqual(answer.json.iceServers, [{ urls: ["stun:stun.cloudflare.com:3478"] }]);
+    },
+  },
+  {
+    name: "a healthy answer carries no degraded flag",
+    async run(fakes) {
+      const answer = await ask(fakes, { TURN_PROVIDERS: "cloudflare", TURN_FALLBACK_STUN: "true" });
+      assert.equal(answer.json.provider, "cloudflare");
+      assert.equal("degraded" in answer.json, false);
+    },
+  },
+];

@@ -1,0 +1,98 @@
+/**
+ * A fake Metered TURN API, faithful to the documented paths and shapes:
+ * POST /api/v1/turn/credential?secretKey=… creates a credential and answers
+ * {username, password, expiryInSeconds, label, apiKey}; GET
+ * /api/v1/turn/credentials?apiKey=…[&region=…] answers that credential's ICE
+ * servers array; DELETE /api/v1/turn/credential?secretKey=… with {username}
+ * removes one.
+ */
+import { randomBytes } from "node:crypto";
+import { startFakeUpstream, type FakeReply, type FakeUpstream } from "./fake-upstream.ts";
+
+export interface FakeMeteredOptions {
+  secretKey: string;
+  /** A long-lived credential whose apiKey the static mode uses. */
+  staticApiKey?: string;
+}
+
+export interface MeteredCredential {
+  username: string;
+  password: string;
+  expiryInSeconds?: number;
+  label?: string;
+  apiKey: string;
+}
+
+export interface FakeMetered extends FakeUpstream {
+  /** Credentials created and not deleted, by username. */
+  readonly credentials: Map<string, MeteredCredential>;
+}
+
+const meteredError = (status: number, message: string): FakeReply => ({ status, body: { message } });
+
+export function meteredIceServers(credential: MeteredCredential, region = "global"): unknown[] {
+  const host = `${region}.relay.metered.ca`;
+  const auth = { username: credential.username, credential: credential.password };
+  return [
+    { urls: "stun:stun.relay.metered.ca:80" },
+    { urls: `turn:${host}:80`, ...auth },
+    { urls: `turn:${host}:80?transport=tcp`, ...auth },
+    { urls: `turn:${host}:443`, ...auth },
+    { urls: `turns:${host}:443?transport=tcp`, ...auth },
+  ];
+}
+
+export async function startFakeMetered(options: FakeMeteredOptions): Promise<FakeMetered> {
+  const credentials = new Map<string, MeteredCredential>();
+  if (options.staticApiKey) {
+    credentials.set("static-user", { username: "static-user", password: "static-pass", apiKey: options.staticApiKey });
+  }
+
+  const upstream = await startFakeUpstream({
+    wrongShape: { message: "ok", data: null },
+    route(request) {
+      if (request.path === "/api/v1/turn/credential") {
+        // Metered echoes what it was given in some errors; a leak test relies on it.
+        if (request.query.get("secretKey") !== options.secretKey) {
+          return meteredError(401, `Invalid secretKey ${request.query.get("secretKey") ?? ""}`);
+        }
+        let body: Record<string, unknown> = {};
+        try {
+          body = request.body ? JSON.parse(request.body) : {};
+        } catch {
+          return meteredError(400, "Invalid JSON");
+        }
+        if (request.method === "POST") {
+          const expiry = body.expiryInSeconds;
+          if (expiry !== undefined && (typeof expiry !== "number" || !Number.isInteger(expiry) || expiry < 1)) {
+            return meteredError(400, "expiryInSeconds must be a positive integer");
+          }
+          const credential: MeteredCredential = {
+            username: randomBytes(12).toString("hex"),
+            password: randomBytes(8).toString("base64url"),
+            ...(expiry !== undefined ? { expiryInSeconds: expiry } : {}),
+            ...(typeof body.label === "string" ? { label: body.label } : {}),
+            apiKey: randomBytes(18).toString("hex"),
+          };
+          credentials.set(credential.username, credential);
+          return { status: 200, body: credential };
+        }
+        if (request.method === "DELETE") {
+          if (typeof body.username !== "string") return meteredError(400, "username is required");
+          credentials.delete(body.username);
+          return { status: 200, body: { message: "Credential deleted" } };
+        }
+        return meteredError(405, "Method not allowed");
+      }
+      if (request.path === "/api/v1/turn/credentials" && request.method === "GET") {
+        const apiKey = request.query.get("apiKey");
+        const credential = [...credentials.values()].find((candidate) => candidate.apiKey === apiKey);
+        if (!credential) return meteredError(401, "Invalid API Key");
+        return { status: 200, body: meteredIceServers(credential, request.query.get("region") ?? undefined) };
+      }
+      return meteredError(404, "Not found");
+    },
+  });
+
+  return Object.assign(upstream, { credentials });
+}
