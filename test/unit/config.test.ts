@@ -115,3 +115,46 @@ describe("loadConfig", () => {
     expect(() => loadConfig(env)).toThrow(/TURN_TTL/);
   });
 });
+
+describe("the provider chain's configuration", () => {
+  const ALL = {
+    CLOUDFLARE_TURN_KEY_ID: "abc",
+    CLOUDFLARE_TURN_KEY_API_TOKEN: SECRET,
+    METERED_APP: "demo",
+    METERED_SECRET_KEY: SECRET,
+    TURN_SHARED_SECRET: SECRET,
+    TURN_URLS: "turn:t.example",
+  };
+  const order = (env: Record<string, string>) => parseConfig(env).providers.map((entry) => entry.provider.id);
+
+  it("infers the order cloudflare, metered, shared-secret from what is configured", () => {
+    expect(order(ALL)).toEqual(["cloudflare", "metered", "shared-secret"]);
+    expect(order({ TURN_SHARED_SECRET: "s", TURN_URLS: "turn:t.example", METERED_APP: "demo", METERED_API_KEY: "k" })).toEqual([
+      "metered",
+      "shared-secret",
+    ]);
+  });
+
+  it("follows TURN_PROVIDERS, and uses only the providers it lists", () => {
+    expect(order({ ...ALL, TURN_PROVIDERS: "shared-secret, cloudflare" })).toEqual(["shared-secret", "cloudflare"]);
+  });
+
+  it.each([
+    [{ ...ALL, TURN_PROVIDERS: "cloudflare,twilio" }, "invalid_config", "unknown provider"],
+    [{ ...ALL, TURN_PROVIDERS: "metered,metered" }, "invalid_config", "lists metered twice"],
+    [{ TURN_PROVIDERS: "metered" }, "not_configured", "set METERED_APP"],
+  ])("refuses TURN_PROVIDERS in %j", (env, code, message) => {
+    const error = failure(env);
+    expect(error.code).toBe(code);
+    expect(error.message).toContain(message);
+    expect(error.message).not.toContain(SECRET);
+  });
+
+  it.each([
+    ["TURN_URL_SET", "tiny"],
+    ["TURN_FALLBACK_STUN", "perhaps"],
+    ["TURN_TOTAL_TIMEOUT_MS", "-4"],
+  ])("refuses %s=%s", (name, value) => {
+    expect(failure({ [name]: value }).message).toContain(name);
+  });
+});

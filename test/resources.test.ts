@@ -1,0 +1,106 @@
+/**
+ * What a warm instance must not accumulate: connections (keep-alive reuses one),
+ * timers left running after an answer, and unhandled rejections.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import netlify from "../functions/ice-servers.mts";
+import { handle } from "../shared/handle.ts";
+import { CHAIN_SECRETS, chainEnv, type ChainFakes } from "./contract/chain-cases.ts";
+import { startFakeCloudflare } from "./fake-cloudflare.ts";
+import { startFakeMetered } from "./fake-metered.ts";
+
+const fakes = {} as ChainFakes;
+const rejections: unknown[] = [];
+const onRejection = (reason: unknown) => rejections.push(reason);
+
+/**
+ * Timers that the core started and that have neither fired nor been cleared.
+ * Only timers created from shared/ count: the HTTP client keeps timers of its own.
+ */
+function trackCoreTimers() {
+  const pending = new Set<unknown>();
+  const realSet = globalThis.setTimeout;
+  const realClear = globalThis.clearTimeout;
+  globalThis.setTimeout = ((callback: (...args: unknown[]) => void, ms?: number, ...args: unknown[]) => {
+    const fromCore = new Error().stack?.includes("/shared/") ?? false;
+    const handle = realSet(
+      (...inner: unknown[]) => {
+        pending.delete(handle);
+        callback(...inner);
+      },
+      ms,
+      ...args,
+    );
+    if (fromCore) pending.add(handle);
+    return handle;
+  }) as typeof setTimeout;
+  globalThis.clearTimeout = ((handle: Parameters<typeof clearTimeout>[0]) => {
+    pending.delete(handle);
+    realClear(handle);
+  }) as typeof clearTimeout;
+  return {
+    pending: () => pending.size,
+    restore() {
+      globalThis.setTimeout = realSet;
+      globalThis.clearTimeout = realClear;
+    },
+  };
+}
+
+beforeAll(async () => {
+  fakes.cloudflare = await startFakeCloudflare({ keyId: CHAIN_SECRETS.cloudflareKeyId, apiToken: CHAIN_SECRETS.cloudflareToken });
+  fakes.metered = await startFakeMetered({ secretKey: CHAIN_SECRETS.meteredSecretKey });
+  process.on("unhandledRejection", onRejection);
+});
+afterAll(async () => {
+  process.off("unhandledRejection", onRejection);
+  await fakes.cloudflare.close();
+  await fakes.metered.close();
+});
+beforeEach(() => {
+  fakes.cloudflare.reset();
+  fakes.metered.reset();
+});
+
+describe("a warm instance", () => {
+  it("keeps the upstream connection alive across invocations of the Netlify function", async () => {
+    const saved = { ...process.env };
+    Object.assign(process.env, chainEnv(fakes, { TURN_PROVIDERS: "cloudflare" }));
+    try {
+      for (let i = 0; i < 20; i += 1) {
+        const response = await netlify(new Request("https://site.netlify.app/api/ice-servers"), {} as never);
+        expect(response.status).toBe(200);
+      }
+    } finally {
+      for (const name of Object.keys(process.env)) if (!(name in saved)) delete process.env[name];
+    }
+    expect(fakes.cloudflare.requests).toHaveLength(20);
+    // Without keep-alive this would be 20; the pool may open a second while the first is being returned.
+    expect(fakes.cloudflare.connections()).toBeLessThanOrEqual(2);
+  });
+
+  it.each([
+    ["a success", "cloudflare", () => {}],
+    ["a failover after a hang", "cloudflare,metered", () => fakes.cloudflare.setFault({ kind: "hang" })],
+    ["a retried 503", "cloudflare", () => fakes.cloudflare.setFault({ kind: "status", status: 503 })],
+    ["a body that never ends", "cloudflare", () => fakes.cloudflare.setFault({ kind: "stall-body" })],
+    ["every provider hanging", "cloudflare,metered", () => {
+      fakes.cloudflare.setFault({ kind: "hang" });
+      fakes.metered.setFault({ kind: "hang" });
+    }],
+  ])("leaves no timer running and no rejection unhandled after %s", async (_, order, arrange) => {
+    arrange();
+    const tracker = trackCoreTimers();
+    try {
+      const response = await handle(new Request("http://localhost/api/ice-servers"), chainEnv(fakes, { TURN_PROVIDERS: order }), {
+        log: { warn() {}, error() {} },
+      });
+      await response.text();
+      expect(tracker.pending()).toBe(0);
+    } finally {
+      tracker.restore();
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(rejections).toEqual([]);
+  });
+});

@@ -1,0 +1,66 @@
+import { createHmac } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import { parseConfig } from "../../shared/config.ts";
+import { handle } from "../../shared/handle.ts";
+import { turnRestCredential, turnRestUsername } from "../../shared/providers/shared-secret.ts";
+
+// Computed independently of the code under test, with Node's own HMAC.
+const expected = (secret: string, username: string) => createHmac("sha1", secret).update(username).digest("base64");
+
+describe("TURN REST API credentials (coturn use-auth-secret)", () => {
+  it.each([
+    ["north", "1700003600:alice"],
+    ["a much longer secret with spaces and ünïcödé", "1999999999:5e8f2b1c-0d2e-4a6b-9c1d-3e5f7a9b0c2d"],
+    ["x", "1:"],
+  ])("signs %j with HMAC-SHA1 and base64, as coturn checks it", async (secret, username) => {
+    expect(await turnRestCredential(secret, username)).toBe(expected(secret, username));
+  });
+
+  it("puts the unix expiry first: now + ttl, in whole seconds", () => {
+    expect(turnRestUsername(Date.UTC(2030, 0, 1, 0, 0, 0, 999), 3600, "bob")).toBe(`${Date.UTC(2030, 0, 1) / 1000 + 3600}:bob`);
+  });
+
+  it("issues from the environment alone, stamping expiry and identity, signing with the first secret", async () => {
+    const now = Date.UTC(2031, 5, 1);
+    const env = {
+      TURN_SHARED_SECRET: "current-secret, previous-secret",
+      TURN_URLS: "stun:turn.example.test:3478, turn:turn.example.test:3478?transport=udp, turns:turn.example.test:443?transport=tcp",
+    };
+    const response = await handle(new Request("https://site.example/api/ice-servers?ttl=600"), env, { now: () => now });
+    expect(response.status).toBe(200);
+    const body = await response.json();
+    expect(body.provider).toBe("shared-secret");
+    expect(body.expiresAt).toBe(new Date(now + 600_000).toISOString());
+    const [stun, turn] = body.iceServers;
+    expect(stun).toEqual({ urls: ["stun:turn.example.test:3478"] });
+    expect(turn.urls).toEqual(["turn:turn.example.test:3478?transport=udp", "turns:turn.example.test:443?transport=tcp"]);
+    const [expiry, identity] = turn.username.split(":");
+    expect(Number(expiry)).toBe(now / 1000 + 600);
+    expect(identity).toMatch(/^[0-9a-f-]{36}$/);
+    expect(turn.credential).toBe(expected("current-secret", turn.username));
+  });
+
+  it("gives every request its own identity", async () => {
+    const env = { TURN_SHARED_SECRET: "s", TURN_URLS: "turn:t.example.test" };
+    const names = new Set<string>();
+    for (let i = 0; i < 5; i += 1) {
+      const body = await (await handle(new Request("https://site.example/api/ice-servers"), env)).json();
+      names.add(body.iceServers[0].username.split(":")[1]);
+    }
+    expect(names.size).toBe(5);
+  });
+
+  it.each([
+    [{ TURN_SHARED_SECRET: "s" }, "not_configured", "TURN_URLS is not set"],
+    [{ TURN_URLS: "turn:t.example" }, "not_configured", "TURN_SHARED_SECRET is not set"],
+    [{ TURN_SHARED_SECRET: "s", TURN_URLS: "turn:t.example, https://nope.example" }, "invalid_config", "TURN_URLS entry 2"],
+  ])("refuses a half or bad configuration %j", (env, code, message) => {
+    expect(() => parseConfig(env)).toThrow(message);
+    try {
+      parseConfig(env);
+    } catch (error) {
+      expect((error as { code: string }).code).toBe(code);
+      expect((error as Error).message).not.toContain("s,");
+    }
+  });
+});
