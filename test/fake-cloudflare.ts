@@ -22,6 +22,7 @@ export interface FakeCloudflare extends FakeUpstream {
   readonly revoked: Set<string>;
 }
 
+// The URLs of the documented answer, with the port-53 alternates the docs warn browsers block.
 export const CLOUDFLARE_DOCUMENTED_URLS = [
   "stun:stun.cloudflare.com:3478",
   "stun:stun.cloudflare.com:53",
@@ -32,6 +33,13 @@ export const CLOUDFLARE_DOCUMENTED_URLS = [
   "turns:turn.cloudflare.com:5349?transport=tcp",
   "turns:turn.cloudflare.com:443?transport=tcp",
 ];
+
+/** The documented generate-ice-servers answer: STUN URLs alone, then TURN URLs with the credential. */
+export function cloudflareIceServers(urls: string[], credential: { username: string; credential: string }) {
+  const stun = urls.filter((url) => url.startsWith("stun"));
+  const turn = urls.filter((url) => url.startsWith("turn"));
+  return [...(stun.length ? [{ urls: stun }] : []), ...(turn.length ? [{ urls: turn, ...credential }] : [])];
+}
 
 const randomMint = () => ({ username: randomBytes(48).toString("hex"), credential: randomBytes(48).toString("hex") });
 
@@ -63,8 +71,10 @@ export async function startFakeCloudflare(options: FakeCloudflareOptions): Promi
     if (typeof ttl !== "number" || !Number.isInteger(ttl) || ttl < 1 || ttl > 172_800) {
       return cloudflareError(400, "ttl must be an integer between 1 and 172800");
     }
-    const server = { urls, ...mint(ttl) };
-    return { status: 201, body: { iceServers: shape === "array" ? [server] : server } };
+    const credential = mint(ttl);
+    // The older /credentials/generate answered one object holding every URL.
+    const iceServers = shape === "array" ? cloudflareIceServers(urls, credential) : { urls, ...credential };
+    return { status: 201, body: { iceServers } };
   }
 
   const upstream = await startFakeUpstream({

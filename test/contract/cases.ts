@@ -139,18 +139,18 @@ export const contractCases: ContractCase[] = [
       assert.equal(answer.json.ttl, CONTRACT_MAX_TTL);
       const expiresAt = Date.parse(answer.json.expiresAt);
       assert.ok(expiresAt >= before + CONTRACT_MAX_TTL * 1000 - 1000 && expiresAt <= Date.now() + CONTRACT_MAX_TTL * 1000 + 1000);
-      assert.equal(answer.json.iceServers.length, 1);
-      const [server] = answer.json.iceServers;
-      assert.deepEqual(server.urls, [
-        "stun:stun.cloudflare.com:3478",
+      assert.equal(answer.json.iceServers.length, 2);
+      const [stun, turn] = answer.json.iceServers;
+      assert.deepEqual(stun, { urls: ["stun:stun.cloudflare.com:3478"] });
+      assert.deepEqual(turn.urls, [
         "turn:turn.cloudflare.com:3478?transport=udp",
         "turn:turn.cloudflare.com:3478?transport=tcp",
         "turn:turn.cloudflare.com:80?transport=tcp",
         "turns:turn.cloudflare.com:5349?transport=tcp",
         "turns:turn.cloudflare.com:443?transport=tcp",
       ]);
-      assert.match(server.username, /^[0-9a-f]{96}$/);
-      assert.match(server.credential, /^[0-9a-f]{96}$/);
+      assert.match(turn.username, /^[0-9a-f]{96}$/);
+      assert.match(turn.credential, /^[0-9a-f]{96}$/);
 
       assert.equal(target.fake.requests.length, 1);
       const [sent] = target.fake.requests;

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { handle } from "../../shared/handle.ts";
 import { compactIceServers } from "../../shared/ice-urls.ts";
 import { METERED_GLOBAL_URLS } from "../../shared/providers/metered.ts";
-import { CLOUDFLARE_DOCUMENTED_URLS } from "../fake-cloudflare.ts";
+import { CLOUDFLARE_DOCUMENTED_URLS, cloudflareIceServers } from "../fake-cloudflare.ts";
 import { meteredIceServers } from "../fake-metered.ts";
 
 const allUrls = (servers: { urls: string[] }[]) => servers.flatMap((server) => server.urls);
@@ -15,7 +15,7 @@ async function served(env: Record<string, string>, fetch?: (r: Request) => Promi
 }
 
 const cloudflareFetch = async () =>
-  Response.json({ iceServers: [{ urls: CLOUDFLARE_DOCUMENTED_URLS, username: "u", credential: "c" }] }, { status: 201 });
+  Response.json({ iceServers: cloudflareIceServers(CLOUDFLARE_DOCUMENTED_URLS, { username: "u", credential: "c" }) }, { status: 201 });
 const meteredFetch = async (request: Request) =>
   request.method === "POST"
     ? Response.json({ username: "mu", password: "mp", apiKey: "k" })
@@ -37,13 +37,9 @@ describe("TURN_URL_SET", () => {
   it("compact trims Cloudflare's answer to one URL per transport, preferring web ports for TCP and TLS", async () => {
     const servers = await served({ ...CLOUDFLARE_ENV, TURN_URL_SET: "compact" }, cloudflareFetch);
     expect(servers).toEqual([
+      { urls: ["stun:stun.cloudflare.com:3478"] },
       {
-        urls: [
-          "stun:stun.cloudflare.com:3478",
-          "turn:turn.cloudflare.com:3478?transport=udp",
-          "turn:turn.cloudflare.com:80?transport=tcp",
-          "turns:turn.cloudflare.com:443?transport=tcp",
-        ],
+        urls: ["turn:turn.cloudflare.com:3478?transport=udp", "turn:turn.cloudflare.com:80?transport=tcp", "turns:turn.cloudflare.com:443?transport=tcp"],
         username: "u",
         credential: "c",
       },
