@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { CLOUDFLARE_DEFAULT_API_BASE, loadConfig, parseConfig } from "../../shared/config.ts";
+import { loadConfig, parseConfig } from "../../shared/config.ts";
+import { CLOUDFLARE_DEFAULT_API_BASE } from "../../shared/providers/cloudflare.ts";
 import { ServiceError } from "../../shared/errors.ts";
 
 const SECRET = "tok-Secret-Value-9f8e7d6c5b4a";
