@@ -2,7 +2,9 @@ import { existsSync } from "node:fs";
 import { createServer } from "node:http";
 import { parseConfig } from "../shared/config.ts";
 import { handle, ICE_SERVERS_PATH } from "../shared/handle.ts";
+import { redisStore } from "../node/redis-store.ts";
 import { sendWebResponse, toWebRequest } from "./node-http.ts";
+import { serveStatic } from "./static.ts";
 
 if (existsSync(".env")) process.loadEnvFile(".env");
 
@@ -28,8 +30,13 @@ function warnAboutConfig(): void {
 }
 
 const server = createServer(async (req, res) => {
-  const response = await handle(toWebRequest(req, `http://${req.headers.host ?? `${host}:${port}`}`), process.env, {
-    whenUnconfigured: "stun-only",
+  const request = toWebRequest(req, `http://${req.headers.host ?? `${host}:${port}`}`);
+  // The self-test page at / (server/static.ts); every other path goes to the service.
+  const response = (await serveStatic(request)) ?? await handle(request, process.env, {
+    local: true,
+    // The socket's own peer: a local server sits behind no proxy whose headers it could trust.
+    clientIp: req.socket.remoteAddress,
+    redisStore,
   });
   await sendWebResponse(res, response).catch(() => res.destroy());
 });
@@ -37,4 +44,5 @@ const server = createServer(async (req, res) => {
 warnAboutConfig();
 server.listen(port, host, () => {
   console.log(`Serving http://${host}:${port}${ICE_SERVERS_PATH}`);
+  console.log(`Self-test page: http://${host}:${port}/`);
 });

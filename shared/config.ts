@@ -1,11 +1,13 @@
 import * as v from "valibot";
+import { configureAuth, type AuthConfig } from "./auth.ts";
 import { flag, integerBetween, readList, readVar, type Env } from "./env.ts";
 import { ServiceError } from "./errors.ts";
+import { configureOrigins, type OriginPolicy } from "./origins.ts";
 import { PROVIDERS } from "./providers/index.ts";
 import type { Provider } from "./providers/provider.ts";
+import { configureRateLimit, type RateLimitConfig } from "./rate-limit.ts";
 
 export type { Env } from "./env.ts";
-export { CLOUDFLARE_DEFAULT_API_BASE, type CloudflareConfig } from "./providers/cloudflare.ts";
 
 /** Cloudflare rejects a credential TTL above 48 hours. */
 export const MAX_TTL = 172_800;
@@ -28,6 +30,9 @@ export interface Config {
   readonly fallbackStun: boolean;
   /** In the order they are tried. */
   readonly providers: readonly ConfiguredProvider[];
+  readonly origins: OriginPolicy;
+  readonly auth: AuthConfig;
+  readonly rateLimit: RateLimitConfig;
 }
 
 const GENERAL_VARIABLES = [
@@ -39,7 +44,22 @@ const GENERAL_VARIABLES = [
   "TURN_FALLBACK_STUN",
   "TURN_PROVIDERS",
 ] as const;
-const VARIABLES = [...GENERAL_VARIABLES, ...PROVIDERS.flatMap((provider) => provider.variables)];
+const ACCESS_VARIABLES = [
+  "ALLOWED_ORIGINS",
+  "AUTH_MODE",
+  "AUTH_BEARER_TOKENS",
+  "AUTH_JWT_SECRET",
+  "AUTH_JWKS_URL",
+  "AUTH_JWT_ISSUER",
+  "AUTH_JWT_AUDIENCE",
+  "RATE_LIMIT",
+  "RATE_LIMIT_FAIL",
+  "RATE_LIMIT_TIMEOUT_MS",
+  "REDIS_URL",
+  "UPSTASH_REDIS_REST_URL",
+  "UPSTASH_REDIS_REST_TOKEN",
+];
+const VARIABLES = [...GENERAL_VARIABLES, ...ACCESS_VARIABLES, ...PROVIDERS.flatMap((provider) => provider.variables)];
 
 const GeneralSchema = v.object({
   TURN_TTL: v.optional(integerBetween("TURN_TTL", 1, MAX_TTL), "86400"),
@@ -85,6 +105,9 @@ export function parseConfig(env: Env): Config {
     urlSet: general.TURN_URL_SET,
     fallbackStun: general.TURN_FALLBACK_STUN,
     providers: providersFrom(env),
+    origins: configureOrigins(env),
+    auth: configureAuth(env),
+    rateLimit: configureRateLimit(env),
   };
 }
 

@@ -6,10 +6,13 @@ export const ERROR_STATUS = {
   invalid_request: 400,
   invalid_ttl: 400,
   invalid_json: 400,
+  unauthorized: 401,
+  origin_not_allowed: 403,
   not_found: 404,
   method_not_allowed: 405,
   payload_too_large: 413,
   unsupported_media_type: 415,
+  rate_limited: 429,
   not_configured: 500,
   invalid_config: 500,
   internal_error: 500,
@@ -19,6 +22,8 @@ export const ERROR_STATUS = {
   upstream_unreachable: 502,
   upstream_rate_limited: 503,
   upstream_unavailable: 503,
+  auth_unavailable: 503,
+  rate_limit_unavailable: 503,
   upstream_timeout: 504,
 } as const;
 

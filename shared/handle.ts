@@ -1,3 +1,4 @@
+import { admit, checkOrigin, preflight, type HostFacts } from "./access.ts";
 import { issueFromChain, type Logger } from "./chain.ts";
 import { loadConfig, type Config, type Env } from "./config.ts";
 import { ServiceError } from "./errors.ts";
@@ -14,15 +15,13 @@ export const ICE_SERVERS_PATH = "/api/ice-servers";
 /** Served when no provider can be used and STUN-only was asked for. */
 export const STUN_ONLY: IceServer[] = [{ urls: ["stun:stun.cloudflare.com:3478"] }];
 
-export interface HandleOptions {
+export interface HandleOptions extends HostFacts {
   fetch?: Fetch;
   /** Milliseconds since the epoch; injectable so expiry is testable. */
   now?: () => number;
   log?: Logger;
   /** Jitter source for retries. */
   random?: () => number;
-  /** Deployed functions refuse to run unconfigured; a local server may answer STUN-only instead. */
-  whenUnconfigured?: "error" | "stun-only";
 }
 
 export interface IceServersBody {
@@ -36,15 +35,22 @@ export interface IceServersBody {
 
 const defaultFetch: Fetch = (request) => fetch(request);
 
-async function serve(config: Config, ttl: number, now: number, options: HandleOptions): Promise<Omit<IceServersBody, "ttl" | "expiresAt">> {
+interface Served {
+  iceServers: IceServer[];
+  provider: ProviderId | "none";
+  degraded?: true;
+}
+
+async function serve(config: Config, ttl: number, now: number, user: string | undefined, options: HandleOptions): Promise<Served> {
   const log = options.log ?? console;
   if (config.providers.length === 0) {
-    if (options.whenUnconfigured === "stun-only") return { iceServers: STUN_ONLY, provider: "none" };
+    // A newcomer running npm start sees it work at once; a deployment must be configured.
+    if (options.local) return { iceServers: STUN_ONLY, provider: "none" };
     const hints = PROVIDERS.map((provider) => provider.enableHint).join("; or ");
     throw new ServiceError("not_configured", `no TURN provider is configured: set ${hints}`);
   }
   try {
-    const request = { ttl, now, identity: crypto.randomUUID() };
+    const request = { ttl, now, user, identity: user ?? crypto.randomUUID() };
     return await issueFromChain(config, request, { fetch: options.fetch ?? defaultFetch, log, random: options.random });
   } catch (error) {
     if (!config.fallbackStun || !(error instanceof ServiceError)) throw error;
@@ -53,15 +59,31 @@ async function serve(config: Config, ttl: number, now: number, options: HandleOp
   }
 }
 
-async function issueIceServers(request: Request, url: URL, env: Env, options: HandleOptions): Promise<Response> {
-  if (!(ALLOWED_METHODS as readonly string[]).includes(request.method)) {
-    throw new ServiceError("method_not_allowed", `use ${ALLOWED_METHODS.join(" or ")}`, { allow: ALLOWED_METHODS.join(", ") });
+/**
+ * One request, in order: route, configuration, origin, method, caller and
+ * allowance, input, then the providers. Returns the answer and the headers
+ * (CORS, rate limit) that every answer to this request carries, errors included.
+ */
+async function respond(request: Request, env: Env, options: HandleOptions, headers: Record<string, string>): Promise<Response> {
+  const url = new URL(request.url);
+  if (url.pathname.replace(/\/+$/, "") !== ICE_SERVERS_PATH) {
+    throw new ServiceError("not_found", `nothing is served here: ask for ${ICE_SERVERS_PATH}`);
   }
   const config = loadConfig(env);
+  Object.assign(headers, checkOrigin(request, url, config, options.local ?? false));
+  if (request.method === "OPTIONS") return preflight(ALLOWED_METHODS);
+  if (!(ALLOWED_METHODS as readonly string[]).includes(request.method)) {
+    const allow = [...ALLOWED_METHODS, "OPTIONS"].join(", ");
+    throw new ServiceError("method_not_allowed", `use ${ALLOWED_METHODS.join(" or ")}`, { allow });
+  }
+  const log = options.log ?? console;
+  const { caller, headers: allowance } = await admit(request, config, { ...options, fetch: options.fetch ?? defaultFetch, log });
+  Object.assign(headers, allowance);
+
   const input = await parseIssueInput(request, url, config.ttl);
   const ttl = input.ttl ?? config.ttl;
   const now = (options.now ?? Date.now)();
-  const served = await serve(config, ttl, now, options);
+  const served = await serve(config, ttl, now, caller.user, options);
   const body: IceServersBody = {
     iceServers: served.iceServers,
     ttl,
@@ -77,17 +99,20 @@ async function issueIceServers(request: Request, url: URL, env: Env, options: Ha
  * this and nothing else; it never throws, every failure is a JSON answer.
  */
 export async function handle(request: Request, env: Env, options: HandleOptions = {}): Promise<Response> {
+  // The answer depends on the Origin, so caches must key on it, whatever the outcome.
+  const headers: Record<string, string> = { vary: "Origin" };
+  let response: Response;
   try {
-    const url = new URL(request.url);
-    if (url.pathname.replace(/\/+$/, "") !== ICE_SERVERS_PATH) {
-      throw new ServiceError("not_found", `nothing is served here: ask for ${ICE_SERVERS_PATH}`);
-    }
-    return await issueIceServers(request, url, env, options);
+    response = await respond(request, env, options, headers);
   } catch (error) {
     if (!(error instanceof ServiceError)) {
       // Only the error's kind is logged: its message could quote a request or an upstream.
       (options.log ?? console).error(`unexpected failure handling ${request.method}: ${(error as Error)?.name ?? typeof error}`);
     }
-    return errorResponse(error);
+    response = errorResponse(error);
   }
+  for (const [name, value] of Object.entries(headers)) {
+    if (!response.headers.has(name)) response.headers.set(name, value);
+  }
+  return response;
 }

@@ -47,6 +47,6 @@ describe("Vercel function adapter", () => {
   it("answers a wrong method with the core's JSON 405", async () => {
     const response = await vercel.fetch(new Request("https://app.vercel.app/api/ice-servers", { method: "PATCH" }));
     expect(response.status).toBe(405);
-    expect(response.headers.get("allow")).toBe("GET, POST");
+    expect(response.headers.get("allow")).toBe("GET, POST, OPTIONS");
   });
 });

@@ -4,4 +4,5 @@ declare const Netlify: { env: { toObject(): Record<string, string> } };
 
 // No inline `config.path` on purpose: the route is declared in netlify.toml, so the
 // Deno runtime answers /api/ice-servers only when a deployment opts in there.
-export default (request: Request) => handle(request, Netlify.env.toObject());
+// The edge has no TCP sockets: rate limits shared across instances go through Upstash's REST protocol.
+export default (request: Request, context: { ip?: string }) => handle(request, Netlify.env.toObject(), { clientIp: context.ip });

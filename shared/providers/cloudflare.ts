@@ -31,8 +31,11 @@ function configureCloudflare(env: Env): CloudflareConfig | undefined {
   return { keyId, apiToken, apiBase: base.output };
 }
 
-/** POST {base}/turn/keys/{keyId}/credentials/generate-ice-servers with {"ttl": N}. */
-export function prepareCloudflare(config: CloudflareConfig, ttl: number): Request {
+/**
+ * POST {base}/turn/keys/{keyId}/credentials/generate-ice-servers with {"ttl": N}, and the
+ * documented customIdentifier (usage analytics per user) when the caller is a verified user.
+ */
+export function prepareCloudflare(config: CloudflareConfig, ttl: number, user?: string): Request {
   return new Request(`${config.apiBase}/turn/keys/${encodeURIComponent(config.keyId)}/credentials/generate-ice-servers`, {
     method: "POST",
     headers: {
@@ -40,7 +43,7 @@ export function prepareCloudflare(config: CloudflareConfig, ttl: number): Reques
       "content-type": "application/json",
       accept: "application/json",
     },
-    body: JSON.stringify({ ttl }),
+    body: JSON.stringify(user === undefined ? { ttl } : { ttl, customIdentifier: user }),
   });
 }
 
@@ -92,6 +95,6 @@ export const cloudflare: Provider<CloudflareConfig> = {
   enableHint: "CLOUDFLARE_TURN_KEY_ID and CLOUDFLARE_TURN_KEY_API_TOKEN",
   configure: configureCloudflare,
   async issue(config, request, upstream) {
-    return processCloudflare(await upstream.call(prepareCloudflare(config, request.ttl)));
+    return processCloudflare(await upstream.call(prepareCloudflare(config, request.ttl, request.user)));
   },
 };

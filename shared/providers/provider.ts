@@ -7,8 +7,10 @@ export type ProviderId = "cloudflare" | "metered" | "shared-secret";
 /** What a caller asked for, resolved: the TTL granted and whom the credential is for. */
 export interface IssueRequest {
   ttl: number;
-  /** Stamped on the credential where the provider has a place for it. */
+  /** Stamped on the credential where the provider has a place for it: the user, else a random id. */
   identity: string;
+  /** The verified user (a JWT's sub), when the caller was authenticated. */
+  user?: string;
   /** Milliseconds since the epoch. */
   now: number;
 }

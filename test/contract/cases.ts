@@ -24,6 +24,8 @@ export function contractEnv(fake: FakeCloudflare): Record<string, string> {
     TURN_TTL: String(CONTRACT_MAX_TTL),
     TURN_UPSTREAM_TIMEOUT_MS: String(CONTRACT_TIMEOUT_MS),
     TURN_TOTAL_TIMEOUT_MS: String(CONTRACT_TOTAL_TIMEOUT_MS),
+    // Every case comes from one address; the limiter has suites of its own.
+    RATE_LIMIT: "10000/60s",
   };
 }
 
@@ -232,7 +234,7 @@ export const contractCases: ContractCase[] = [
     async run(target) {
       const answer = await call(target, PATH, { method: "PUT", headers: { "content-type": "application/json" }, body: "{}" });
       assertError(answer, 405, "method_not_allowed");
-      assert.equal(answer.headers.get("allow"), "GET, POST");
+      assert.equal(answer.headers.get("allow"), "GET, POST, OPTIONS");
       assertNoUpstreamCall(target);
     },
   },
@@ -241,7 +243,7 @@ export const contractCases: ContractCase[] = [
     async run(target) {
       const answer = await call(target, PATH, { method: "DELETE" });
       assertError(answer, 405, "method_not_allowed");
-      assert.equal(answer.headers.get("allow"), "GET, POST");
+      assert.equal(answer.headers.get("allow"), "GET, POST, OPTIONS");
       assertNoUpstreamCall(target);
     },
   },

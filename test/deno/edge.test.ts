@@ -7,7 +7,7 @@ import { handle } from "../../shared/handle.ts";
 import { contractCases, contractEnv, CONTRACT_KEY_ID, CONTRACT_TOKEN, type ContractTarget } from "../contract/cases.ts";
 import { startFakeCloudflare } from "../fake-cloudflare.ts";
 
-type Handler = (request: Request, context: unknown) => Promise<Response>;
+type Handler = (request: Request, context: { ip?: string }) => Promise<Response>;
 
 async function runContract(t: Deno.TestContext, makeSend: (env: Record<string, string>) => Promise<ContractTarget["send"]>) {
   const fake = await startFakeCloudflare({ keyId: CONTRACT_KEY_ID, apiToken: CONTRACT_TOKEN });

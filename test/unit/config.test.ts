@@ -25,6 +25,9 @@ describe("parseConfig", () => {
       urlSet: "full",
       fallbackStun: false,
       providers: [],
+      origins: { kind: "default" },
+      auth: { mode: "none" },
+      rateLimit: { rule: { limit: 60, windowMs: 60_000 }, failOpen: true, timeoutMs: 300, store: { kind: "memory" }, fallbackStore: undefined },
     });
   });
 

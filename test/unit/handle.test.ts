@@ -83,13 +83,13 @@ describe("handle", () => {
   });
 
   it("answers STUN-only, marked provider none, when the host asks for it", async () => {
-    const { body } = await call("/api/ice-servers", {}, { whenUnconfigured: "stun-only" });
+    const { body } = await call("/api/ice-servers", {}, { local: true });
     expect(body.provider).toBe("none");
     expect(body.iceServers).toEqual([{ urls: ["stun:stun.cloudflare.com:3478"] }]);
   });
 
   it("a half-configured provider is a 500 that names the missing variable, never the token", async () => {
-    const { response, body } = await call("/api/ice-servers", { CLOUDFLARE_TURN_KEY_API_TOKEN: TOKEN }, { whenUnconfigured: "stun-only" });
+    const { response, body } = await call("/api/ice-servers", { CLOUDFLARE_TURN_KEY_API_TOKEN: TOKEN }, { local: true });
     expect(response.status).toBe(500);
     expect(body.error.code).toBe("not_configured");
     expect(body.error.message).toContain("CLOUDFLARE_TURN_KEY_ID is not set");

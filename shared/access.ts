@@ -1,0 +1,91 @@
+import { authenticate, type Caller } from "./auth.ts";
+import type { Config } from "./config.ts";
+import { ServiceError } from "./errors.ts";
+import { CORS_ALLOWED_HEADERS, corsHeaders, originAllowed, requestOrigin } from "./origins.ts";
+import { checkRateLimit, memoryStore, upstashStore, type RateLimitStore, type StoreChoice } from "./rate-limit.ts";
+import type { Fetch } from "./upstream.ts";
+
+/** What the host knows and the core cannot: handed in by each platform adapter. */
+export interface HostFacts {
+  /** The client's address as the platform reports it; never read from a header the platform does not set. */
+  clientIp?: string;
+  /** npm start: localhost pages may call, and no provider means STUN-only. */
+  local?: boolean;
+  /** Redis over TCP, where the runtime has sockets (Node). */
+  redisStore?: (url: string) => RateLimitStore;
+}
+
+export interface AccessOptions extends HostFacts {
+  fetch: Fetch;
+  log: { warn(message: string): void };
+}
+
+const memory = memoryStore();
+const upstashStores = new Map<string, RateLimitStore>();
+
+function storeFor(choice: StoreChoice, fallback: StoreChoice | undefined, config: Config, options: AccessOptions): RateLimitStore {
+  switch (choice.kind) {
+    case "memory":
+      return memory;
+    case "redis":
+      if (options.redisStore) return options.redisStore(choice.url);
+      if (fallback) return storeFor(fallback, undefined, config, options);
+      throw new ServiceError(
+        "not_configured",
+        "REDIS_URL needs a runtime with TCP sockets: on the edge set UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN",
+      );
+    case "upstash": {
+      const key = `${choice.url}\u0000${choice.token}`;
+      let store = upstashStores.get(key);
+      if (!store) {
+        store = upstashStore(choice.url, choice.token, options.fetch, config.rateLimit.timeoutMs);
+        upstashStores.set(key, store);
+      }
+      return store;
+    }
+  }
+}
+
+/**
+ * Checks the Origin against the allowlist. Returns the CORS headers every answer
+ * to this request carries, or throws 403 before anything else is done.
+ */
+export function checkOrigin(request: Request, url: URL, config: Config, local: boolean): Record<string, string> {
+  const origin = requestOrigin(request);
+  if (!origin) return {};
+  if (!originAllowed(origin, config.origins, url, local)) {
+    throw new ServiceError("origin_not_allowed", "this origin may not call this endpoint: add it to ALLOWED_ORIGINS");
+  }
+  return corsHeaders(origin);
+}
+
+/** The answer to a CORS preflight from an allowed origin (or to a bare OPTIONS). */
+export function preflight(methods: readonly string[]): Response {
+  return new Response(null, {
+    status: 204,
+    headers: {
+      allow: [...methods, "OPTIONS"].join(", "),
+      "access-control-allow-methods": [...methods, "OPTIONS"].join(", "),
+      "access-control-allow-headers": CORS_ALLOWED_HEADERS,
+      "access-control-max-age": "600",
+      "cache-control": "no-store",
+      "x-content-type-options": "nosniff",
+    },
+  });
+}
+
+/**
+ * Authenticates the caller and counts the request against the caller's allowance:
+ * the verified user when there is one, else the client's address. Returns who the
+ * caller is and the rate-limit headers for the answer.
+ */
+export async function admit(request: Request, config: Config, options: AccessOptions): Promise<{ caller: Caller; headers: Record<string, string> }> {
+  const caller = await authenticate(request, config.auth);
+  const key = caller.user !== undefined ? `user:${caller.user}` : options.clientIp ? `ip:${options.clientIp}` : undefined;
+  const rule = config.rateLimit.rule;
+  // Without a user or an address there is nothing to count by; every adapter here passes the address.
+  if (!rule || !key) return { caller, headers: {} };
+  const store = storeFor(config.rateLimit.store, config.rateLimit.fallbackStore, config, options);
+  const allowance = await checkRateLimit(key, { ...config.rateLimit, rule }, store, options.log);
+  return { caller, headers: allowance.headers };
+}

@@ -1,0 +1,123 @@
+import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from "jose";
+import * as v from "valibot";
+import { httpUrl, readList, readVar, type Env } from "./env.ts";
+import { ServiceError } from "./errors.ts";
+
+export type AuthConfig =
+  | { mode: "none" }
+  | { mode: "bearer"; tokens: readonly string[] }
+  | { mode: "jwt"; key: Uint8Array | JWTVerifyGetKey; algorithms?: string[]; issuer: string; audience: string };
+
+/** Who the caller is, once verified: `sub` of a JWT. Bearer tokens name no one. */
+export interface Caller {
+  user?: string;
+}
+
+// Allowance for clocks that disagree a little between the issuer and this function.
+export const JWT_CLOCK_SKEW_SECONDS = 30;
+const REALM = 'Bearer realm="turn-credentials"';
+const encoder = new TextEncoder();
+
+const JwksUrl = httpUrl("AUTH_JWKS_URL");
+// One key set per URL for the life of the instance, so its cache and cooldown work.
+const keySets = new Map<string, JWTVerifyGetKey>();
+
+function required(env: Env, name: string): string {
+  const value = readVar(env, name);
+  if (!value) throw new ServiceError("not_configured", `AUTH_MODE=jwt needs ${name}`);
+  return value;
+}
+
+export function configureAuth(env: Env): AuthConfig {
+  const mode = (readVar(env, "AUTH_MODE") ?? "none").toLowerCase();
+  if (mode === "none") return { mode };
+  if (mode === "bearer") {
+    const tokens = readList(env, "AUTH_BEARER_TOKENS");
+    if (tokens.length === 0) throw new ServiceError("not_configured", "AUTH_MODE=bearer needs AUTH_BEARER_TOKENS");
+    return { mode, tokens };
+  }
+  if (mode !== "jwt") throw new ServiceError("invalid_config", "AUTH_MODE must be none, bearer or jwt");
+  const issuer = required(env, "AUTH_JWT_ISSUER");
+  const audience = required(env, "AUTH_JWT_AUDIENCE");
+  const secret = readVar(env, "AUTH_JWT_SECRET");
+  const jwksUrl = readVar(env, "AUTH_JWKS_URL");
+  if (secret && jwksUrl) throw new ServiceError("invalid_config", "set AUTH_JWT_SECRET or AUTH_JWKS_URL, not both");
+  if (secret) return { mode, key: encoder.encode(secret), algorithms: ["HS256"], issuer, audience };
+  if (!jwksUrl) throw new ServiceError("not_configured", "AUTH_MODE=jwt needs AUTH_JWKS_URL or AUTH_JWT_SECRET");
+  const parsed = v.safeParse(JwksUrl, jwksUrl);
+  if (!parsed.success) throw new ServiceError("invalid_config", parsed.issues[0].message);
+  let keySet = keySets.get(parsed.output);
+  if (!keySet) {
+    keySet = createRemoteJWKSet(new URL(parsed.output), { timeoutDuration: 2000, cooldownDuration: 30_000 });
+    keySets.set(parsed.output, keySet);
+  }
+  return { mode, key: keySet, issuer, audience };
+}
+
+function unauthorized(message: string, invalid: boolean): ServiceError {
+  return new ServiceError("unauthorized", message, {
+    "www-authenticate": invalid ? `${REALM}, error="invalid_token"` : REALM,
+  });
+}
+
+function bearerToken(request: Request): string | undefined {
+  const header = request.headers.get("authorization");
+  if (!header) return undefined;
+  const match = /^Bearer +([\x21-\x7e]+)\s*$/i.exec(header);
+  if (!match) throw unauthorized("the Authorization header must be: Bearer <token>", true);
+  return match[1];
+}
+
+async function digest(value: string): Promise<Uint8Array> {
+  return new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(value)));
+}
+
+/**
+ * Compares digests rather than the tokens, so neither the time taken nor an early
+ * exit says how much of a guess was right, or how long the real token is.
+ */
+async function matchesAny(token: string, tokens: readonly string[]): Promise<boolean> {
+  const presented = await digest(token);
+  let matched = 0;
+  for (const candidate of tokens) {
+    const expected = await digest(candidate);
+    let difference = 0;
+    for (let i = 0; i < expected.length; i += 1) difference |= expected[i] ^ presented[i];
+    matched |= difference === 0 ? 1 : 0;
+  }
+  return matched === 1;
+}
+
+/** Verifies the caller, or throws 401 unauthorized (503 auth_unavailable when the key set cannot be fetched). */
+export async function authenticate(request: Request, config: AuthConfig): Promise<Caller> {
+  if (config.mode === "none") return {};
+  const token = bearerToken(request);
+  if (!token) throw unauthorized("this endpoint needs an Authorization: Bearer token", false);
+  if (config.mode === "bearer") {
+    if (!(await matchesAny(token, config.tokens))) throw unauthorized("the bearer token is not valid", true);
+    return {};
+  }
+  try {
+    const { payload } = await jwtVerify(token, config.key as Parameters<typeof jwtVerify>[1], {
+      issuer: config.issuer,
+      audience: config.audience,
+      algorithms: config.algorithms,
+      clockTolerance: JWT_CLOCK_SKEW_SECONDS,
+      requiredClaims: ["sub", "exp"],
+    });
+    return { user: payload.sub };
+  } catch (error) {
+    // A failed key-set fetch is ours to fix, not the caller's: jose reports it as a timeout,
+    // an invalid key set, a bare JOSEError for a non-200, or fetch's own TypeError.
+    const keySetFailed =
+      error instanceof joseErrors.JWKSTimeout ||
+      error instanceof joseErrors.JWKSInvalid ||
+      !(error instanceof joseErrors.JOSEError) ||
+      error.constructor === joseErrors.JOSEError;
+    if (keySetFailed) {
+      throw new ServiceError("auth_unavailable", "the key set that verifies tokens could not be fetched; try again");
+    }
+    if (error instanceof joseErrors.JWTExpired) throw unauthorized("the token has expired", true);
+    throw unauthorized("the token is not valid for this endpoint", true);
+  }
+}

@@ -1,0 +1,75 @@
+import { readList, type Env } from "./env.ts";
+import { ServiceError } from "./errors.ts";
+
+/**
+ * Which web pages may call the endpoint from a browser. This is a browser-side
+ * protection only: a script outside a browser can send any Origin it likes.
+ */
+export type OriginPolicy =
+  /** ALLOWED_ORIGINS unset: the page's own origin only, and under npm start any localhost too. */
+  | { kind: "default" }
+  /** ALLOWED_ORIGINS=*: any origin, reflected (never a literal *), by explicit choice. */
+  | { kind: "any" }
+  | { kind: "list"; exact: ReadonlySet<string>; suffixes: readonly { scheme: string; suffix: string }[] };
+
+const ORIGIN = /^(https?):\/\/(\*\.)?([a-z0-9-]+(?:\.[a-z0-9-]+)*)(:\d{1,5})?$/;
+
+export function configureOrigins(env: Env): OriginPolicy {
+  const entries = readList(env, "ALLOWED_ORIGINS").map((entry) => entry.toLowerCase().replace(/\/+$/, ""));
+  if (entries.length === 0) return { kind: "default" };
+  if (entries.length === 1 && entries[0] === "*") return { kind: "any" };
+  const exact = new Set<string>();
+  const suffixes: { scheme: string; suffix: string }[] = [];
+  entries.forEach((entry, index) => {
+    const match = ORIGIN.exec(entry);
+    if (!match) {
+      throw new ServiceError("invalid_config", `ALLOWED_ORIGINS entry ${index + 1} is not an origin such as https://app.example.com or https://*.example.com`);
+    }
+    const [, scheme, wildcard, host, port = ""] = match;
+    if (wildcard) suffixes.push({ scheme, suffix: `.${host}${port}` });
+    else exact.add(entry);
+  });
+  return { kind: "list", exact, suffixes };
+}
+
+const LOCALHOST = /^https?:\/\/(localhost|127\.0\.0\.1|\[::1\])(:\d{1,5})?$/;
+
+/** The request's Origin, when a browser sent one. */
+export function requestOrigin(request: Request): string | undefined {
+  return request.headers.get("origin")?.trim().toLowerCase() || undefined;
+}
+
+export function originAllowed(origin: string, policy: OriginPolicy, requestUrl: URL, local: boolean): boolean {
+  let parsed: URL;
+  try {
+    parsed = new URL(origin);
+  } catch {
+    return false;
+  }
+  // Only a bare scheme://host[:port] is an origin ("null" from sandboxes and files is not).
+  if (parsed.origin !== origin) return false;
+  // Compared by host: the platform may hand the function an http:// URL for an https:// page.
+  if (parsed.host === requestUrl.host) return true;
+  switch (policy.kind) {
+    case "default":
+      return local && LOCALHOST.test(origin);
+    case "any":
+      return true;
+    case "list":
+      return (
+        policy.exact.has(origin) ||
+        policy.suffixes.some(({ scheme, suffix }) => origin.startsWith(`${scheme}://`) && origin.endsWith(suffix) && !origin.slice(scheme.length + 3).startsWith("."))
+      );
+  }
+}
+
+export const CORS_ALLOWED_HEADERS = "authorization, content-type";
+export const CORS_EXPOSED_HEADERS = "retry-after, ratelimit-limit, ratelimit-remaining, ratelimit-reset";
+
+/** Headers for an answer to an allowed cross-origin caller; never a wildcard. */
+export function corsHeaders(origin: string): Record<string, string> {
+  return {
+    "access-control-allow-origin": origin,
+    "access-control-expose-headers": CORS_EXPOSED_HEADERS,
+  };
+}

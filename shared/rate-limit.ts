@@ -1,0 +1,190 @@
+import * as v from "valibot";
+import { httpUrl, integerBetween, readVar, type Env } from "./env.ts";
+import { ServiceError } from "./errors.ts";
+import { fetchWithin, type Fetch, type UpstreamReply } from "./upstream.ts";
+
+export interface RateLimitRule {
+  limit: number;
+  windowMs: number;
+}
+
+/** One counted request: how many this window holds now, and when the window ends. */
+export interface Hit {
+  count: number;
+  resetInMs: number;
+}
+
+/** Where counts are kept: per instance in memory, or shared through Redis. */
+export interface RateLimitStore {
+  hit(key: string, windowMs: number): Promise<Hit>;
+}
+
+export type StoreChoice =
+  | { kind: "memory" }
+  | { kind: "redis"; url: string }
+  | { kind: "upstash"; url: string; token: string };
+
+export interface RateLimitConfig {
+  /** undefined when RATE_LIMIT=off. */
+  rule?: RateLimitRule;
+  failOpen: boolean;
+  timeoutMs: number;
+  store: StoreChoice;
+  /** Used on runtimes without TCP (the edge) when REDIS_URL is also set. */
+  fallbackStore?: StoreChoice;
+}
+
+export const DEFAULT_RATE_LIMIT = "60/60s";
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const RULE = /^(\d{1,7})\s*\/\s*(\d{1,7})\s*(ms|s|m|h)?$/i;
+
+function parseRule(text: string): RateLimitRule | undefined {
+  if (text.toLowerCase() === "off") return undefined;
+  const match = RULE.exec(text);
+  const limit = match ? Number(match[1]) : 0;
+  const windowMs = match ? Number(match[2]) * UNIT_MS[(match[3] ?? "s").toLowerCase()] : 0;
+  if (limit < 1 || windowMs < 1000) {
+    throw new ServiceError("invalid_config", "RATE_LIMIT must read like 20/60s (requests per window of s, m or h, at least 1 s), or off");
+  }
+  return { limit, windowMs };
+}
+
+const Timeout = integerBetween("RATE_LIMIT_TIMEOUT_MS", 1, 10_000);
+const UpstashUrl = httpUrl("UPSTASH_REDIS_REST_URL");
+
+export function configureRateLimit(env: Env): RateLimitConfig {
+  const rule = parseRule(readVar(env, "RATE_LIMIT") ?? DEFAULT_RATE_LIMIT);
+  const fail = (readVar(env, "RATE_LIMIT_FAIL") ?? "open").toLowerCase();
+  if (fail !== "open" && fail !== "closed") throw new ServiceError("invalid_config", "RATE_LIMIT_FAIL must be open or closed");
+  const timeout = v.safeParse(Timeout, readVar(env, "RATE_LIMIT_TIMEOUT_MS") ?? "300");
+  if (!timeout.success) throw new ServiceError("invalid_config", timeout.issues[0].message);
+
+  let upstash: StoreChoice | undefined;
+  const upstashUrl = readVar(env, "UPSTASH_REDIS_REST_URL");
+  const upstashToken = readVar(env, "UPSTASH_REDIS_REST_TOKEN");
+  if (upstashUrl || upstashToken) {
+    if (!upstashUrl) throw new ServiceError("not_configured", "UPSTASH_REDIS_REST_URL is not set, but UPSTASH_REDIS_REST_TOKEN is");
+    if (!upstashToken) throw new ServiceError("not_configured", "UPSTASH_REDIS_REST_TOKEN is not set, but UPSTASH_REDIS_REST_URL is");
+    const url = v.safeParse(UpstashUrl, upstashUrl);
+    if (!url.success) throw new ServiceError("invalid_config", url.issues[0].message);
+    upstash = { kind: "upstash", url: url.output, token: upstashToken };
+  }
+  const redisUrl = readVar(env, "REDIS_URL");
+  if (redisUrl && !/^rediss?:\/\//i.test(redisUrl)) throw new ServiceError("invalid_config", "REDIS_URL must start with redis:// or rediss://");
+  const store: StoreChoice = redisUrl ? { kind: "redis", url: redisUrl } : (upstash ?? { kind: "memory" });
+  return { rule, failOpen: fail === "open", timeoutMs: timeout.output, store, fallbackStore: redisUrl ? upstash : undefined };
+}
+
+/** Fixed windows per key, for one instance only: counts are not shared between instances. */
+export function memoryStore(maxKeys = 10_000): RateLimitStore {
+  const windows = new Map<string, { count: number; endsAt: number }>();
+  return {
+    async hit(key, windowMs) {
+      const now = Date.now();
+      let entry = windows.get(key);
+      if (!entry || entry.endsAt <= now) {
+        if (windows.size >= maxKeys) {
+          for (const [name, old] of windows) if (old.endsAt <= now) windows.delete(name);
+          // Still full of live windows: forget the oldest rather than grow without bound.
+          if (windows.size >= maxKeys) windows.delete(windows.keys().next().value!);
+        }
+        entry = { count: 0, endsAt: now + windowMs };
+        windows.delete(key);
+        windows.set(key, entry);
+      }
+      entry.count += 1;
+      return { count: entry.count, resetInMs: entry.endsAt - now };
+    },
+  };
+}
+
+/** One round trip: count the request and start the window on the first, atomically. */
+export const FIXED_WINDOW_SCRIPT = `local c = redis.call('INCR', KEYS[1])
+local t = redis.call('PTTL', KEYS[1])
+if c == 1 or t < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); t = tonumber(ARGV[1]) end
+return {c, t}`;
+
+export const KEY_PREFIX = "turn-vend:rate:";
+
+/** Upstash's REST protocol: a POST of the command as a JSON array, answered {"result": …}. */
+export function prepareUpstashHit(url: string, token: string, key: string, windowMs: number): Request {
+  return new Request(url, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: JSON.stringify(["EVAL", FIXED_WINDOW_SCRIPT, "1", `${KEY_PREFIX}${key}`, String(windowMs)]),
+  });
+}
+
+const HitReply = v.object({ result: v.tuple([v.number(), v.number()]) });
+
+export function processUpstashHit(reply: UpstreamReply): Hit {
+  if (reply.status !== 200) throw new Error(`Upstash answered HTTP ${reply.status}`);
+  let json: unknown;
+  try {
+    json = JSON.parse(reply.body);
+  } catch {
+    throw new Error("Upstash answered with a body that is not JSON");
+  }
+  const parsed = v.safeParse(HitReply, json);
+  if (!parsed.success) throw new Error("Upstash answered with an unexpected shape");
+  return { count: parsed.output.result[0], resetInMs: parsed.output.result[1] };
+}
+
+export function upstashStore(url: string, token: string, fetch: Fetch, timeoutMs: number): RateLimitStore {
+  return {
+    async hit(key, windowMs) {
+      return processUpstashHit(await fetchWithin(fetch, prepareUpstashHit(url, token, key, windowMs), timeoutMs, "Upstash"));
+    },
+  };
+}
+
+export interface Allowance {
+  headers: Record<string, string>;
+}
+
+function withinTime<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  work.catch(() => {});
+  return Promise.race([work, expired]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Counts one request for `key` and lets it through, or throws 429 rate_limited.
+ * A store that fails or is slow costs at most RATE_LIMIT_TIMEOUT_MS, then the
+ * request goes through (fail open, logged) or gets 503 (fail closed).
+ */
+export async function checkRateLimit(
+  key: string,
+  config: RateLimitConfig & { rule: RateLimitRule },
+  store: RateLimitStore,
+  log: { warn(message: string): void },
+): Promise<Allowance> {
+  let hit: Hit;
+  try {
+    hit = await withinTime(store.hit(key, config.rule.windowMs), config.timeoutMs);
+  } catch (error) {
+    // The store's own message can hold its URL and password: only the kind is logged.
+    const kind = (error as Error)?.name ?? "Error";
+    if (config.failOpen) {
+      log.warn(`rate-limit store unavailable (${kind}): letting the request through, as RATE_LIMIT_FAIL=open`);
+      return { headers: {} };
+    }
+    throw new ServiceError("rate_limit_unavailable", "the rate limiter is unavailable; try again shortly");
+  }
+  const resetSeconds = Math.max(1, Math.ceil(hit.resetInMs / 1000));
+  const headers = {
+    "ratelimit-limit": String(config.rule.limit),
+    "ratelimit-remaining": String(Math.max(0, config.rule.limit - hit.count)),
+    "ratelimit-reset": String(resetSeconds),
+  };
+  if (hit.count > config.rule.limit) {
+    throw new ServiceError("rate_limited", `too many requests: at most ${config.rule.limit} per ${config.rule.windowMs / 1000} s`, {
+      ...headers,
+      "retry-after": String(resetSeconds),
+    });
+  }
+  return { headers };
+}
