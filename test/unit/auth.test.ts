@@ -1,0 +1,170 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { exportJWK, generateKeyPair, SignJWT, type JWK } from "jose";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { authenticate, configureAuth } from "../../shared/auth.ts";
+import { ServiceError } from "../../shared/errors.ts";
+
+const SECRET = "jwt-hs256-secret-that-is-long-enough-0123456789";
+const ISSUER = "https://auth.example.test/";
+const AUDIENCE = "turn-credentials";
+const encoder = new TextEncoder();
+
+const withToken = (token?: string, scheme = "Bearer") =>
+  new Request("https://site.example/api/ice-servers", token === undefined ? {} : { headers: { authorization: `${scheme} ${token}` } });
+
+async function failure(promise: Promise<unknown>): Promise<ServiceError> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).toBeInstanceOf(ServiceError);
+    return error as ServiceError;
+  }
+  throw new Error("expected a failure");
+}
+
+function hs256(claims: { sub?: string; iss?: string; aud?: string; exp?: number | string; nbf?: number }, secret = SECRET) {
+  const jwt = new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setIssuedAt();
+  if (claims.sub !== undefined) jwt.setSubject(claims.sub);
+  jwt.setIssuer(claims.iss ?? ISSUER).setAudience(claims.aud ?? AUDIENCE);
+  if (claims.exp !== undefined) jwt.setExpirationTime(claims.exp);
+  if (claims.nbf !== undefined) jwt.setNotBefore(claims.nbf);
+  return jwt.sign(encoder.encode(secret));
+}
+
+const now = () => Math.floor(Date.now() / 1000);
+const b64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
+
+describe("bearer tokens", () => {
+  const config = configureAuth({ AUTH_MODE: "bearer", AUTH_BEARER_TOKENS: "first-token-AAAA, second-token-BBBB" });
+
+  it("accepts any configured token, and names no user", async () => {
+    expect(await authenticate(withToken("first-token-AAAA"), config)).toEqual({});
+    expect(await authenticate(withToken("second-token-BBBB"), config)).toEqual({});
+    expect(await authenticate(withToken("second-token-BBBB", "bearer"), config)).toEqual({});
+  });
+
+  it("asks for a token with WWW-Authenticate when there is none", async () => {
+    const error = await failure(authenticate(withToken(), config));
+    expect(error.status).toBe(401);
+    expect(error.code).toBe("unauthorized");
+    expect(error.headers["www-authenticate"]).toBe('Bearer realm="turn-credentials"');
+  });
+
+  it.each([
+    ["a prefix", "first-token-AAA"],
+    ["one more character", "first-token-AAAAA"],
+    ["another case", "FIRST-TOKEN-AAAA"],
+    ["two tokens joined", "first-token-AAAA,second-token-BBBB"],
+    ["an empty-looking token", "-"],
+  ])("refuses a near miss: %s", async (_, token) => {
+    const error = await failure(authenticate(withToken(token), config));
+    expect(error.headers["www-authenticate"]).toBe('Bearer realm="turn-credentials", error="invalid_token"');
+    expect(error.message).not.toContain("first-token");
+  });
+
+  it.each([["Basic", "Basic Zm9vOmJhcg=="], ["no scheme", "first-token-AAAA"], ["a space in the token", "Bearer first token"]])(
+    "refuses a malformed Authorization header: %s",
+    async (_, header) => {
+      const request = new Request("https://site.example/", { headers: { authorization: header } });
+      expect((await failure(authenticate(request, config))).status).toBe(401);
+    },
+  );
+});
+
+describe("JWTs signed with a shared secret (HS256)", () => {
+  const config = configureAuth({ AUTH_MODE: "jwt", AUTH_JWT_SECRET: SECRET, AUTH_JWT_ISSUER: ISSUER, AUTH_JWT_AUDIENCE: AUDIENCE });
+
+  it("accepts a valid token and makes its sub the user", async () => {
+    expect(await authenticate(withToken(await hs256({ sub: "user-42", exp: "5m" })), config)).toEqual({ user: "user-42" });
+  });
+
+  it("allows a small clock skew on expiry", async () => {
+    expect(await authenticate(withToken(await hs256({ sub: "u", exp: now() - 10 })), config)).toEqual({ user: "u" });
+  });
+
+  it.each([
+    ["expired past the skew", () => hs256({ sub: "u", exp: now() - 120 })],
+    ["not valid yet", () => hs256({ sub: "u", exp: "5m", nbf: now() + 600 })],
+    ["for another audience", () => hs256({ sub: "u", exp: "5m", aud: "other-service" })],
+    ["from another issuer", () => hs256({ sub: "u", exp: "5m", iss: "https://evil.example/" })],
+    ["signed with another secret", () => hs256({ sub: "u", exp: "5m" }, "another-secret-of-the-same-length-012345678")],
+    ["without a sub", () => hs256({ exp: "5m" })],
+    ["without an expiry", () => hs256({ sub: "u" })],
+    ["unsigned (alg: none)", async () => `${b64url({ alg: "none", typ: "JWT" })}.${b64url({ sub: "u", iss: ISSUER, aud: AUDIENCE, exp: now() + 300 })}.`],
+    [
+      "with a tampered payload",
+      async () => {
+        const [header, , signature] = (await hs256({ sub: "u", exp: "5m" })).split(".");
+        return `${header}.${b64url({ sub: "admin", iss: ISSUER, aud: AUDIENCE, exp: now() + 300 })}.${signature}`;
+      },
+    ],
+    ["that is not a JWT at all", async () => "not.a.jwt"],
+  ])("refuses a token %s", async (_, make) => {
+    const error = await failure(authenticate(withToken(await make()), config));
+    expect(error.status).toBe(401);
+    expect(error.headers["www-authenticate"]).toContain('error="invalid_token"');
+    expect(error.message).not.toContain(SECRET);
+  });
+});
+
+describe("JWTs checked against a JWKS URL", () => {
+  let server: Server;
+  let url: string;
+  let jwks: { keys: JWK[] };
+  let privateKey: CryptoKey;
+
+  beforeAll(async () => {
+    const pair = await generateKeyPair("ES256");
+    privateKey = pair.privateKey as CryptoKey;
+    jwks = { keys: [{ ...(await exportJWK(pair.publicKey)), kid: "key-1", alg: "ES256", use: "sig" }] };
+    server = createServer((_, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify(jwks));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/.well-known/jwks.json`;
+  });
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  const sign = (kid: string) =>
+    new SignJWT({}).setProtectedHeader({ alg: "ES256", kid }).setSubject("jwks-user").setIssuer(ISSUER).setAudience(AUDIENCE).setExpirationTime("5m").sign(privateKey);
+
+  it("accepts a token signed by a key of the set", async () => {
+    const config = configureAuth({ AUTH_MODE: "jwt", AUTH_JWKS_URL: url, AUTH_JWT_ISSUER: ISSUER, AUTH_JWT_AUDIENCE: AUDIENCE });
+    expect(await authenticate(withToken(await sign("key-1")), config)).toEqual({ user: "jwks-user" });
+  });
+
+  it("refuses a token whose key is not in the set", async () => {
+    const config = configureAuth({ AUTH_MODE: "jwt", AUTH_JWKS_URL: url, AUTH_JWT_ISSUER: ISSUER, AUTH_JWT_AUDIENCE: AUDIENCE });
+    expect((await failure(authenticate(withToken(await sign("key-2")), config))).status).toBe(401);
+  });
+
+  it("answers 503 auth_unavailable, not 401, when the key set cannot be fetched", async () => {
+    const closed = `http://127.0.0.1:9/jwks.json`;
+    const config = configureAuth({ AUTH_MODE: "jwt", AUTH_JWKS_URL: closed, AUTH_JWT_ISSUER: ISSUER, AUTH_JWT_AUDIENCE: AUDIENCE });
+    const error = await failure(authenticate(withToken(await sign("key-1")), config));
+    expect(error.status).toBe(503);
+    expect(error.code).toBe("auth_unavailable");
+  });
+});
+
+describe("auth configuration", () => {
+  it.each([
+    [{ AUTH_MODE: "magic" }, "invalid_config", "AUTH_MODE must be"],
+    [{ AUTH_MODE: "bearer" }, "not_configured", "AUTH_BEARER_TOKENS"],
+    [{ AUTH_MODE: "jwt", AUTH_JWT_SECRET: SECRET, AUTH_JWT_AUDIENCE: AUDIENCE }, "not_configured", "AUTH_JWT_ISSUER"],
+    [{ AUTH_MODE: "jwt", AUTH_JWT_SECRET: SECRET, AUTH_JWT_ISSUER: ISSUER }, "not_configured", "AUTH_JWT_AUDIENCE"],
+    [{ AUTH_MODE: "jwt", AUTH_JWT_ISSUER: ISSUER, AUTH_JWT_AUDIENCE: AUDIENCE }, "not_configured", "AUTH_JWKS_URL or AUTH_JWT_SECRET"],
+    [{ AUTH_MODE: "jwt", AUTH_JWT_SECRET: SECRET, AUTH_JWKS_URL: "https://x.example/jwks", AUTH_JWT_ISSUER: ISSUER, AUTH_JWT_AUDIENCE: AUDIENCE }, "invalid_config", "not both"],
+  ])("refuses %j", (env, code, message) => {
+    try {
+      configureAuth(env);
+      throw new Error("expected a configuration error");
+    } catch (error) {
+      expect((error as ServiceError).code).toBe(code);
+      expect((error as Error).message).toContain(message);
+      expect((error as Error).message).not.toContain(SECRET);
+    }
+  });
+});

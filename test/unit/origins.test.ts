@@ -1,0 +1,60 @@
+import { describe, expect, it } from "vitest";
+import { configureOrigins, originAllowed } from "../../shared/origins.ts";
+
+const site = new URL("https://turn.example.com/api/ice-servers");
+
+function allowed(origin: string, env: Record<string, string>, local = false, url = site) {
+  return originAllowed(origin, configureOrigins(env), url, local);
+}
+
+describe("origins", () => {
+  it("allows only the page's own host when ALLOWED_ORIGINS is unset on a deployed function", () => {
+    expect(allowed("https://turn.example.com", {})).toBe(true);
+    expect(allowed("https://evil.example", {})).toBe(false);
+    expect(allowed("http://localhost:5173", {})).toBe(false);
+  });
+
+  it("treats the same host as same-origin even when the platform hands the function an http:// URL", () => {
+    expect(allowed("https://turn.example.com", {}, false, new URL("http://turn.example.com/api/ice-servers"))).toBe(true);
+  });
+
+  it("allows localhost on any port under npm start", () => {
+    for (const origin of ["http://localhost:5173", "http://127.0.0.1:3000", "https://localhost", "http://[::1]:8080"]) {
+      expect(allowed(origin, {}, true)).toBe(true);
+    }
+    expect(allowed("http://localhost.evil.example", {}, true)).toBe(false);
+    expect(allowed("https://app.example.com", {}, true)).toBe(false);
+  });
+
+  it("allows exact origins and subdomain wildcards from ALLOWED_ORIGINS", () => {
+    const env = { ALLOWED_ORIGINS: "https://app.example.com, https://*.preview.example.com, http://localhost:5173/" };
+    expect(allowed("https://app.example.com", env)).toBe(true);
+    expect(allowed("https://pr-12.preview.example.com", env)).toBe(true);
+    expect(allowed("https://a.b.preview.example.com", env)).toBe(true);
+    expect(allowed("http://localhost:5173", env)).toBe(true);
+    expect(allowed("https://preview.example.com", env)).toBe(false);
+    expect(allowed("http://pr-12.preview.example.com", env)).toBe(false);
+    expect(allowed("https://evilpreview.example.com", env)).toBe(false);
+    expect(allowed("https://app.example.com.evil.example", env)).toBe(false);
+    expect(allowed("https://app.example.com:8443", env)).toBe(false);
+    expect(allowed("http://localhost:5174", env)).toBe(false);
+  });
+
+  it("never allows the null origin or something that is not a bare origin", () => {
+    const env = { ALLOWED_ORIGINS: "*" };
+    expect(allowed("null", env)).toBe(false);
+    expect(allowed("https://app.example.com/path", env)).toBe(false);
+    expect(allowed("not a url", env)).toBe(false);
+  });
+
+  it("allows any origin only when ALLOWED_ORIGINS is * on purpose", () => {
+    expect(allowed("https://anyone.example", { ALLOWED_ORIGINS: "*" })).toBe(true);
+  });
+
+  it.each(["ftp://x.example", "https://x.example/path", "https://*", "example.com", "https://*.*.example.com"])(
+    "refuses the ALLOWED_ORIGINS entry %s, naming the variable",
+    (entry) => {
+      expect(() => configureOrigins({ ALLOWED_ORIGINS: `https://ok.example, ${entry}` })).toThrow("ALLOWED_ORIGINS entry 2");
+    },
+  );
+});
