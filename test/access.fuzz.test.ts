@@ -71,7 +71,7 @@ function build(m: string, p: string, q: string, a?: string, o?: string, t?: stri
     if (o !== undefined) headers.set("origin", o);
     if (t !== undefined) headers.set("content-type", t);
     const hasBody = b !== undefined && m !== "GET" && m !== "HEAD";
-    return new Request(`https://turn.example.com${p}${q}`, { method: m, headers, body: hasBody ? b : undefined });
+    return new Request(`https://turn.example.com${p}${q}`, { method: m, headers, body: hasBody ? (b as BodyInit) : undefined });
   } catch {
     return undefined;
   }
