@@ -5,7 +5,7 @@ import { handle } from "../shared/handle.ts";
 export default (request: Request, context: Context) => handle(request, process.env, { clientIp: context.ip, redisStore });
 
 export const config: Config = {
-  path: "/api/ice-servers",
+  path: ["/api/ice-servers", "/api/ice-servers/revoke"],
   // Netlify's own limiter, in front of the function: a backstop that holds even
   // before our store is configured. RATE_LIMIT sets the finer, per-user limit.
   rateLimit: { windowLimit: 120, windowSize: 60, aggregateBy: ["ip", "domain"] },

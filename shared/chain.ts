@@ -1,8 +1,8 @@
 import type { Config } from "./config.ts";
 import { ServiceError, type ErrorCode } from "./errors.ts";
 import { compactIceServers, filterIceServers, type IceServer } from "./ice-urls.ts";
-import type { IssueRequest, ProviderId } from "./providers/provider.ts";
-import { callWithRetry, deadlineIn, type Fetch } from "./upstream.ts";
+import type { IssueRequest, ProviderId, Upstream } from "./providers/provider.ts";
+import { callWithRetry, deadlineIn, type Deadline, type Fetch } from "./upstream.ts";
 
 export interface Logger {
   warn(message: string): void;
@@ -48,6 +48,20 @@ function shape(servers: IceServer[], config: Config, label: string, log: Logger)
   return config.urlSet === "compact" ? compactIceServers(filtered.servers) : filtered.servers;
 }
 
+/** A provider's way to the network: each call timed and retried, all inside the request's one deadline. */
+export function budgetedUpstream(config: Config, deadline: Deadline, label: string, options: ChainOptions): Upstream {
+  return {
+    call: (request: Request) =>
+      callWithRetry(request, {
+        fetch: options.fetch,
+        attemptTimeoutMs: config.upstreamTimeoutMs,
+        deadline,
+        provider: label,
+        random: options.random,
+      }),
+  };
+}
+
 /**
  * Asks each configured provider in turn, inside one overall budget, and returns
  * the first that succeeds. Throws the most telling failure when none does.
@@ -57,16 +71,7 @@ export async function issueFromChain(config: Config, request: IssueRequest, opti
   const failures: ServiceError[] = [];
   for (const { provider, config: providerConfig } of config.providers) {
     if (deadline.remainingMs() <= 0) break;
-    const upstream = {
-      call: (upstreamRequest: Request) =>
-        callWithRetry(upstreamRequest, {
-          fetch: options.fetch,
-          attemptTimeoutMs: config.upstreamTimeoutMs,
-          deadline,
-          provider: provider.label,
-          random: options.random,
-        }),
-    };
+    const upstream = budgetedUpstream(config, deadline, provider.label, options);
     try {
       const servers = await provider.issue(providerConfig, request, upstream);
       return { iceServers: shape(servers, config, provider.label, options.log), provider: provider.id };

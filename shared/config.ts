@@ -33,6 +33,8 @@ export interface Config {
   readonly origins: OriginPolicy;
   readonly auth: AuthConfig;
   readonly rateLimit: RateLimitConfig;
+  /** Signs revoke tokens; without it there are none, and nothing can be revoked. */
+  readonly revokeSecret?: string;
 }
 
 const GENERAL_VARIABLES = [
@@ -58,6 +60,7 @@ const ACCESS_VARIABLES = [
   "REDIS_URL",
   "UPSTASH_REDIS_REST_URL",
   "UPSTASH_REDIS_REST_TOKEN",
+  "REVOKE_SIGNING_SECRET",
 ];
 const VARIABLES = [...GENERAL_VARIABLES, ...ACCESS_VARIABLES, ...PROVIDERS.flatMap((provider) => provider.variables)];
 
@@ -87,6 +90,13 @@ function providersFrom(env: Env): ConfiguredProvider[] {
   });
 }
 
+function revokeSecretFrom(env: Env): string | undefined {
+  const secret = readVar(env, "REVOKE_SIGNING_SECRET");
+  // HMAC-SHA256 keys shorter than its output weaken it; 32 characters of random text is the floor.
+  if (secret !== undefined && secret.length < 32) throw new ServiceError("invalid_config", "REVOKE_SIGNING_SECRET must be at least 32 characters");
+  return secret;
+}
+
 /** Validates the environment. Throws a ServiceError that names a variable, never its value. */
 export function parseConfig(env: Env): Config {
   const present: Record<string, string> = {};
@@ -108,6 +118,7 @@ export function parseConfig(env: Env): Config {
     origins: configureOrigins(env),
     auth: configureAuth(env),
     rateLimit: configureRateLimit(env),
+    revokeSecret: revokeSecretFrom(env),
   };
 }
 

@@ -1,19 +1,18 @@
 import { admit, checkOrigin, preflight, type HostFacts } from "./access.ts";
-import { issueFromChain, type Logger } from "./chain.ts";
+import type { Caller } from "./auth.ts";
+import type { ChainOptions, Logger } from "./chain.ts";
 import { loadConfig, type Config, type Env } from "./config.ts";
 import { ServiceError } from "./errors.ts";
-import type { IceServer } from "./ice-urls.ts";
-import { ALLOWED_METHODS, parseIssueInput } from "./input.ts";
-import { PROVIDERS } from "./providers/index.ts";
-import type { ProviderId } from "./providers/provider.ts";
-import { errorResponse, jsonResponse } from "./respond.ts";
+import { issue } from "./issue.ts";
+import { errorResponse } from "./respond.ts";
+import { revoke } from "./revoke.ts";
 import type { Fetch } from "./upstream.ts";
 
 export type { Logger } from "./chain.ts";
+export { STUN_ONLY, type IceServersBody } from "./issue.ts";
 
 export const ICE_SERVERS_PATH = "/api/ice-servers";
-/** Served when no provider can be used and STUN-only was asked for. */
-export const STUN_ONLY: IceServer[] = [{ urls: ["stun:stun.cloudflare.com:3478"] }];
+export const REVOKE_PATH = "/api/ice-servers/revoke";
 
 export interface HandleOptions extends HostFacts {
   fetch?: Fetch;
@@ -24,74 +23,37 @@ export interface HandleOptions extends HostFacts {
   random?: () => number;
 }
 
-export interface IceServersBody {
-  iceServers: IceServer[];
-  ttl: number;
-  expiresAt: string;
-  provider: ProviderId | "none";
-  /** Present, and true, when every provider failed and STUN-only was served instead. */
-  degraded?: true;
-}
+type Run = (request: Request, url: URL, config: Config, caller: Caller, options: ChainOptions & { now: number; local: boolean }) => Promise<Response>;
+
+const ROUTES: Record<string, { methods: readonly string[]; run: Run }> = {
+  [ICE_SERVERS_PATH]: { methods: ["GET", "POST"], run: issue },
+  [REVOKE_PATH]: { methods: ["POST"], run: revoke },
+};
 
 const defaultFetch: Fetch = (request) => fetch(request);
 
-interface Served {
-  iceServers: IceServer[];
-  provider: ProviderId | "none";
-  degraded?: true;
-}
-
-async function serve(config: Config, ttl: number, now: number, user: string | undefined, options: HandleOptions): Promise<Served> {
-  const log = options.log ?? console;
-  if (config.providers.length === 0) {
-    // A newcomer running npm start sees it work at once; a deployment must be configured.
-    if (options.local) return { iceServers: STUN_ONLY, provider: "none" };
-    const hints = PROVIDERS.map((provider) => provider.enableHint).join("; or ");
-    throw new ServiceError("not_configured", `no TURN provider is configured: set ${hints}`);
-  }
-  try {
-    const request = { ttl, now, user, identity: user ?? crypto.randomUUID() };
-    return await issueFromChain(config, request, { fetch: options.fetch ?? defaultFetch, log, random: options.random });
-  } catch (error) {
-    if (!config.fallbackStun || !(error instanceof ServiceError)) throw error;
-    log.error(`every TURN provider failed (${error.code}): serving STUN-only, as TURN_FALLBACK_STUN asks`);
-    return { iceServers: STUN_ONLY, provider: "none", degraded: true };
-  }
-}
-
 /**
  * One request, in order: route, configuration, origin, method, caller and
- * allowance, input, then the providers. Returns the answer and the headers
- * (CORS, rate limit) that every answer to this request carries, errors included.
+ * allowance, then the route itself. Fills in the headers (CORS, rate limit)
+ * that every answer to this request carries, errors included.
  */
 async function respond(request: Request, env: Env, options: HandleOptions, headers: Record<string, string>): Promise<Response> {
   const url = new URL(request.url);
-  if (url.pathname.replace(/\/+$/, "") !== ICE_SERVERS_PATH) {
-    throw new ServiceError("not_found", `nothing is served here: ask for ${ICE_SERVERS_PATH}`);
-  }
+  const path = url.pathname.replace(/\/+$/, "");
+  const route = ROUTES[path];
+  if (!route) throw new ServiceError("not_found", `nothing is served here: ask for ${ICE_SERVERS_PATH}`);
   const config = loadConfig(env);
   Object.assign(headers, checkOrigin(request, url, config, options.local ?? false));
-  if (request.method === "OPTIONS") return preflight(ALLOWED_METHODS);
-  if (!(ALLOWED_METHODS as readonly string[]).includes(request.method)) {
-    const allow = [...ALLOWED_METHODS, "OPTIONS"].join(", ");
-    throw new ServiceError("method_not_allowed", `use ${ALLOWED_METHODS.join(" or ")}`, { allow });
+  if (request.method === "OPTIONS") return preflight(route.methods);
+  if (!route.methods.includes(request.method)) {
+    throw new ServiceError("method_not_allowed", `use ${route.methods.join(" or ")}`, { allow: [...route.methods, "OPTIONS"].join(", ") });
   }
   const log = options.log ?? console;
-  const { caller, headers: allowance } = await admit(request, config, { ...options, fetch: options.fetch ?? defaultFetch, log });
+  const fetch = options.fetch ?? defaultFetch;
+  const { caller, headers: allowance } = await admit(request, config, { ...options, fetch, log });
   Object.assign(headers, allowance);
-
-  const input = await parseIssueInput(request, url, config.ttl);
-  const ttl = input.ttl ?? config.ttl;
   const now = (options.now ?? Date.now)();
-  const served = await serve(config, ttl, now, caller.user, options);
-  const body: IceServersBody = {
-    iceServers: served.iceServers,
-    ttl,
-    expiresAt: new Date(now + ttl * 1000).toISOString(),
-    provider: served.provider,
-    ...(served.degraded ? { degraded: true as const } : {}),
-  };
-  return jsonResponse(200, body);
+  return route.run(request, url, config, caller, { fetch, log, random: options.random, now, local: options.local ?? false });
 }
 
 /**

@@ -2,7 +2,6 @@ import * as v from "valibot";
 import { ServiceError } from "./errors.ts";
 
 export const MAX_BODY_BYTES = 4096;
-export const ALLOWED_METHODS = ["GET", "POST"] as const;
 
 export interface IssueInput {
   /** Requested lifetime in seconds; undefined means the configured default. */
@@ -73,10 +72,10 @@ function isJsonType(contentType: string | null): boolean {
   return essence === "application/json" || /^application\/[a-z0-9.+-]+\+json$/.test(essence);
 }
 
-async function fromBody(request: Request, maxTtl: number): Promise<IssueInput> {
+/** The body as a JSON object, undefined when there is no body; throws the 4xx that fits otherwise. */
+async function jsonObjectBody(request: Request, example: string): Promise<Record<string, unknown> | undefined> {
   const text = await readCappedBody(request);
-  // A body-less POST asks for the defaults, whatever its Content-Type says.
-  if (text.trim().length === 0) return {};
+  if (text.trim().length === 0) return undefined;
   if (!isJsonType(request.headers.get("content-type"))) {
     throw new ServiceError("unsupported_media_type", "send the body as application/json");
   }
@@ -87,8 +86,15 @@ async function fromBody(request: Request, maxTtl: number): Promise<IssueInput> {
     throw new ServiceError("invalid_json", "the body is not valid JSON");
   }
   if (typeof json !== "object" || json === null || Array.isArray(json)) {
-    throw new ServiceError("invalid_request", 'the body must be a JSON object such as {"ttl": 3600}');
+    throw new ServiceError("invalid_request", `the body must be a JSON object such as ${example}`);
   }
+  return json as Record<string, unknown>;
+}
+
+async function fromBody(request: Request, maxTtl: number): Promise<IssueInput> {
+  const json = await jsonObjectBody(request, '{"ttl": 3600}');
+  // A body-less POST asks for the defaults, whatever its Content-Type says.
+  if (json === undefined) return {};
   const result = v.safeParse(BodySchema, json);
   if (!result.success) {
     if (result.issues[0].path?.[0]?.key === "ttl") throw invalidTtl(maxTtl);
@@ -104,4 +110,15 @@ export async function parseIssueInput(request: Request, url: URL, maxTtl: number
     return fromBody(request, maxTtl);
   }
   return fromQuery(url, maxTtl);
+}
+
+const RevokeSchema = v.strictObject({ revokeToken: v.pipe(v.string(), v.minLength(1)) });
+
+/** The revoke endpoint's only input: {"revokeToken": "…"} as JSON. */
+export async function parseRevokeInput(request: Request, url: URL): Promise<{ revokeToken: string }> {
+  if (url.search !== "") throw new ServiceError("invalid_request", "the revoke endpoint takes no query");
+  const json = await jsonObjectBody(request, '{"revokeToken": "…"}');
+  const result = v.safeParse(RevokeSchema, json ?? {});
+  if (!result.success) throw new ServiceError("invalid_request", 'the body must be {"revokeToken": "<the token from /api/ice-servers>"}');
+  return result.output;
 }

@@ -25,8 +25,8 @@ afterAll(async () => {
 });
 
 describe("Netlify function adapter", () => {
-  it("is routed at /api/ice-servers", () => {
-    expect(netlifyConfig.path).toBe("/api/ice-servers");
+  it("is routed at /api/ice-servers and its revoke path", () => {
+    expect(netlifyConfig.path).toEqual(["/api/ice-servers", "/api/ice-servers/revoke"]);
   });
 
   it("serves credentials from process.env through the core", async () => {

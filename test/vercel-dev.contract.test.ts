@@ -3,8 +3,10 @@ import { CONTRACT_TOKEN } from "./contract/cases.ts";
 import { describeContract } from "./contract/vitest-suite.ts";
 import { spawnLogged, type Spawned } from "./helpers/process.ts";
 
-// The Vercel function (api/ice-servers.ts) under @vercel/node's dev runtime, the one `vercel dev` uses.
+// The Vercel functions (api/ice-servers.ts, api/ice-servers/revoke.ts) under @vercel/node's
+// dev runtime, the one `vercel dev` uses; each file is served on its own, as Vercel routes it.
 let vercel: Spawned | undefined;
+let vercelRevoke: Spawned | undefined;
 
 async function portFrom(spawned: Spawned, timeoutMs: number): Promise<number> {
   const deadline = Date.now() + timeoutMs;
@@ -19,10 +21,15 @@ async function portFrom(spawned: Spawned, timeoutMs: number): Promise<number> {
 
 describeContract("Vercel function under @vercel/node's dev server", async (env) => {
   vercel = spawnLogged("node_modules/.bin/tsx", ["test/helpers/vercel-dev.ts", "api/ice-servers.ts"], { ...process.env, ...env });
+  vercelRevoke = spawnLogged("node_modules/.bin/tsx", ["test/helpers/vercel-dev.ts", "api/ice-servers/revoke.ts"], { ...process.env, ...env });
   const origin = `http://127.0.0.1:${await portFrom(vercel, 60_000)}`;
+  const revokeOrigin = `http://127.0.0.1:${await portFrom(vercelRevoke, 60_000)}`;
   return {
-    send: (path, init) => fetch(`${origin}${path}`, init),
-    close: () => vercel!.stop(),
+    send: (path, init) => fetch(`${path.startsWith("/api/ice-servers/revoke") ? revokeOrigin : origin}${path}`, init),
+    close: async () => {
+      await vercel!.stop();
+      await vercelRevoke!.stop();
+    },
   };
 });
 
@@ -31,4 +38,5 @@ it("the Vercel function never printed the API token", () => {
   // The 401 case logs an operator hint: seeing it proves the function\'s log is what is scanned.
   expect(vercel?.output()).toContain("OPERATOR: Cloudflare refused our credentials");
   expect(vercel!.output()).not.toContain(CONTRACT_TOKEN);
+  expect(vercelRevoke!.output()).not.toContain(CONTRACT_TOKEN);
 });

@@ -3,6 +3,7 @@ import { httpUrl, readVar, type Env } from "../env.ts";
 import { ServiceError } from "../errors.ts";
 import type { IceServer } from "../ice-urls.ts";
 import { upstreamStatusError, type UpstreamReply } from "../upstream.ts";
+import { prepareRevokeCredential } from "../cloudflare-revoke.ts";
 import type { Provider } from "./provider.ts";
 
 export const CLOUDFLARE = "Cloudflare";
@@ -88,6 +89,14 @@ export function processCloudflare(reply: UpstreamReply): IceServer[] {
   }));
 }
 
+/**
+ * The server's reading of a revoke reply, in the same error vocabulary as issuing
+ * (the turn-keys CLI reads the same reply into its own exit codes).
+ */
+export function processCloudflareRevoke(reply: UpstreamReply): void {
+  if (reply.status < 200 || reply.status > 299) throw upstreamStatusError(reply, CLOUDFLARE);
+}
+
 export const cloudflare: Provider<CloudflareConfig> = {
   id: "cloudflare",
   label: CLOUDFLARE,
@@ -96,5 +105,8 @@ export const cloudflare: Provider<CloudflareConfig> = {
   configure: configureCloudflare,
   async issue(config, request, upstream) {
     return processCloudflare(await upstream.call(prepareCloudflare(config, request.ttl, request.user)));
+  },
+  async revoke(config, username, upstream) {
+    processCloudflareRevoke(await upstream.call(prepareRevokeCredential(config, username)));
   },
 };

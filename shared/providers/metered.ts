@@ -117,6 +117,19 @@ export function processMeteredIceServers(reply: UpstreamReply): IceServer[] {
   }));
 }
 
+/** DELETE /api/v1/turn/credential?secretKey=… with {"username": …}: the credential stops working. */
+export function prepareMeteredRevoke(config: MeteredConfig & { secretKey: string }, username: string): Request {
+  return new Request(`${config.origin}/api/v1/turn/credential?secretKey=${encodeURIComponent(config.secretKey)}`, {
+    method: "DELETE",
+    headers: { "content-type": "application/json", accept: "application/json" },
+    body: JSON.stringify({ username }),
+  });
+}
+
+export function processMeteredRevoke(reply: UpstreamReply): void {
+  if (reply.status < 200 || reply.status > 299) throw upstreamStatusError(reply, METERED);
+}
+
 /** A fresh credential with Metered's documented global URLs: one upstream call. */
 function globalIceServers(username: string, credential: string): IceServer[] {
   return [{ urls: METERED_GLOBAL_URLS.stun }, { urls: METERED_GLOBAL_URLS.turn, username, credential }];
@@ -139,5 +152,10 @@ export const metered: Provider<MeteredConfig> = {
       return processMeteredIceServers(await upstream.call(prepareMeteredIceServers(config, created.apiKey)));
     }
     return processMeteredIceServers(await upstream.call(prepareMeteredIceServers(config, config.apiKey!)));
+  },
+  async revoke(config, username, upstream) {
+    // The static mode hands everyone the same credential: revoking it would cut every caller off.
+    if (!config.secretKey) throw new ServiceError("not_revocable", "Metered's static mode (METERED_API_KEY) hands out one shared credential, which is not revoked per caller");
+    processMeteredRevoke(await upstream.call(prepareMeteredRevoke({ ...config, secretKey: config.secretKey }, username)));
   },
 };

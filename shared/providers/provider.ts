@@ -36,4 +36,9 @@ export interface Provider<C> {
   /** Its configuration; undefined when none of its variables is set; throws a ServiceError when half set. */
   configure(env: Env): C | undefined;
   issue(config: C, request: IssueRequest, upstream: Upstream): Promise<IceServer[]>;
+  /**
+   * Revokes one credential it issued, by TURN username. Absent where credentials
+   * cannot be revoked; a provider may also throw not_revocable for a mode of its own.
+   */
+  revoke?(config: C, username: string, upstream: Upstream): Promise<void>;
 }

@@ -14,6 +14,7 @@ export const CONTRACT_TOTAL_TIMEOUT_MS = 3000;
 export const CONTRACT_KEY_ID = "c0ffee0123456789abcdef0123456789";
 // Looks like a real token so a leak would be easy to spot, and is unique to this suite.
 export const CONTRACT_TOKEN = "cf-test-token-Zx81qLmN4vB7tY2uP0sRk9wE";
+export const CONTRACT_REVOKE_SECRET = "contract-revoke-signing-secret-Hg5Fd3Sa1";
 
 /** The environment every entry point runs the contract with. */
 export function contractEnv(fake: FakeCloudflare): Record<string, string> {
@@ -26,6 +27,7 @@ export function contractEnv(fake: FakeCloudflare): Record<string, string> {
     TURN_TOTAL_TIMEOUT_MS: String(CONTRACT_TOTAL_TIMEOUT_MS),
     // Every case comes from one address; the limiter has suites of its own.
     RATE_LIMIT: "10000/60s",
+    REVOKE_SIGNING_SECRET: CONTRACT_REVOKE_SECRET,
   };
 }
 
@@ -37,6 +39,8 @@ export interface ContractTarget {
 
 export interface ContractCase {
   name: string;
+  /** The status the case expects from the function, where one status is the point of the case. */
+  status?: number;
   run(target: ContractTarget): Promise<void>;
 }
 
@@ -136,7 +140,7 @@ export const contractCases: ContractCase[] = [
       const before = Date.now();
       const answer = await call(target, PATH);
       assert.equal(answer.status, 200, answer.text);
-      assert.deepEqual(Object.keys(answer.json).sort(), ["expiresAt", "iceServers", "provider", "ttl"]);
+      assert.deepEqual(Object.keys(answer.json).sort(), ["expiresAt", "iceServers", "provider", "revokeToken", "ttl"]);
       assert.equal(answer.json.provider, "cloudflare");
       assert.equal(answer.json.ttl, CONTRACT_MAX_TTL);
       const expiresAt = Date.parse(answer.json.expiresAt);
@@ -265,6 +269,35 @@ export const contractCases: ContractCase[] = [
   upstreamFault("connection reset, retried once", { kind: "reset" }, 502, "upstream_unreachable", 2),
   upstreamFault("hang, not retried", { kind: "hang" }, 504, "upstream_timeout", 1, assertWithinBudget),
   upstreamFault("body that never finishes", { kind: "stall-body" }, 504, "upstream_timeout", 1, assertWithinBudget),
+  {
+    name: "the revokeToken of an answer revokes that credential at Cloudflare, and again is 204",
+    async run(target) {
+      const issued = await call(target, PATH);
+      assert.equal(issued.status, 200, issued.text);
+      const username = issued.json.iceServers[1].username;
+      const revokeRequest = () => ({ method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ revokeToken: issued.json.revokeToken }) });
+      for (let i = 0; i < 2; i += 1) {
+        const response = await target.send(`${PATH}/revoke`, revokeRequest());
+        assert.equal(response.status, 204, await response.text());
+        assert.equal(response.headers.get("cache-control"), "no-store");
+      }
+      assert.ok(target.fake.revoked.has(username), "the fake Cloudflare recorded the revoke");
+      assert.equal(target.fake.requests.filter((r) => r.path.endsWith("/revoke")).length, 2);
+    },
+  },
+  {
+    name: "bad input: a tampered revoke token → 403 invalid_revoke_token, no upstream call",
+    status: 403,
+    async run(target) {
+      const issued = await call(target, PATH);
+      target.fake.reset();
+      const [payload, signature] = issued.json.revokeToken.split(".");
+      const forged = `${payload.slice(0, -2)}AA.${signature}`;
+      const answer = await call(target, `${PATH}/revoke`, json({ revokeToken: forged }));
+      assertError(answer, 403, "invalid_revoke_token");
+      assertNoUpstreamCall(target);
+    },
+  },
   {
     name: "upstream 503 then success: the retry serves the request",
     async run(target) {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, it } from "vitest";
 import { startFakeCloudflare, type FakeCloudflare } from "../fake-cloudflare.ts";
-import { CONTRACT_KEY_ID, CONTRACT_TOKEN, contractCases, contractEnv } from "./cases.ts";
+import { CONTRACT_KEY_ID, CONTRACT_TOKEN, contractCases, contractEnv, type ContractCase } from "./cases.ts";
 
 export interface EntryPoint {
   send(path: string, init?: RequestInit): Promise<Response>;
@@ -8,7 +8,14 @@ export interface EntryPoint {
 }
 
 /** Runs every contract case against one entry point, started with the contract environment. */
-export function describeContract(name: string, start: (env: Record<string, string>) => Promise<EntryPoint>, timeoutMs = 15_000): void {
+export interface ContractOptions {
+  /** Cases this runner cannot judge, and why; they run on the other runners. */
+  skip?: { when: (testCase: ContractCase) => boolean; why: string };
+  timeoutMs?: number;
+}
+
+export function describeContract(name: string, start: (env: Record<string, string>) => Promise<EntryPoint>, options: ContractOptions = {}): void {
+  const timeoutMs = options.timeoutMs ?? 15_000;
   describe(`contract: ${name}`, () => {
     let fake: FakeCloudflare;
     let entry: EntryPoint;
@@ -26,6 +33,10 @@ export function describeContract(name: string, start: (env: Record<string, strin
     beforeEach(() => fake.reset());
 
     for (const testCase of contractCases) {
+      if (options.skip?.when(testCase)) {
+        it.skip(`${testCase.name} (${options.skip.why})`, () => {});
+        continue;
+      }
       it(testCase.name, () => testCase.run({ send: (path, init) => entry.send(path, init), fake }), timeoutMs);
     }
   });
