@@ -1,0 +1,155 @@
+// Types for ./turn-client.js, written by hand (the client itself is plain JavaScript).
+
+/** Where the service answers when the page and the functions share an origin. */
+export declare const DEFAULT_ENDPOINT: "/api/ice-servers";
+
+/** Who served the credentials; `none` is a STUN-only list. */
+export type IceServersProvider = "cloudflare" | "metered" | "shared-secret" | "none";
+
+/** The server's error codes (see the README's HTTP contract); later versions may add others. */
+export type IceServersServerErrorCode =
+  | "invalid_request"
+  | "invalid_ttl"
+  | "invalid_json"
+  | "unauthorized"
+  | "origin_not_allowed"
+  | "invalid_revoke_token"
+  | "revoke_token_expired"
+  | "not_found"
+  | "method_not_allowed"
+  | "not_revocable"
+  | "payload_too_large"
+  | "unsupported_media_type"
+  | "rate_limited"
+  | "not_configured"
+  | "invalid_config"
+  | "internal_error"
+  | "auth_unavailable"
+  | "rate_limit_unavailable"
+  | "upstream_unauthorized"
+  | "upstream_error"
+  | "upstream_invalid_response"
+  | "upstream_unreachable"
+  | "upstream_rate_limited"
+  | "upstream_unavailable"
+  | "upstream_timeout";
+
+/** The client's own codes, for failures that carry no server error body. */
+export type IceServersClientErrorCode =
+  /** fetch rejected: offline, DNS, connection refused, CORS. */
+  | "network_error"
+  /** No complete answer within `timeoutMs`. */
+  | "timeout"
+  /** The caller's `signal` aborted the request. */
+  | "aborted"
+  /** An error status without a `{"error": {"code"}}` body (a proxy's or host's own error page). */
+  | "http_error"
+  /** A 200 whose body is not `{iceServers, ttl, …}`. */
+  | "invalid_response"
+  /** keepFresh: `pc.setConfiguration` threw on the new servers. */
+  | "apply_failed"
+  /** The revoke request failed without a server error code. */
+  | "revoke_failed";
+
+/** `string & {}` keeps editor completion for the known codes while allowing codes added later. */
+export type IceServersErrorCode = IceServersServerErrorCode | IceServersClientErrorCode | (string & {});
+
+export declare class IceServersError extends Error {
+  constructor(code: IceServersErrorCode, message: string, details?: { status?: number; retryAfter?: number; cause?: unknown });
+  readonly name: "IceServersError";
+  readonly code: IceServersErrorCode;
+  /** The HTTP status, or 0 when no answer arrived. */
+  readonly status: number;
+  /** Seconds, from the answer's `Retry-After` header, when it had one. */
+  readonly retryAfter?: number;
+}
+
+/** Any fetch-like function; `globalThis.fetch` by default. */
+export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
+
+export interface GetIceServersOptions {
+  /** Default `"/api/ice-servers"` (same origin). A full URL works too, if the server allows your origin. */
+  endpoint?: string;
+  /** Credential lifetime to ask for, in whole seconds; default: the server's `TURN_TTL`. */
+  ttl?: number;
+  fetch?: FetchLike;
+  /**
+   * Extra request headers, such as `Authorization`; or a function returning them, called before
+   * each request (so that keepFresh sends a current token, not the one it started with).
+   */
+  headers?: HeadersInit | (() => HeadersInit | Promise<HeadersInit>);
+  signal?: AbortSignal;
+  /** Gives up with code `timeout` after this long; default 10000. */
+  timeoutMs?: number;
+}
+
+export interface IceServers {
+  /** Pass it to `new RTCPeerConnection(config)`, or spread it: `{ ...config, iceTransportPolicy: "relay" }`. */
+  config: RTCConfiguration & { iceServers: RTCIceServer[] };
+  /** Lifetime in seconds, as granted. */
+  ttl: number;
+  /** When the credentials expire, as the server's clock has it (the body's `expiresAt`, parsed). */
+  expiresAt: Date;
+  /** When the request was sent, on this device's clock; `fetchedAt + ttl` is the expiry on this clock. */
+  fetchedAt: Date;
+  provider: IceServersProvider | (string & {});
+  /** Present when the server issues revocable credentials: POST it to `${endpoint}/revoke`. */
+  revokeToken?: string;
+  /** True when every provider failed and the server fell back to STUN-only. */
+  degraded: boolean;
+}
+
+/** Fetches ICE servers from the service; rejects with an {@link IceServersError}, or a TypeError for a bad `ttl`. */
+export declare function getIceServers(options?: GetIceServersOptions): Promise<IceServers>;
+
+/** `${endpoint}/revoke`, without the endpoint's query string. */
+export declare function revokeUrl(endpoint?: string): string;
+
+/** POSTs `{"revokeToken": token}` to `${endpoint}/revoke`; rejects with an {@link IceServersError}. */
+export declare function revokeIceServers(
+  revokeToken: string,
+  options?: Pick<GetIceServersOptions, "endpoint" | "fetch" | "headers">,
+): Promise<void>;
+
+/** What keepFresh needs of a peer connection; an `RTCPeerConnection` fits. */
+export interface PeerConnectionLike {
+  readonly connectionState: RTCPeerConnectionState;
+  readonly signalingState: RTCSignalingState;
+  getConfiguration(): RTCConfiguration;
+  setConfiguration(configuration?: RTCConfiguration): void;
+  addEventListener(type: "connectionstatechange", listener: () => void): void;
+  removeEventListener(type: "connectionstatechange", listener: () => void): void;
+}
+
+export interface KeepFreshOptions extends Omit<GetIceServersOptions, "signal"> {
+  /** The answer `pc` was created with: the first refresh is scheduled from it. Without it, keepFresh fetches at once. */
+  initial?: IceServers;
+  /** When `pc` closes, POST every revokeToken this call knows (including `initial`'s) to `${endpoint}/revoke`. Default false. */
+  revokeOnClose?: boolean;
+  /** Fraction of the lifetime at which to refresh; default 0.8. */
+  refreshAt?: number;
+  /** Relative spread around `refreshAt` and each retry delay, ±; default 0.1. */
+  jitter?: number;
+  /** First retry delay after a failure, doubled on each failure; default 1000 ms. */
+  minRetryMs?: number;
+  /** Largest retry delay; default 60000 ms. */
+  maxRetryMs?: number;
+  /** How often `pc.connectionState` is checked, since `pc.close()` fires no event; default 1000 ms. */
+  closeCheckMs?: number;
+  /** Random source in [0, 1), for the jitter; default Math.random. */
+  random?: () => number;
+  /** Called after new servers were applied to `pc`. */
+  onRefresh?: (fresh: IceServers) => void;
+  /** Called on each failure; `retryInMs` is undefined for a failed revocation. */
+  onError?: (error: unknown, info: { attempt: number; retryInMs: number | undefined }) => void;
+}
+
+/** Stops refreshing; with `{ revoke: true }`, also revokes the known tokens. Resolves once revocations settled. */
+export type StopKeepFresh = (options?: { revoke?: boolean }) => Promise<void>;
+
+/**
+ * Refreshes `pc`'s TURN credentials before they expire, with
+ * `pc.setConfiguration({ ...pc.getConfiguration(), iceServers })`, until `pc` closes.
+ * Existing relays keep working; new ones (an ICE restart) use the fresh credentials.
+ */
+export declare function keepFresh(pc: PeerConnectionLike, options?: KeepFreshOptions): StopKeepFresh;

@@ -1,0 +1,20 @@
+// Assembles the self-test page into one folder for a static deploy (opt-in, see the README's
+// "Self-test page"): index.html, selftest.js and turn-client.js, side by side as the page expects.
+// Usage: node scripts/selftest-site.mjs [out-dir]   (default: selftest-site/)
+import { copyFileSync, mkdirSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const out = resolve(process.argv[2] ?? join(root, "selftest-site"));
+
+// Keep in step with STATIC_FILES in server/static.ts (a test checks that they agree).
+const FILES = {
+  "index.html": "selftest/index.html",
+  "selftest.js": "selftest/selftest.js",
+  "turn-client.js": "client/turn-client.js",
+};
+
+mkdirSync(out, { recursive: true });
+for (const [name, source] of Object.entries(FILES)) copyFileSync(join(root, source), join(out, name));
+console.log(`self-test page assembled in ${out}`);

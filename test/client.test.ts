@@ -1,0 +1,574 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import {
+  getIceServers,
+  IceServersError,
+  keepFresh,
+  revokeUrl,
+  type FetchLike,
+  type IceServers,
+  type PeerConnectionLike,
+} from "turn-vend/client"; // the package.json "exports" entry, as an app would import it
+
+const T0 = Date.parse("2026-01-01T00:00:00.000Z");
+
+// A real RTCPeerConnection must fit what keepFresh asks for (checked by tsc only).
+export type _RealPcFits = RTCPeerConnection extends PeerConnectionLike ? true : never;
+const _realPcFits: _RealPcFits = true;
+void _realPcFits;
+
+interface Call {
+  at: number;
+  url: string;
+  init: RequestInit;
+}
+
+function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...headers } });
+}
+
+let minted = 0;
+function okBody(ttl: number, extra: Record<string, unknown> = {}) {
+  minted += 1;
+  return {
+    iceServers: [
+      { urls: ["stun:turn.example.test:3478"] },
+      { urls: ["turn:turn.example.test:3478?transport=udp"], username: `user-${minted}`, credential: `cred-${minted}` },
+    ],
+    ttl,
+    expiresAt: new Date(Date.now() + ttl * 1000).toISOString(),
+    provider: "shared-secret",
+    ...extra,
+  };
+}
+
+/** A fetch that records calls; `reply` decides each answer (default: 200 with the asked ttl). */
+function fakeFetch(reply?: (call: Call, index: number) => Response | Promise<Response>) {
+  const calls: Call[] = [];
+  const fn: FetchLike = async (url, init) => {
+    const call = { at: Date.now(), url, init };
+    calls.push(call);
+    if (reply) return reply(call, calls.length - 1);
+    const ttl = Number(new URL(url, "http://page.test").searchParams.get("ttl") ?? 86_400);
+    return json(200, okBody(ttl));
+  };
+  const issues = () => calls.filter((call) => (call.init.method ?? "GET") === "GET");
+  const revokes = () => calls.filter((call) => call.init.method === "POST");
+  return { fn, calls, issues, revokes };
+}
+
+class FakePc implements PeerConnectionLike {
+  connectionState: RTCPeerConnectionState = "connected";
+  signalingState: RTCSignalingState = "stable";
+  configuration: RTCConfiguration = {
+    iceServers: [{ urls: "turn:old.example.test", username: "old", credential: "old" }],
+    iceTransportPolicy: "relay",
+    bundlePolicy: "max-bundle",
+  };
+  applied: { at: number; configuration: RTCConfiguration }[] = [];
+  refuse = false;
+  private listeners = new Set<() => void>();
+
+  getConfiguration(): RTCConfiguration {
+    return { ...this.configuration };
+  }
+  setConfiguration(configuration: RTCConfiguration = {}): void {
+    if (this.signalingState === "closed") throw new DOMException("closed", "InvalidStateError");
+    if (this.refuse) throw new DOMException("bad servers", "SyntaxError");
+    this.configuration = configuration;
+    this.applied.push({ at: Date.now(), configuration });
+  }
+  addEventListener(_type: "connectionstatechange", listener: () => void): void {
+    this.listeners.add(listener);
+  }
+  removeEventListener(_type: "connectionstatechange", listener: () => void): void {
+    this.listeners.delete(listener);
+  }
+  get listenerCount() {
+    return this.listeners.size;
+  }
+  /** As pc.close() does: the state changes and no event fires, unless asked. */
+  close({ event = false } = {}): void {
+    this.connectionState = "closed";
+    this.signalingState = "closed";
+    if (event) for (const listener of this.listeners) listener();
+  }
+  usernames(): (string | undefined)[] {
+    return (this.configuration.iceServers ?? []).map((server) => server.username);
+  }
+}
+
+/** What getIceServers would have returned at `at`, for `initial`. */
+function initialAt(at: number, ttl: number, revokeToken?: string): IceServers {
+  return {
+    config: { iceServers: [{ urls: ["turn:old.example.test"], username: "old", credential: "old" }] },
+    ttl,
+    expiresAt: new Date(at + ttl * 1000),
+    fetchedAt: new Date(at),
+    provider: "shared-secret",
+    degraded: false,
+    ...(revokeToken ? { revokeToken } : {}),
+  };
+}
+
+const since = (at: number) => at - T0;
+
+beforeEach(() => {
+  vi.useFakeTimers({ now: T0 });
+});
+afterEach(() => {
+  vi.useRealTimers();
+  vi.unstubAllGlobals();
+});
+
+describe("getIceServers", () => {
+  it("GETs the endpoint with the ttl and extra headers, and returns the config with expiry and token alongside", async () => {
+    const fetch = fakeFetch(() => json(200, okBody(600, { revokeToken: "rt-1" })));
+    const result = await getIceServers({ ttl: 600, fetch: fetch.fn, headers: { authorization: "Bearer abc" } });
+
+    expect(fetch.calls).toHaveLength(1);
+    expect(fetch.calls[0].url).toBe("/api/ice-servers?ttl=600");
+    expect(fetch.calls[0].init.method).toBe("GET");
+    expect(fetch.calls[0].init.cache).toBe("no-store");
+    const headers = new Headers(fetch.calls[0].init.headers);
+    expect(headers.get("authorization")).toBe("Bearer abc");
+    expect(headers.get("accept")).toBe("application/json");
+
+    expect(Object.keys(result.config)).toEqual(["iceServers"]);
+    expect(result.config.iceServers).toEqual([
+      { urls: ["stun:turn.example.test:3478"] },
+      { urls: ["turn:turn.example.test:3478?transport=udp"], username: `user-${minted}`, credential: `cred-${minted}` },
+    ]);
+    expect(result.ttl).toBe(600);
+    expect(result.expiresAt).toBeInstanceOf(Date);
+    expect(result.expiresAt.toISOString()).toBe(new Date(T0 + 600_000).toISOString());
+    expect(result.fetchedAt.getTime()).toBe(T0);
+    expect(result.provider).toBe("shared-secret");
+    expect(result.revokeToken).toBe("rt-1");
+    expect(result.degraded).toBe(false);
+  });
+
+  it("leaves the ttl to the server when none is given, and appends it to an endpoint that has a query", async () => {
+    const fetch = fakeFetch();
+    await getIceServers({ fetch: fetch.fn });
+    await getIceServers({ fetch: fetch.fn, endpoint: "https://turn.example.test/api/ice-servers?room=1", ttl: 60 });
+    expect(fetch.calls.map((call) => call.url)).toEqual([
+      "/api/ice-servers",
+      "https://turn.example.test/api/ice-servers?room=1&ttl=60",
+    ]);
+  });
+
+  it("asks a headers function again before each request", async () => {
+    const fetch = fakeFetch();
+    let token = 0;
+    const headers = async () => ({ authorization: `Bearer t${++token}` });
+    await getIceServers({ fetch: fetch.fn, headers });
+    await getIceServers({ fetch: fetch.fn, headers });
+    expect(fetch.calls.map((call) => new Headers(call.init.headers).get("authorization"))).toEqual(["Bearer t1", "Bearer t2"]);
+  });
+
+  it("uses the global fetch by default", async () => {
+    const fetch = fakeFetch();
+    vi.stubGlobal("fetch", fetch.fn);
+    const result = await getIceServers();
+    expect(fetch.calls).toHaveLength(1);
+    expect(result.revokeToken).toBeUndefined();
+  });
+
+  it("refuses a ttl that is not a whole positive number before sending anything", async () => {
+    const fetch = fakeFetch();
+    for (const ttl of [0, -1, 1.5, Number.NaN]) {
+      await expect(getIceServers({ ttl, fetch: fetch.fn })).rejects.toThrow(TypeError);
+    }
+    expect(fetch.calls).toHaveLength(0);
+  });
+
+  it("throws the server's error code, status and message as an IceServersError", async () => {
+    const fetch = fakeFetch(() =>
+      json(503, { error: { code: "upstream_unavailable", message: "the provider is unavailable" } }, { "retry-after": "7" }),
+    );
+    const error = await getIceServers({ fetch: fetch.fn }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(IceServersError);
+    expect(error).toBeInstanceOf(Error);
+    expect(error).toMatchObject({
+      name: "IceServersError",
+      code: "upstream_unavailable",
+      status: 503,
+      message: "the provider is unavailable",
+      retryAfter: 7,
+    });
+  });
+
+  it("reads a Retry-After given as a date", async () => {
+    const later = new Date(T0 + 30_000).toUTCString();
+    const fetch = fakeFetch(() => json(429, { error: { code: "upstream_rate_limited", message: "slow down" } }, { "retry-after": later }));
+    await expect(getIceServers({ fetch: fetch.fn })).rejects.toMatchObject({ code: "upstream_rate_limited", retryAfter: 30 });
+  });
+
+  it("calls an error answer without our JSON body http_error", async () => {
+    const fetch = fakeFetch(() => new Response("<h1>Bad gateway</h1>", { status: 502, headers: { "content-type": "text/html" } }));
+    await expect(getIceServers({ fetch: fetch.fn })).rejects.toMatchObject({ code: "http_error", status: 502 });
+  });
+
+  it("calls a 200 of the wrong shape invalid_response", async () => {
+    for (const body of ["not json", JSON.stringify({ ttl: 60 }), JSON.stringify({ iceServers: [{ username: "u" }], ttl: 60 }), JSON.stringify({ iceServers: [] })]) {
+      const fetch = fakeFetch(() => new Response(body, { status: 200 }));
+      await expect(getIceServers({ fetch: fetch.fn })).rejects.toMatchObject({ name: "IceServersError", code: "invalid_response", status: 200 });
+    }
+  });
+
+  it("gives a network failure its own code, with the cause kept", async () => {
+    const cause = new TypeError("Failed to fetch");
+    const fetch = fakeFetch(() => Promise.reject(cause));
+    const error = (await getIceServers({ fetch: fetch.fn }).catch((caught: unknown) => caught)) as IceServersError;
+    expect(error).toBeInstanceOf(IceServersError);
+    expect(error.code).toBe("network_error");
+    expect(error.status).toBe(0);
+    expect(error.cause).toBe(cause);
+  });
+
+  function hangingFetch(): FetchLike {
+    return (_url, init) =>
+      new Promise((_resolve, reject) => {
+        init.signal?.addEventListener("abort", () => reject(new DOMException("aborted", "AbortError")));
+      });
+  }
+
+  it("gives up after timeoutMs with code timeout", async () => {
+    const pending = getIceServers({ fetch: hangingFetch(), timeoutMs: 3000 }).catch((caught: unknown) => caught);
+    await vi.advanceTimersByTimeAsync(2999);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(await pending).toMatchObject({ code: "timeout", status: 0 });
+  });
+
+  it("stops when the caller's signal aborts, with code aborted", async () => {
+    const controller = new AbortController();
+    const pending = getIceServers({ fetch: hangingFetch(), signal: controller.signal }).catch((caught: unknown) => caught);
+    controller.abort();
+    expect(await pending).toMatchObject({ code: "aborted" });
+  });
+
+  it("derives the revoke URL from the endpoint", () => {
+    expect(revokeUrl()).toBe("/api/ice-servers/revoke");
+    expect(revokeUrl("https://x.test/api/ice-servers/?a=1")).toBe("https://x.test/api/ice-servers/revoke");
+  });
+});
+
+describe("keepFresh", () => {
+  it("refreshes at 80% of the lifetime and applies the servers, keeping the rest of the configuration", async () => {
+    const pc = new FakePc();
+    const fetch = fakeFetch();
+    const refreshed: IceServers[] = [];
+    const stop = keepFresh(pc, { fetch: fetch.fn, ttl: 100, initial: initialAt(T0, 100), random: () => 0.5, onRefresh: (r) => refreshed.push(r) });
+
+    await vi.advanceTimersByTimeAsync(79_999);
+    expect(fetch.calls).toHaveLength(0);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(fetch.calls.map((call) => since(call.at))).toEqual([80_000]);
+    expect(fetch.calls[0].url).toBe("/api/ice-servers?ttl=100");
+    expect(pc.applied).toHaveLength(1);
+    expect(pc.configuration.iceTransportPolicy).toBe("relay");
+    expect(pc.configuration.bundlePolicy).toBe("max-bundle");
+    expect(pc.usernames()).toEqual([undefined, `user-${minted}`]);
+    expect(refreshed).toHaveLength(1);
+
+    // The next refresh counts from the new credentials.
+    await vi.advanceTimersByTimeAsync(80_000);
+    expect(fetch.calls.map((call) => since(call.at))).toEqual([80_000, 160_000]);
+    await stop();
+  });
+
+  it("fetches at once when it has no initial answer", async () => {
+    const pc = new FakePc();
+    const fetch = fakeFetch();
+    const stop = keepFresh(pc, { fetch: fetch.fn, ttl: 50, random: () => 0.5 });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(fetch.calls.map((call) => since(call.at))).toEqual([0]);
+    expect(pc.applied).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(40_000);
+    expect(fetch.calls.map((call) => since(call.at))).toEqual([0, 40_000]);
+    await stop();
+  });
+
+  it("schedules from the device's clock (fetchedAt + ttl), not the server's expiresAt", async () => {
+    const pc = new FakePc();
+    const fetch = fakeFetch();
+    // The server's clock is an hour ahead: its expiresAt says nothing about our schedule.
+    const initial = { ...initialAt(T0, 100), expiresAt: new Date(T0 + 3_700_000) };
+    const stop = keepFresh(pc, { fetch: fetch.fn, initial, random: () => 0.5 });
+    await vi.advanceTimersByTimeAsync(80_000);
+    expect(fetch.calls.map((call) => since(call.at))).toEqual([80_000]);
+    await stop();
+  });
+
+  it.each([
+    [0, 72_000],
+    [0.999_999, 88_000],
+  ])("jitters the refresh by at most ±10%% (random %s → %s ms)", async (random, expected) => {
+    const pc = new FakePc();
+    const fetch = fakeFetch();
+    const stop = keepFresh(pc, { fetch: fetch.fn, initial: initialAt(T0, 100), random: () => random });
+    await vi.advanceTimersByTimeAsync(expected - 2);
+    expect(fetch.calls).toHaveLength(0);
+    await vi.advanceTimersByTimeAsync(2);
+    expect(fetch.calls).toHaveLength(1);
+    await stop();
+  });
+
+  it("keeps every jittered refresh within 72% to 88% of the lifetime", async () => {
+    const pc = new FakePc();
+    const fetch = fakeFetch();
+    let seed = 42;
+    const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648) / 2_147_483_648);
+    const stop = keepFresh(pc, { fetch: fetch.fn, ttl: 100, initial: initialAt(T0, 100), random, closeCheckMs: 60_000 });
+    await vi.advanceTimersByTimeAsync(100 * 88_000);
+    const gaps = fetch.calls.map((call, i) => call.at - (i === 0 ? T0 : fetch.calls[i - 1].at));
+    expect(gaps.length).toBeGreaterThanOrEqual(100);
+    for (const gap of gaps) {
+      expect(gap).toBeGreaterThanOrEqual(72_000);
+      expect(gap).toBeLessThanOrEqual(88_000);
+    }
+    expect(new Set(gaps).size).toBeGreaterThan(10);
+    await stop();
+  });
+
+  it("retries a failure with exponential backoff, reports each failure, and starts over after a success", async () => {
+    const pc = new FakePc();
+    const failures: { code: string; attempt: number; retryInMs: number | undefined }[] = [];
+    const fetch = fakeFetch((call, index) => (index < 4 ? Promise.reject(new TypeError("offline")) : json(200, okBody(3600))));
+    const stop = keepFresh(pc, {
+      fetch: fetch.fn,
+      initial: initialAt(T0, 3600),
+      random: () => 0.5,
+      onError: (error, info) => failures.push({ code: (error as IceServersError).code, ...info }),
+    });
+    await vi.advanceTimersByTimeAsync(2_880_000 + 1000 + 2000 + 4000 + 8000);
+    expect(fetch.calls.map((call) => since(call.at) - 2_880_000)).toEqual([0, 1000, 3000, 7000, 15_000]);
+    expect(failures).toEqual([
+      { code: "network_error", attempt: 1, retryInMs: 1000 },
+      { code: "network_error", attempt: 2, retryInMs: 2000 },
+      { code: "network_error", attempt: 3, retryInMs: 4000 },
+      { code: "network_error", attempt: 4, retryInMs: 8000 },
+    ]);
+    expect(pc.applied).toHaveLength(1);
+    // A success resets the schedule to 80% of the new lifetime.
+    await vi.advanceTimersByTimeAsync(2_880_000);
+    expect(fetch.calls).toHaveLength(6);
+    await stop();
+  });
+
+  it("bounds the backoff by maxRetryMs, jitter included", async () => {
+    const pc = new FakePc();
+    const fetch = fakeFetch(() => json(502, { error: { code: "upstream_error", message: "bad" } }));
+    const delays: number[] = [];
+    const stop = keepFresh(pc, {
+      fetch: fetch.fn,
+      random: () => 0.999_999,
+      maxRetryMs: 10_000,
+      onError: (_error, info) => delays.push(info.retryInMs!),
+    });
+    await vi.advanceTimersByTimeAsync(200_000);
+    expect(delays.slice(0, 4)).toEqual([1100, 2200, 4400, 8800]);
+    expect(Math.max(...delays)).toBeLessThanOrEqual(11_000);
+    expect(delays.slice(4).every((delay) => delay === 11_000)).toBe(true);
+    await stop();
+  });
+
+  it("never lets the credentials expire without one last attempt just before", async () => {
+    const pc = new FakePc();
+    const fetch = fakeFetch(() => Promise.reject(new TypeError("offline")));
+    const stop = keepFresh(pc, { fetch: fetch.fn, initial: initialAt(T0, 10), random: () => 0.5 });
+    // 8 s: refresh fails; 9 s: retry fails; the next (2 s) would pass the expiry at 10 s, so 9.8 s.
+    await vi.advanceTimersByTimeAsync(9_800);
+    expect(fetch.calls.map((call) => since(call.at))).toEqual([8000, 9000, 9800]);
+    // Past the expiry, the backoff goes on (4 s) to pick the connection up again later.
+    await vi.advanceTimersByTimeAsync(4_000);
+    expect(fetch.calls.map((call) => since(call.at))).toEqual([8000, 9000, 9800, 13_800]);
+    expect(pc.applied).toHaveLength(0);
+    await stop();
+  });
+
+  it("waits for the server's Retry-After, but not past the last chance before expiry", async () => {
+    const pc = new FakePc();
+    const fetch = fakeFetch((_call, index) =>
+      index === 0
+        ? json(503, { error: { code: "upstream_unavailable", message: "later" } }, { "retry-after": "5" })
+        : index === 1
+          ? json(503, { error: { code: "upstream_unavailable", message: "later" } }, { "retry-after": "500" })
+          : json(200, okBody(100)),
+    );
+    const stop = keepFresh(pc, { fetch: fetch.fn, initial: initialAt(T0, 100), random: () => 0.5 });
+    await vi.advanceTimersByTimeAsync(100_000);
+    // 80 s: 503, Retry-After 5 → 85 s: 503, Retry-After 500 → last chance before 100 s, 99 s.
+    expect(fetch.calls.slice(0, 3).map((call) => since(call.at))).toEqual([80_000, 85_000, 99_000]);
+    expect(pc.applied).toHaveLength(1);
+    await stop();
+  });
+
+  it("reports apply_failed when setConfiguration refuses the servers, and retries", async () => {
+    const pc = new FakePc();
+    pc.refuse = true;
+    const fetch = fakeFetch();
+    const codes: string[] = [];
+    const stop = keepFresh(pc, { fetch: fetch.fn, ttl: 100, random: () => 0.5, onError: (error) => codes.push((error as IceServersError).code) });
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(codes).toEqual(["apply_failed", "apply_failed"]);
+    pc.refuse = false;
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(pc.applied).toHaveLength(1);
+    await stop();
+  });
+
+  it("stops refreshing when the stop function is called, aborting a request in flight", async () => {
+    const pc = new FakePc();
+    let aborted = false;
+    const fetch = fakeFetch(
+      (call) =>
+        new Promise((_resolve, reject) => {
+          call.init.signal?.addEventListener("abort", () => {
+            aborted = true;
+            reject(new DOMException("aborted", "AbortError"));
+          });
+        }),
+    );
+    const errors: unknown[] = [];
+    const stop = keepFresh(pc, { fetch: fetch.fn, initial: initialAt(T0, 10), random: () => 0.5, onError: (e) => errors.push(e) });
+    await vi.advanceTimersByTimeAsync(8_000);
+    expect(fetch.calls).toHaveLength(1);
+    await stop();
+    expect(aborted).toBe(true);
+    await vi.advanceTimersByTimeAsync(1_000_000);
+    expect(fetch.calls).toHaveLength(1);
+    expect(errors).toEqual([]);
+    expect(pc.listenerCount).toBe(0);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it("stops on connectionstatechange to closed", async () => {
+    const pc = new FakePc();
+    const fetch = fakeFetch();
+    keepFresh(pc, { fetch: fetch.fn, initial: initialAt(T0, 10), random: () => 0.5 });
+    await vi.advanceTimersByTimeAsync(5_000);
+    pc.close({ event: true });
+    await vi.advanceTimersByTimeAsync(1_000_000);
+    expect(fetch.calls).toHaveLength(0);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it("notices pc.close(), which fires no event, within closeCheckMs", async () => {
+    const pc = new FakePc();
+    const fetch = fakeFetch();
+    keepFresh(pc, { fetch: fetch.fn, initial: initialAt(T0, 10), random: () => 0.5, closeCheckMs: 500 });
+    await vi.advanceTimersByTimeAsync(7_000);
+    pc.close();
+    await vi.advanceTimersByTimeAsync(500);
+    expect(vi.getTimerCount()).toBe(0);
+    await vi.advanceTimersByTimeAsync(1_000_000);
+    expect(fetch.calls).toHaveLength(0);
+  });
+
+  it("does not apply an answer that arrives after the connection closed", async () => {
+    const pc = new FakePc();
+    const fetch = fakeFetch(async () => {
+      pc.close();
+      return json(200, okBody(10));
+    });
+    keepFresh(pc, { fetch: fetch.fn, initial: initialAt(T0, 10), random: () => 0.5, closeCheckMs: 60_000 });
+    await vi.advanceTimersByTimeAsync(8_000);
+    expect(fetch.calls).toHaveLength(1);
+    expect(pc.applied).toHaveLength(0);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it("with revokeOnClose, POSTs every known revokeToken to the revoke endpoint when the connection closes", async () => {
+    const pc = new FakePc();
+    const fetch = fakeFetch((call) =>
+      call.init.method === "POST" ? new Response(null, { status: 204 }) : json(200, okBody(10, { revokeToken: `rt-${minted + 1}` })),
+    );
+    const before = minted;
+    keepFresh(pc, {
+      fetch: fetch.fn,
+      endpoint: "/api/ice-servers",
+      headers: { authorization: "Bearer abc" },
+      initial: initialAt(T0, 10, "rt-initial"),
+      revokeOnClose: true,
+      random: () => 0.5,
+    });
+    await vi.advanceTimersByTimeAsync(8_000);
+    expect(fetch.issues()).toHaveLength(1);
+    expect(fetch.revokes()).toHaveLength(0);
+    pc.close({ event: true });
+    await vi.advanceTimersByTimeAsync(0);
+    const revokes = fetch.revokes();
+    expect(revokes.map((call) => call.url)).toEqual(["/api/ice-servers/revoke", "/api/ice-servers/revoke"]);
+    expect(revokes.map((call) => JSON.parse(String(call.init.body)))).toEqual([
+      { revokeToken: "rt-initial" },
+      { revokeToken: `rt-${before + 1}` },
+    ]);
+    const headers = new Headers(revokes[0].init.headers);
+    expect(headers.get("content-type")).toBe("application/json");
+    expect(headers.get("authorization")).toBe("Bearer abc");
+    expect(revokes[0].init.keepalive).toBe(true);
+    // Closed once, revoked once.
+    pc.close({ event: true });
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(fetch.revokes()).toHaveLength(2);
+  });
+
+  it("revokes on a silent pc.close() too, and reports a failed revocation without throwing", async () => {
+    const pc = new FakePc();
+    const fetch = fakeFetch((call) =>
+      call.init.method === "POST" ? json(404, { error: { code: "not_found", message: "no revoke here" } }) : json(200, okBody(10)),
+    );
+    const errors: IceServersError[] = [];
+    keepFresh(pc, {
+      fetch: fetch.fn,
+      initial: initialAt(T0, 10, "rt-initial"),
+      revokeOnClose: true,
+      onError: (error) => errors.push(error as IceServersError),
+    });
+    pc.close();
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(fetch.revokes()).toHaveLength(1);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toBeInstanceOf(IceServersError);
+    expect(errors[0]).toMatchObject({ code: "not_found", status: 404 });
+  });
+
+  it("does not revoke without revokeOnClose, nor when no token is known; stop({ revoke: true }) revokes", async () => {
+    const fetch = fakeFetch((call) => (call.init.method === "POST" ? new Response(null, { status: 204 }) : json(200, okBody(10))));
+
+    const plain = new FakePc();
+    keepFresh(plain, { fetch: fetch.fn, initial: initialAt(T0, 10, "rt-a") });
+    plain.close({ event: true });
+
+    const tokenless = new FakePc();
+    keepFresh(tokenless, { fetch: fetch.fn, initial: initialAt(T0, 10), revokeOnClose: true });
+    tokenless.close({ event: true });
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(fetch.revokes()).toHaveLength(0);
+
+    const stopped = new FakePc();
+    const stop = keepFresh(stopped, { fetch: fetch.fn, initial: initialAt(T0, 10, "rt-b") });
+    await stop({ revoke: true });
+    expect(fetch.revokes().map((call) => JSON.parse(String(call.init.body)))).toEqual([{ revokeToken: "rt-b" }]);
+  });
+
+  it("does nothing but revoke for a connection that is already closed", async () => {
+    const pc = new FakePc();
+    pc.close();
+    const fetch = fakeFetch(() => new Response(null, { status: 204 }));
+    await keepFresh(pc, { fetch: fetch.fn, initial: initialAt(T0, 10, "rt-x"), revokeOnClose: true })();
+    expect(fetch.issues()).toHaveLength(0);
+    expect(fetch.revokes()).toHaveLength(1);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it("refuses nonsensical options at once", () => {
+    const pc = new FakePc();
+    expect(() => keepFresh(pc, { refreshAt: 1.2 })).toThrow(RangeError);
+    expect(() => keepFresh(pc, { jitter: -0.1 })).toThrow(RangeError);
+    expect(() => keepFresh(pc, { minRetryMs: 0 })).toThrow(RangeError);
+    expect(() => keepFresh(pc, { ttl: 0 })).toThrow(TypeError);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+});

@@ -1,0 +1,239 @@
+// Runs inside Chromium, in a page of the origin `npm start` serves; injected by test/e2e.test.ts.
+// It uses the browser client (/turn-client.js) and real RTCPeerConnections, and returns plain
+// facts (candidates, errors, getStats' selected pair, whether data arrived) for the test to judge.
+"use strict";
+
+(() => {
+  const client = () => import("/turn-client.js");
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+  const within = (promise, ms) => Promise.race([promise, sleep(ms).then(() => undefined)]);
+  const asList = (urls) => (Array.isArray(urls) ? urls : [urls]);
+
+  function transportOf(url) {
+    if (url.startsWith("stun")) return "stun";
+    if (url.startsWith("turns:")) return "tls";
+    return /[?&]transport=tcp(&|$)/.test(url) ? "tcp" : "udp";
+  }
+
+  /** The TURN URLs of `transport` only (all TURN URLs when it is undefined). */
+  function restrict(iceServers, transport) {
+    return iceServers
+      .map((server) => ({
+        ...server,
+        urls: asList(server.urls).filter((url) => transportOf(url) !== "stun" && (!transport || transportOf(url) === transport)),
+      }))
+      .filter((server) => server.urls.length > 0);
+  }
+
+  async function selectedPair(pc) {
+    const stats = await pc.getStats();
+    let pair;
+    stats.forEach((report) => {
+      if (report.type === "transport" && report.selectedCandidatePairId) pair = stats.get(report.selectedCandidatePairId);
+    });
+    if (!pair) return undefined;
+    const local = stats.get(pair.localCandidateId);
+    const remote = stats.get(pair.remoteCandidateId);
+    return {
+      state: pair.state,
+      local: { type: local?.candidateType, protocol: local?.relayProtocol, url: local?.url, address: `${local?.address}:${local?.port}` },
+      remote: { type: remote?.candidateType, address: `${remote?.address}:${remote?.port}` },
+    };
+  }
+
+  /** The relay candidates `pc` gathered, with the TURN URL and transport each came from (getStats). */
+  async function relayCandidates(pc, side) {
+    const stats = await pc.getStats();
+    const relays = [];
+    stats.forEach((report) => {
+      if (report.type === "local-candidate" && report.candidateType === "relay") {
+        relays.push({ side, url: report.url, protocol: report.relayProtocol, address: `${report.address}:${report.port}` });
+      }
+    });
+    return relays;
+  }
+
+  /** Two relay-only peer connections in this page, trickling to each other, with a data channel. */
+  function makePair(iceServers) {
+    const config = { iceServers, iceTransportPolicy: "relay" };
+    const a = new RTCPeerConnection(config);
+    const b = new RTCPeerConnection(config);
+    const log = { relays: [], errors: [] };
+    const started = performance.now();
+    for (const [pc, other, side] of [
+      [a, b, "a"],
+      [b, a, "b"],
+    ]) {
+      pc.addEventListener("icecandidate", ({ candidate }) => {
+        if (!candidate) return;
+        other.addIceCandidate(candidate).catch(() => {});
+        if (candidate.type === "relay") {
+          log.relays.push({ side, address: `${candidate.address}:${candidate.port}`, ms: Math.round(performance.now() - started) });
+        }
+      });
+      pc.addEventListener("icecandidateerror", ({ url, errorCode, errorText }) => {
+        log.errors.push({ side, url, code: errorCode, text: errorText, ms: Math.round(performance.now() - started) });
+      });
+    }
+    const inbox = [];
+    const waiters = [];
+    b.addEventListener("datachannel", ({ channel }) => {
+      channel.addEventListener("message", ({ data }) => {
+        inbox.push(data);
+        for (const waiter of waiters.splice(0)) waiter();
+      });
+    });
+    const channel = a.createDataChannel("e2e");
+    const opened = new Promise((resolve) => channel.addEventListener("open", resolve, { once: true }));
+
+    async function negotiate() {
+      await a.setLocalDescription();
+      await b.setRemoteDescription(a.localDescription);
+      await b.setLocalDescription();
+      await a.setRemoteDescription(b.localDescription);
+    }
+    /** Sends `text` once the channel is open; resolves to whether it arrived within `ms`. */
+    async function roundTrip(text, ms) {
+      const deadline = performance.now() + ms;
+      if ((await within(opened.then(() => true), ms)) !== true) return false;
+      channel.send(text);
+      while (!inbox.includes(text)) {
+        const left = deadline - performance.now();
+        if (left <= 0) return false;
+        await within(new Promise((resolve) => waiters.push(resolve)), left);
+      }
+      return true;
+    }
+    const close = () => {
+      a.close();
+      b.close();
+    };
+    return { a, b, log, negotiate, roundTrip, close, started };
+  }
+
+  /**
+   * Fetches ICE servers from the service, optionally waits (to let them expire), keeps the TURN
+   * URLs of one transport, and tries to send one message between two relay-only connections.
+   */
+  async function relay({ transport, ttl, delayMs = 0, waitMs = 10_000 }) {
+    const { getIceServers } = await client();
+    const servers = await getIceServers(ttl === undefined ? {} : { ttl });
+    if (delayMs > 0) await sleep(delayMs);
+    const iceServers = restrict(servers.config.iceServers, transport);
+    const pair = makePair(iceServers);
+    try {
+      await pair.negotiate();
+      const arrived = await pair.roundTrip("hello through TURN", waitMs);
+      const elapsedMs = Math.round(performance.now() - pair.started);
+      return {
+        provider: servers.provider,
+        ttl: servers.ttl,
+        urls: iceServers.flatMap((server) => asList(server.urls)),
+        usernames: iceServers.map((server) => server.username),
+        arrived,
+        elapsedMs,
+        iceConnectionState: pair.a.iceConnectionState,
+        selected: await selectedPair(pair.a),
+        relays: [...(await relayCandidates(pair.a, "a")), ...(await relayCandidates(pair.b, "b"))],
+        errors: pair.log.errors,
+      };
+    } finally {
+      pair.close();
+    }
+  }
+
+  /**
+   * keepFresh with a short TTL: two pairs connect with the same first credentials; only "fresh"
+   * runs keepFresh. Once those first credentials have expired, both pairs restart ICE. The fresh
+   * pair must gather new relay candidates and move to them; the control pair, still on the
+   * expired credentials, is refused new allocations.
+   */
+  async function keepFreshRestart({ ttl, waitMs = 10_000 }) {
+    const { getIceServers, keepFresh } = await client();
+    const initial = await getIceServers({ ttl });
+    const initialExpiry = initial.expiresAt.getTime();
+    const usernameOf = (servers) => servers.find((server) => server.username)?.username;
+    const iceServers = restrict(initial.config.iceServers, undefined);
+    const fresh = makePair(iceServers);
+    const control = makePair(iceServers);
+    const refreshes = [];
+    const failures = [];
+    const stops = [fresh.a, fresh.b].map((pc) =>
+      keepFresh(pc, {
+        ttl,
+        initial,
+        onRefresh: (result) =>
+          refreshes.push({ at: Date.now(), username: usernameOf(result.config.iceServers), expiresAt: result.expiresAt.getTime() }),
+        onError: (error) => failures.push(`${error.code}: ${error.message}`),
+      }),
+    );
+    try {
+      await Promise.all([fresh.negotiate(), control.negotiate()]);
+      const firstArrived = await Promise.all([fresh.roundTrip("one", waitMs), control.roundTrip("one", waitMs)]);
+      const before = { fresh: await selectedPair(fresh.a), control: await selectedPair(control.a) };
+
+      // Past the first credentials' expiry (coturn checks the expiry in the username, in seconds).
+      while (Date.now() < initialExpiry + 1_500) await sleep(100);
+      const expiredAt = Date.now();
+
+      const mark = {
+        fresh: fresh.log.relays.length,
+        freshErrors: fresh.log.errors.length,
+        control: control.log.relays.length,
+        controlErrors: control.log.errors.length,
+      };
+      for (const pair of [fresh, control]) pair.a.restartIce();
+      await Promise.all([fresh.negotiate(), control.negotiate()]);
+
+      // The fresh pair must move to a relay candidate gathered after the restart.
+      const deadline = performance.now() + waitMs;
+      let after;
+      for (;;) {
+        after = await selectedPair(fresh.a);
+        const newRelays = fresh.log.relays.slice(mark.fresh).filter((relay) => relay.side === "a").map((relay) => relay.address);
+        if (after && after.local.type === "relay" && after.remote.type === "relay" && newRelays.includes(after.local.address)) break;
+        if (performance.now() > deadline) break;
+        await sleep(100);
+      }
+      const secondArrived = await fresh.roundTrip("two", waitMs);
+
+      // The control pair: wait until its restart gathered (or was refused), boundedly.
+      const controlDeadline = performance.now() + 5_000;
+      while (performance.now() < controlDeadline) {
+        const refused = control.log.errors.length > mark.controlErrors;
+        if (refused && control.a.iceGatheringState === "complete" && control.b.iceGatheringState === "complete") break;
+        await sleep(100);
+      }
+      const controlAfter = await selectedPair(control.a);
+
+      return {
+        ttl,
+        initial: { username: usernameOf(iceServers), expiresAt: initialExpiry, fetchedAt: initial.fetchedAt.getTime() },
+        refreshes,
+        failures,
+        appliedUsernames: [fresh.a, fresh.b].map((pc) => usernameOf(pc.getConfiguration().iceServers ?? [])),
+        firstArrived,
+        expiredAt,
+        fresh: {
+          before: before.fresh,
+          after,
+          newRelays: fresh.log.relays.slice(mark.fresh),
+          errorsAfterRestart: fresh.log.errors.slice(mark.freshErrors),
+          secondArrived,
+        },
+        control: {
+          before: before.control,
+          after: controlAfter,
+          newRelays: control.log.relays.slice(mark.control),
+          errorsAfterRestart: control.log.errors.slice(mark.controlErrors),
+        },
+      };
+    } finally {
+      for (const stop of stops) await stop();
+      fresh.close();
+      control.close();
+    }
+  }
+
+  window.e2e = { relay, keepFreshRestart };
+})();
