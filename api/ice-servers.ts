@@ -1,6 +1,8 @@
-import { redisStore } from "../node/redis-store.ts";
+import { connectRedisStore, redisStore } from "../node/redis-store.ts";
 import { handle } from "../shared/handle.ts";
 import { vercelClientIp } from "./_client-ip.ts";
+
+await connectRedisStore(process.env);
 
 // Vercel's Node runtime calls a default export with a `fetch` method for every HTTP method.
 export default {

@@ -1,6 +1,8 @@
 import type { Config, Context } from "@netlify/functions";
-import { redisStore } from "../node/redis-store.ts";
+import { connectRedisStore, redisStore } from "../node/redis-store.ts";
 import { handle } from "../shared/handle.ts";
+
+await connectRedisStore(process.env);
 
 export default (request: Request, context: Context) => handle(request, process.env, { clientIp: context.ip, redisStore });
 

@@ -1,7 +1,8 @@
 /**
  * The rate-limit store over Redis's own TCP protocol, for the Node runtimes only
- * (the edge has no TCP sockets; it uses Upstash's REST protocol instead). The
- * client is loaded and connected on first use, once per warm instance.
+ * (the edge has no TCP sockets; it uses Upstash's REST protocol instead). One
+ * client per URL per instance; entry points connect it while the instance starts
+ * (connectRedisStore), so the first request does not pay for loading it.
  */
 import type { RateLimitStore } from "../shared/rate-limit.ts";
 import { FIXED_WINDOW_SCRIPT, KEY_PREFIX } from "../shared/rate-limit.ts";
@@ -13,9 +14,14 @@ type Client = {
   on(event: "error", listener: (error: Error) => void): unknown;
 };
 
-const stores = new Map<string, RateLimitStore>();
+interface ConnectableStore extends RateLimitStore {
+  /** Loads the client and connects; resolves once ready, or after `ms`. Never rejects. */
+  ready(ms: number): Promise<void>;
+}
 
-function createStore(url: string): RateLimitStore {
+const stores = new Map<string, ConnectableStore>();
+
+function createStore(url: string): ConnectableStore {
   let client: Promise<{ redis: Client; connected: Promise<unknown> }> | undefined;
   let lastLogged = 0;
 
@@ -41,6 +47,15 @@ function createStore(url: string): RateLimitStore {
   }
 
   return {
+    async ready(ms) {
+      client ??= connect();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const waited = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, ms);
+      });
+      await Promise.race([client.then(({ connected }) => connected).catch(() => {}), waited]);
+      clearTimeout(timer);
+    },
     async hit(key, windowMs) {
       client ??= connect();
       const { redis, connected } = await client;
@@ -52,11 +67,21 @@ function createStore(url: string): RateLimitStore {
 }
 
 /** One store, and so one connection, per Redis URL for the life of the instance. */
-export function redisStore(url: string): RateLimitStore {
+export function redisStore(url: string): ConnectableStore {
   let store = stores.get(url);
   if (!store) {
     store = createStore(url);
     stores.set(url, store);
   }
   return store;
+}
+
+/**
+ * Loading the Redis client takes a few hundred milliseconds, longer than a request
+ * should wait for its rate limit: when REDIS_URL is set, pay it while the instance
+ * starts (at most `ms`), not on the first request.
+ */
+export async function connectRedisStore(env: Readonly<Record<string, string | undefined>>, ms = 2000): Promise<void> {
+  const url = env.REDIS_URL?.trim();
+  if (url) await redisStore(url).ready(ms);
 }

@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { createServer } from "node:http";
 import { parseConfig } from "../shared/config.ts";
 import { handle, ICE_SERVERS_PATH } from "../shared/handle.ts";
-import { redisStore } from "../node/redis-store.ts";
+import { connectRedisStore, redisStore } from "../node/redis-store.ts";
 import { sendWebResponse, toWebRequest } from "./node-http.ts";
 import { serveStatic } from "./static.ts";
 
@@ -42,6 +42,7 @@ const server = createServer(async (req, res) => {
 });
 
 warnAboutConfig();
+await connectRedisStore(process.env);
 server.listen(port, host, () => {
   console.log(`Serving http://${host}:${port}${ICE_SERVERS_PATH}`);
   console.log(`Self-test page: http://${host}:${port}/`);

@@ -35,7 +35,7 @@ function storeFor(choice: StoreChoice, fallback: StoreChoice | undefined, config
         "REDIS_URL needs a runtime with TCP sockets: on the edge set UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN",
       );
     case "upstash": {
-      const key = `${choice.url}\u0000${choice.token}`;
+      const key = `${choice.url}\u0000${choice.token}\u0000${config.rateLimit.timeoutMs}`;
       let store = upstashStores.get(key);
       if (!store) {
         store = upstashStore(choice.url, choice.token, options.fetch, config.rateLimit.timeoutMs);

@@ -1,0 +1,492 @@
+/**
+ * Rate limits shared across instances, against a real redis-server on 127.0.0.1:
+ * two `npm start` processes over REDIS_URL, the Netlify and Vercel functions
+ * in-process, the core over Upstash's REST protocol (a fake Upstash in front of
+ * the same Redis), and what happens while Redis is down. No secret is ever
+ * answered or printed.
+ */
+import { SignJWT } from "jose";
+import { join, resolve } from "node:path";
+import { performance } from "node:perf_hooks";
+import { createClient } from "redis";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import vercel from "../api/ice-servers.ts";
+import netlify from "../functions/ice-servers.mts";
+import { redisStore } from "../node/redis-store.ts";
+import { handle } from "../shared/handle.ts";
+import { KEY_PREFIX } from "../shared/rate-limit.ts";
+import { startFakeCloudflare, type FakeCloudflare } from "./fake-cloudflare.ts";
+import { startFakeUpstash, type FakeUpstash } from "./fake-upstash.ts";
+import { freePort, spawnLogged, waitForHttp, type Spawned } from "./helpers/process.ts";
+import { startRedis, type RedisServer } from "./helpers/redis.ts";
+
+const ROOT = resolve(import.meta.dirname, "..");
+const TSX = join(ROOT, "node_modules/.bin/tsx");
+const START = join(ROOT, "server/start.ts");
+
+const KEY_ID = "5e1f0c0ffee5e1f0c0ffee5e1f0c0ffe";
+// Unique, realistic-looking secrets, so a leak anywhere is easy to spot.
+const CF_TOKEN = "cf-ratelimit-Secret-9Qw2Er4Ty6Ui8Op0As";
+const JWT_SECRET = "jwt-ratelimit-Secret-Lk3Jh5Gf7Ds9Za1Xc";
+const UPSTASH_TOKEN = "upstash-ratelimit-Secret-Mn2Bv4Cx6Zl8Kj0H";
+const WRONG_UPSTASH_TOKEN = "upstash-wrong-Secret-Pq1Wo3Ei5Ru7Ty9U";
+const SECRETS = [CF_TOKEN, JWT_SECRET, UPSTASH_TOKEN, WRONG_UPSTASH_TOKEN];
+const ISSUER = "https://issuer.test";
+const AUDIENCE = "turn-vend-ratelimit-test";
+
+const BURST = 10_000;
+const IN_FLIGHT = 50;
+const LIMIT = 50;
+
+let redis: RedisServer | undefined;
+let cloudflare: FakeCloudflare | undefined;
+let upstash: FakeUpstash | undefined;
+let inspector: ReturnType<typeof createClient> | undefined;
+const servers: Spawned[] = [];
+const origins: string[] = [];
+
+function cloudflareEnv(): Record<string, string> {
+  return { CLOUDFLARE_TURN_KEY_ID: KEY_ID, CLOUDFLARE_TURN_KEY_API_TOKEN: CF_TOKEN, CLOUDFLARE_TURN_API_BASE: cloudflare!.apiBase };
+}
+
+function expectNoSecret(text: string, where: string): void {
+  for (const secret of SECRETS) {
+    if (text.includes(secret)) throw new Error(`a secret appeared in ${where}`);
+  }
+}
+
+interface Answer {
+  status: number;
+  code?: string;
+  headers: Headers;
+  body: string;
+  ms: number;
+}
+
+/** Reads an answer in full, and fails if any secret is in its headers or body. */
+async function record(response: Response, started: number): Promise<Answer> {
+  const body = await response.text();
+  const ms = performance.now() - started;
+  expectNoSecret(body, "a response body");
+  expectNoSecret(JSON.stringify([...response.headers]), "response headers");
+  let code: string | undefined;
+  if (response.status !== 200) code = (JSON.parse(body) as { error?: { code?: string } }).error?.code;
+  return { status: response.status, code, headers: response.headers, body, ms };
+}
+
+/** `count` requests, at most `inFlight` at a time; `send(i)` sends the i-th. */
+async function burst(count: number, inFlight: number, send: (i: number) => Promise<Response>): Promise<Answer[]> {
+  const answers: Answer[] = new Array(count);
+  let next = 0;
+  async function worker(): Promise<void> {
+    while (next < count) {
+      const i = next++;
+      const started = performance.now();
+      answers[i] = await record(await send(i), started);
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(inFlight, count) }, worker));
+  return answers;
+}
+
+function statuses(answers: Answer[]): Record<number, number> {
+  const counts: Record<number, number> = {};
+  for (const answer of answers) counts[answer.status] = (counts[answer.status] ?? 0) + 1;
+  return counts;
+}
+
+/** Every 429 is rate_limited and says when to come back; every 200 counts down to 0 exactly once each. */
+function expectExactLimit(answers: Answer[], limit: number, windowSeconds: number): void {
+  expect(statuses(answers)).toEqual({ 200: limit, 429: answers.length - limit });
+  const remaining = answers.filter((a) => a.status === 200).map((a) => Number(a.headers.get("ratelimit-remaining")));
+  expect(remaining.sort((a, b) => a - b)).toEqual(Array.from({ length: limit }, (_, i) => i));
+  for (const answer of answers) {
+    expect(answer.headers.get("ratelimit-limit")).toBe(String(limit));
+    const reset = Number(answer.headers.get("ratelimit-reset"));
+    expect(reset).toBeGreaterThanOrEqual(1);
+    expect(reset).toBeLessThanOrEqual(windowSeconds);
+    if (answer.status !== 429) continue;
+    expect(answer.code).toBe("rate_limited");
+    expect(answer.headers.get("ratelimit-remaining")).toBe("0");
+    expect(answer.headers.get("retry-after")).toBe(String(reset));
+  }
+}
+
+function token(user: string): Promise<string> {
+  return new SignJWT({})
+    .setProtectedHeader({ alg: "HS256" })
+    .setSubject(user)
+    .setIssuer(ISSUER)
+    .setAudience(AUDIENCE)
+    .setIssuedAt()
+    .setExpirationTime("5m")
+    .sign(new TextEncoder().encode(JWT_SECRET));
+}
+
+function capturingLog() {
+  const lines: string[] = [];
+  return { lines, warn: (message: string) => void lines.push(message), error: (message: string) => void lines.push(message) };
+}
+
+async function startServer(env: Record<string, string>): Promise<void> {
+  const port = await freePort();
+  const server = spawnLogged(TSX, [START], { PATH: process.env.PATH, HOME: process.env.HOME, ...env, PORT: String(port) });
+  servers.push(server);
+  const origin = `http://127.0.0.1:${port}`;
+  // No token: answered 401 before the limiter counts anything.
+  await waitForHttp(`${origin}/api/ice-servers`, 30_000, server);
+  origins.push(origin);
+}
+
+beforeAll(async () => {
+  redis = await startRedis();
+  cloudflare = await startFakeCloudflare({ keyId: KEY_ID, apiToken: CF_TOKEN });
+  inspector = createClient({ url: redis.url });
+  inspector.on("error", () => {});
+  await inspector.connect();
+  const env = {
+    ...cloudflareEnv(),
+    RATE_LIMIT: `${LIMIT}/60s`,
+    REDIS_URL: redis.url,
+    AUTH_MODE: "jwt",
+    AUTH_JWT_SECRET: JWT_SECRET,
+    AUTH_JWT_ISSUER: ISSUER,
+    AUTH_JWT_AUDIENCE: AUDIENCE,
+  };
+  await Promise.all([startServer(env), startServer(env)]);
+});
+
+/**
+ * Asks `origin` as a user of its own until an answer carries RateLimit headers: the
+ * server's store is connected (servers connect before they listen; this only proves it).
+ */
+async function untilServerCounts(origin: string, ms: number): Promise<number> {
+  const warm = await token(`warm-up-${origin}`);
+  const started = performance.now();
+  for (let attempt = 0; attempt < 100 && performance.now() - started < ms; attempt += 1) {
+    const response = await fetch(`${origin}/api/ice-servers`, { headers: { authorization: `Bearer ${warm}` }, signal: AbortSignal.timeout(5000) });
+    await response.arrayBuffer();
+    if (response.headers.has("ratelimit-limit")) return performance.now() - started;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`${origin} did not count requests within ${ms} ms`);
+}
+
+afterAll(async () => {
+  // Everything is stopped even when something before it failed.
+  await Promise.allSettled(servers.map((server) => server.stop()));
+  await Promise.allSettled([upstash?.close(), cloudflare?.close()]);
+  inspector?.destroy();
+  await redis?.close();
+});
+
+describe("two npm start servers sharing one Redis", () => {
+  it(`let exactly ${LIMIT} of a ${BURST}-request burst from one user through, across both`, { timeout: 120_000 }, async () => {
+    const alice = await token("alice");
+    const warmUp = await Promise.all(origins.map((origin) => untilServerCounts(origin, 15_000)));
+    console.info(`servers counting after ${warmUp.map((ms) => `${ms.toFixed(0)} ms`).join(" and ")}`);
+    cloudflare!.reset();
+    const started = performance.now();
+    const answers = await burst(BURST, IN_FLIGHT, (i) =>
+      fetch(`${origins[i % 2]}/api/ice-servers`, { headers: { authorization: `Bearer ${alice}` }, signal: AbortSignal.timeout(15_000) }),
+    );
+    const seconds = (performance.now() - started) / 1000;
+    console.info(`burst: ${BURST} requests over 2 servers in ${seconds.toFixed(1)} s (${Math.round(BURST / seconds)}/s)`);
+
+    expectExactLimit(answers, LIMIT, 60);
+    // Both servers admitted some and refused some: the count is one, not one each.
+    for (const parity of [0, 1]) {
+      const own = answers.filter((_, i) => i % 2 === parity);
+      expect(own.filter((a) => a.status === 200).length).toBeGreaterThan(0);
+      expect(own.filter((a) => a.status === 429).length).toBeGreaterThan(0);
+    }
+    // Only admitted requests reach the provider, each naming the verified user.
+    expect(cloudflare!.requests).toHaveLength(LIMIT);
+    for (const request of cloudflare!.requests) expect(JSON.parse(request.body).customIdentifier).toBe("alice");
+    expect(await inspector!.get(`${KEY_PREFIX}user:alice`)).toBe(String(BURST));
+    expect(await inspector!.pTTL(`${KEY_PREFIX}user:alice`)).toBeGreaterThan(0);
+  });
+
+  it("leave another user's allowance whole", { timeout: 30_000 }, async () => {
+    const bob = await token("bob");
+    cloudflare!.reset();
+    const send = (i: number) =>
+      fetch(`${origins[i % 2]}/api/ice-servers`, { headers: { authorization: `Bearer ${bob}` }, signal: AbortSignal.timeout(15_000) });
+    const allowed = await burst(LIMIT, 10, send);
+    expect(statuses(allowed)).toEqual({ 200: LIMIT });
+    const next = await record(await send(LIMIT), performance.now());
+    expect(next.status).toBe(429);
+    expectExactLimit([...allowed, next], LIMIT, 60);
+    expect(cloudflare!.requests).toHaveLength(LIMIT);
+    for (const request of cloudflare!.requests) expect(JSON.parse(request.body).customIdentifier).toBe("bob");
+  });
+});
+
+describe("a cold npm start server", () => {
+  async function firstRequest(timeoutMs: string | undefined, user: string): Promise<Answer> {
+    const env: Record<string, string> = {
+      ...cloudflareEnv(),
+      RATE_LIMIT: `${LIMIT}/60s`,
+      RATE_LIMIT_FAIL: "closed",
+      REDIS_URL: redis!.url,
+      AUTH_MODE: "jwt",
+      AUTH_JWT_SECRET: JWT_SECRET,
+      AUTH_JWT_ISSUER: ISSUER,
+      AUTH_JWT_AUDIENCE: AUDIENCE,
+    };
+    if (timeoutMs) env.RATE_LIMIT_TIMEOUT_MS = timeoutMs;
+    const count = origins.length;
+    await startServer(env);
+    const bearer = await token(user);
+    const started = performance.now();
+    return record(await fetch(`${origins[count]}/api/ice-servers`, { headers: { authorization: `Bearer ${bearer}` }, signal: AbortSignal.timeout(15_000) }), started);
+  }
+
+  it("counts its very first request within the default budget: the client connects while the server starts", { timeout: 60_000 }, async () => {
+    const first = await firstRequest(undefined, "cold-default-budget");
+    expect(first.status).toBe(200);
+    expect(first.headers.get("ratelimit-remaining")).toBe(String(LIMIT - 1));
+  });
+});
+
+describe("the Netlify and Vercel functions in-process, sharing REDIS_URL", () => {
+  const NAMES = ["RATE_LIMIT", "RATE_LIMIT_FAIL", "RATE_LIMIT_TIMEOUT_MS", "REDIS_URL", "UPSTASH_REDIS_REST_URL", "UPSTASH_REDIS_REST_TOKEN", "AUTH_MODE",
+    "CLOUDFLARE_TURN_KEY_ID", "CLOUDFLARE_TURN_KEY_API_TOKEN", "CLOUDFLARE_TURN_API_BASE", "TURN_PROVIDERS"];
+  const saved: Record<string, string | undefined> = {};
+
+  afterEach(() => {
+    for (const name of NAMES) {
+      if (saved[name] === undefined) delete process.env[name];
+      else process.env[name] = saved[name];
+    }
+  });
+
+  it("count one allowance for one address, whichever function answers", async () => {
+    for (const name of NAMES) saved[name] = process.env[name];
+    for (const name of NAMES) delete process.env[name];
+    Object.assign(process.env, cloudflareEnv(), { RATE_LIMIT: "20/60s", REDIS_URL: redis!.url });
+    const ip = "203.0.113.7";
+    const url = "https://example.test/api/ice-servers";
+    cloudflare!.reset();
+    const answers = await burst(30, 6, (i) =>
+      i % 2 === 0
+        ? netlify(new Request(url), { ip } as never)
+        : vercel.fetch(new Request(url, { headers: { "x-real-ip": ip } })),
+    );
+    expectExactLimit(answers, 20, 60);
+    for (const parity of [0, 1]) expect(answers.filter((a, i) => i % 2 === parity && a.status === 200).length).toBeGreaterThan(0);
+    expect(cloudflare!.requests).toHaveLength(20);
+    expect(await inspector!.get(`${KEY_PREFIX}ip:${ip}`)).toBe("30");
+  });
+});
+
+describe("while Redis is down", () => {
+  const TIMEOUT_MS = 300;
+  // What a request may take beyond the limiter's own budget: the fake provider, and a busy machine.
+  const MARGIN_MS = 400;
+  let down: RedisServer | undefined;
+
+  afterAll(async () => {
+    await down?.close();
+  });
+
+  function envFor(url: string, fail: "open" | "closed"): Record<string, string> {
+    return { ...cloudflareEnv(), RATE_LIMIT: "5/60s", REDIS_URL: url, RATE_LIMIT_FAIL: fail, RATE_LIMIT_TIMEOUT_MS: String(TIMEOUT_MS) };
+  }
+
+  async function ask(env: Record<string, string>, ip: string, log = capturingLog()): Promise<Answer> {
+    const started = performance.now();
+    return record(await handle(new Request("https://example.test/api/ice-servers"), env, { clientIp: ip, redisStore, log }), started);
+  }
+
+  /** Asks until the limiter counts again (a request answered with its headers), for at most `ms`. */
+  async function untilCounting(env: Record<string, string>, ip: string, ms: number): Promise<number> {
+    const started = performance.now();
+    for (let attempt = 0; attempt < 200 && performance.now() - started < ms; attempt += 1) {
+      const answer = await ask(env, ip);
+      if (answer.headers.has("ratelimit-limit")) return performance.now() - started;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    throw new Error(`the limiter did not count again within ${ms} ms`);
+  }
+
+  it("fails open then closed, each answer bounded in time, and counts again once Redis is back", { timeout: 60_000 }, async () => {
+    down = await startRedis();
+    const open = envFor(down.url, "open");
+    const closed = envFor(down.url, "closed");
+
+    const first = await ask(open, "192.0.2.1");
+    expect(first.status).toBe(200);
+    expect(first.headers.get("ratelimit-remaining")).toBe("4");
+
+    await down.stop();
+    const log = capturingLog();
+    const openAnswers: Answer[] = [];
+    // More than the limit of 5: fail open lets every one through, unlimited.
+    for (let i = 0; i < 8; i += 1) openAnswers.push(await ask(open, "192.0.2.1", log));
+    expect(statuses(openAnswers)).toEqual({ 200: 8 });
+    for (const answer of openAnswers) {
+      expect(answer.headers.has("ratelimit-limit")).toBe(false);
+      expect(answer.ms).toBeLessThan(TIMEOUT_MS + MARGIN_MS);
+    }
+    expect(log.lines.some((line) => line.includes("RATE_LIMIT_FAIL=open"))).toBe(true);
+    for (const line of log.lines) {
+      expectNoSecret(line, "a log line");
+      expect(line).not.toContain(String(down.port));
+    }
+
+    const closedAnswers: Answer[] = [];
+    for (let i = 0; i < 5; i += 1) closedAnswers.push(await ask(closed, "192.0.2.1"));
+    for (const answer of closedAnswers) {
+      expect(answer.status).toBe(503);
+      expect(answer.code).toBe("rate_limit_unavailable");
+      expect(answer.ms).toBeLessThan(TIMEOUT_MS + MARGIN_MS);
+    }
+    console.info(`Redis down: slowest fail-open answer ${Math.max(...openAnswers.map((a) => a.ms)).toFixed(0)} ms, slowest 503 ${Math.max(...closedAnswers.map((a) => a.ms)).toFixed(0)} ms`);
+
+    await down.start();
+    const back = await untilCounting(closed, "192.0.2.99", 15_000);
+    console.info(`Redis back on the same port: counting again after ${back.toFixed(0)} ms`);
+    const answers: Answer[] = [];
+    for (let i = 0; i < 8; i += 1) answers.push(await ask(closed, "192.0.2.2"));
+    expectExactLimit(answers, 5, 60);
+  });
+
+  it("is bounded too when Redis was never reached, and connects once it starts", { timeout: 60_000 }, async () => {
+    // A port nothing listens on yet: the store's first connection never completes.
+    const port = await freePort();
+    const url = `redis://127.0.0.1:${port}`;
+    const openAnswers: Answer[] = [];
+    for (let i = 0; i < 3; i += 1) openAnswers.push(await ask(envFor(url, "open"), "192.0.2.3"));
+    for (const answer of openAnswers) {
+      expect(answer.status).toBe(200);
+      expect(answer.ms).toBeLessThan(TIMEOUT_MS + MARGIN_MS);
+    }
+    const closedAnswer = await ask(envFor(url, "closed"), "192.0.2.3");
+    console.info(`Redis never reached: slowest fail-open answer ${Math.max(...openAnswers.map((a) => a.ms)).toFixed(0)} ms, 503 in ${closedAnswer.ms.toFixed(0)} ms`);
+    expect(closedAnswer.code).toBe("rate_limit_unavailable");
+    expect(closedAnswer.ms).toBeLessThan(TIMEOUT_MS + MARGIN_MS);
+
+    const late = await startRedis({ port });
+    try {
+      const back = await untilCounting(envFor(url, "closed"), "192.0.2.98", 15_000);
+      console.info(`Redis started late: counting after ${back.toFixed(0)} ms`);
+      const answers: Answer[] = [];
+      for (let i = 0; i < 7; i += 1) answers.push(await ask(envFor(url, "closed"), "192.0.2.4"));
+      expectExactLimit(answers, 5, 60);
+    } finally {
+      await late.close();
+    }
+  });
+});
+
+describe("Upstash's REST protocol from Node (a fake Upstash in front of the same Redis)", () => {
+  function envFor(extra: Record<string, string>): Record<string, string> {
+    return { ...cloudflareEnv(), RATE_LIMIT: "20/60s", UPSTASH_REDIS_REST_URL: upstash!.url, UPSTASH_REDIS_REST_TOKEN: UPSTASH_TOKEN, ...extra };
+  }
+
+  type AskOptions = { log?: ReturnType<typeof capturingLog>; redis?: boolean };
+  function send(env: Record<string, string>, ip: string, options: AskOptions = {}): Promise<Response> {
+    const request = new Request("https://example.test/api/ice-servers");
+    return handle(request, env, { clientIp: ip, log: options.log ?? capturingLog(), ...(options.redis ? { redisStore } : {}) });
+  }
+
+  async function ask(env: Record<string, string>, ip: string, options: AskOptions = {}): Promise<Answer> {
+    const started = performance.now();
+    return record(await send(env, ip, options), started);
+  }
+
+  beforeAll(async () => {
+    upstash = await startFakeUpstash({ redisUrl: redis!.url, token: UPSTASH_TOKEN });
+  });
+
+  it("the fake speaks the documented protocol", async () => {
+    const post = (path: string, body: unknown, bearer = UPSTASH_TOKEN) =>
+      fetch(`${upstash!.url}${path}`, { method: "POST", headers: { authorization: `Bearer ${bearer}` }, body: JSON.stringify(body) });
+    let response = await post("/", ["SET", "fake-upstash:probe", "1"]);
+    expect([response.status, await response.json()]).toEqual([200, { result: "OK" }]);
+    response = await post("/", ["INCRBY", "fake-upstash:probe", 2]);
+    expect([response.status, await response.json()]).toEqual([200, { result: 3 }]);
+    response = await post("/", ["LPUSH", "fake-upstash:probe", "x"]);
+    expect(response.status).toBe(400);
+    expect((await response.json()).error).toMatch(/^WRONGTYPE/);
+    response = await post("/", ["GET", "fake-upstash:probe"], WRONG_UPSTASH_TOKEN);
+    expect([response.status, await response.json()]).toEqual([401, { error: "Unauthorized" }]);
+    response = await post("/pipeline", [["GET", "fake-upstash:probe"], ["GET", "fake-upstash:absent"], ["NOSUCHCOMMAND"]]);
+    const replies = await response.json();
+    expect(response.status).toBe(200);
+    expect(replies.slice(0, 2)).toEqual([{ result: "3" }, { result: null }]);
+    expect(replies[2].error).toMatch(/^ERR unknown command/);
+    await inspector!.del("fake-upstash:probe");
+  });
+
+  it("limits a burst from one address exactly, with the count kept in the real Redis", async () => {
+    const ip = "198.51.100.20";
+    upstash!.reset();
+    cloudflare!.reset();
+    const answers = await burst(40, 8, () => send(envFor({}), ip));
+    expectExactLimit(answers, 20, 60);
+    expect(cloudflare!.requests).toHaveLength(20);
+    expect(upstash!.requests).toHaveLength(40);
+    for (const request of upstash!.requests) {
+      expect(request.authorized).toBe(true);
+      expect(request.commands[0][0]).toBe("EVAL");
+      expect(request.commands[0][3]).toBe(`${KEY_PREFIX}ip:${ip}`);
+    }
+    expect(await inspector!.get(`${KEY_PREFIX}ip:${ip}`)).toBe("40");
+    const ttl = await inspector!.pTTL(`${KEY_PREFIX}ip:${ip}`);
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(60_000);
+
+    const other = await ask(envFor({}), "198.51.100.21");
+    expect(other.status).toBe(200);
+    expect(other.headers.get("ratelimit-remaining")).toBe("19");
+  });
+
+  it("shares one count with Node instances that reach the same Redis over TCP", async () => {
+    const ip = "198.51.100.30";
+    const overTcp = { ...cloudflareEnv(), RATE_LIMIT: "20/60s", REDIS_URL: redis!.url };
+    const answers = await burst(30, 6, (i) => (i % 2 === 0 ? send(envFor({}), ip) : send(overTcp, ip, { redis: true })));
+    expectExactLimit(answers, 20, 60);
+    expect(await inspector!.get(`${KEY_PREFIX}ip:${ip}`)).toBe("30");
+  });
+
+  it("refuses a wrong token: fail open lets requests through, fail closed answers 503, never showing a token", async () => {
+    upstash!.reset();
+    const log = capturingLog();
+    const wrong = { UPSTASH_REDIS_REST_TOKEN: WRONG_UPSTASH_TOKEN, RATE_LIMIT_TIMEOUT_MS: "300" };
+    const open: Answer[] = [];
+    // Past the limit of 20: fail open does not count at all.
+    for (let i = 0; i < 25; i += 1) open.push(await ask(envFor({ ...wrong, RATE_LIMIT_FAIL: "open" }), "198.51.100.40", { log }));
+    expect(statuses(open)).toEqual({ 200: 25 });
+    for (const answer of open) {
+      expect(answer.headers.has("ratelimit-limit")).toBe(false);
+      expect(answer.ms).toBeLessThan(700);
+    }
+    const closed = await ask(envFor({ ...wrong, RATE_LIMIT_FAIL: "closed" }), "198.51.100.40", { log });
+    expect(closed.status).toBe(503);
+    expect(closed.code).toBe("rate_limit_unavailable");
+    expect(closed.ms).toBeLessThan(700);
+    expect(upstash!.requests.length).toBe(26);
+    expect(upstash!.requests.every((request) => !request.authorized)).toBe(true);
+    expect(await inspector!.exists(`${KEY_PREFIX}ip:198.51.100.40`)).toBe(0);
+    expect(log.lines.some((line) => line.includes("RATE_LIMIT_FAIL=open"))).toBe(true);
+    for (const line of log.lines) {
+      expectNoSecret(line, "a log line");
+      expect(line).not.toContain(upstash!.url);
+    }
+  });
+});
+
+describe("secret hygiene", () => {
+  it("the servers never printed a secret, though the provider did receive its token", () => {
+    expect(servers.length).toBeGreaterThanOrEqual(2);
+    for (const server of servers) {
+      expect(server.output()).toContain("Serving http://127.0.0.1:");
+      expectNoSecret(server.output(), "a server's output");
+    }
+    expectNoSecret(redis!.output(), "redis-server's output");
+    expect(cloudflare!.requests.length).toBeGreaterThan(0);
+    expect(cloudflare!.requests.every((request) => request.headers.authorization === `Bearer ${CF_TOKEN}`)).toBe(true);
+  });
+});
