@@ -4,6 +4,7 @@ import { exportJWK, generateKeyPair, SignJWT, type JWK } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { authenticate, configureAuth } from "../../shared/auth.ts";
 import { ServiceError } from "../../shared/errors.ts";
+import { rejectionOf } from "../helpers/service-error.ts";
 
 const SECRET = "jwt-hs256-secret-that-is-long-enough-0123456789";
 const ISSUER = "https://auth.example.test/";
@@ -12,16 +13,6 @@ const encoder = new TextEncoder();
 
 const withToken = (token?: string, scheme = "Bearer") =>
   new Request("https://site.example/api/ice-servers", token === undefined ? {} : { headers: { authorization: `${scheme} ${token}` } });
-
-async function failure(promise: Promise<unknown>): Promise<ServiceError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(ServiceError);
-    return error as ServiceError;
-  }
-  throw new Error("expected a failure");
-}
 
 function hs256(claims: { sub?: string; iss?: string; aud?: string; exp?: number | string; nbf?: number }, secret = SECRET) {
   const jwt = new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setIssuedAt();
@@ -45,7 +36,7 @@ describe("bearer tokens", () => {
   });
 
   it("asks for a token with WWW-Authenticate when there is none", async () => {
-    const error = await failure(authenticate(withToken(), config));
+    const error = await rejectionOf(authenticate(withToken(), config));
     expect(error.status).toBe(401);
     expect(error.code).toBe("unauthorized");
     expect(error.headers["www-authenticate"]).toBe('Bearer realm="turn-credentials"');
@@ -58,7 +49,7 @@ describe("bearer tokens", () => {
     ["two tokens joined", "first-token-AAAA,second-token-BBBB"],
     ["an empty-looking token", "-"],
   ])("refuses a near miss: %s", async (_, token) => {
-    const error = await failure(authenticate(withToken(token), config));
+    const error = await rejectionOf(authenticate(withToken(token), config));
     expect(error.headers["www-authenticate"]).toBe('Bearer realm="turn-credentials", error="invalid_token"');
     expect(error.message).not.toContain("first-token");
   });
@@ -67,7 +58,7 @@ describe("bearer tokens", () => {
     "refuses a malformed Authorization header: %s",
     async (_, header) => {
       const request = new Request("https://site.example/", { headers: { authorization: header } });
-      expect((await failure(authenticate(request, config))).status).toBe(401);
+      expect((await rejectionOf(authenticate(request, config))).status).toBe(401);
     },
   );
 });
@@ -101,7 +92,7 @@ describe("JWTs signed with a shared secret (HS256)", () => {
     ],
     ["that is not a JWT at all", async () => "not.a.jwt"],
   ])("refuses a token %s", async (_, make) => {
-    const error = await failure(authenticate(withToken(await make()), config));
+    const error = await rejectionOf(authenticate(withToken(await make()), config));
     expect(error.status).toBe(401);
     expect(error.headers["www-authenticate"]).toContain('error="invalid_token"');
     expect(error.message).not.toContain(SECRET);
@@ -137,13 +128,13 @@ describe("JWTs checked against a JWKS URL", () => {
 
   it("refuses a token whose key is not in the set", async () => {
     const config = configureAuth({ AUTH_MODE: "jwt", AUTH_JWKS_URL: url, AUTH_JWT_ISSUER: ISSUER, AUTH_JWT_AUDIENCE: AUDIENCE });
-    expect((await failure(authenticate(withToken(await sign("key-2")), config))).status).toBe(401);
+    expect((await rejectionOf(authenticate(withToken(await sign("key-2")), config))).status).toBe(401);
   });
 
   it("answers 503 auth_unavailable, not 401, when the key set cannot be fetched", async () => {
     const closed = `http://127.0.0.1:9/jwks.json`;
     const config = configureAuth({ AUTH_MODE: "jwt", AUTH_JWKS_URL: closed, AUTH_JWT_ISSUER: ISSUER, AUTH_JWT_AUDIENCE: AUDIENCE });
-    const error = await failure(authenticate(withToken(await sign("key-1")), config));
+    const error = await rejectionOf(authenticate(withToken(await sign("key-1")), config));
     expect(error.status).toBe(503);
     expect(error.code).toBe("auth_unavailable");
   });

@@ -1,21 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { ServiceError } from "../../shared/errors.ts";
 import { prepareCloudflare, processCloudflare } from "../../shared/providers/cloudflare.ts";
+import { thrownBy } from "../helpers/service-error.ts";
 
 const CONFIG = { keyId: "key/with space", apiToken: "tok-abc-123-SECRET", apiBase: "https://rtc.example/v1" };
 
 function reply(status: number, body: unknown, headers: Record<string, string> = {}) {
   return { status, headers: new Headers(headers), body: typeof body === "string" ? body : JSON.stringify(body) };
-}
-
-function failure(fn: () => unknown): ServiceError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ServiceError);
-    return error as ServiceError;
-  }
-  throw new Error("expected a ServiceError");
 }
 
 describe("prepareCloudflare", () => {
@@ -58,7 +48,7 @@ describe("processCloudflare", () => {
     ["a numeric username", { iceServers: [{ urls: ["stun:a"], username: 5 }] }],
     ["null", null],
   ])("refuses %s as an upstream_invalid_response", (_, body) => {
-    expect(failure(() => processCloudflare(reply(201, body))).code).toBe("upstream_invalid_response");
+    expect(thrownBy(() => processCloudflare(reply(201, body))).code).toBe("upstream_invalid_response");
   });
 
   it.each([
@@ -72,17 +62,17 @@ describe("processCloudflare", () => {
     [503, "upstream_unavailable", 503],
     [301, "upstream_error", 502],
   ])("maps HTTP %i to %s (%i)", (status, code, ours) => {
-    const error = failure(() => processCloudflare(reply(status, { errors: [{ message: "secret detail tok-abc-123-SECRET" }] })));
+    const error = thrownBy(() => processCloudflare(reply(status, { errors: [{ message: "secret detail tok-abc-123-SECRET" }] })));
     expect(error.code).toBe(code);
     expect(error.status).toBe(ours);
     expect(error.message).not.toContain("secret detail");
   });
 
   it("passes a valid Retry-After on, in either HTTP form, and drops a malformed one", () => {
-    expect(failure(() => processCloudflare(reply(429, "", { "retry-after": "12" }))).headers).toEqual({ "Retry-After": "12" });
+    expect(thrownBy(() => processCloudflare(reply(429, "", { "retry-after": "12" }))).headers).toEqual({ "Retry-After": "12" });
     const date = "Wed, 21 Oct 2026 07:28:00 GMT";
-    expect(failure(() => processCloudflare(reply(503, "", { "retry-after": date }))).headers).toEqual({ "Retry-After": date });
-    expect(failure(() => processCloudflare(reply(429, "", { "retry-after": "soon" }))).headers).toEqual({});
-    expect(failure(() => processCloudflare(reply(429, "", { "retry-after": "-5" }))).headers).toEqual({});
+    expect(thrownBy(() => processCloudflare(reply(503, "", { "retry-after": date }))).headers).toEqual({ "Retry-After": date });
+    expect(thrownBy(() => processCloudflare(reply(429, "", { "retry-after": "soon" }))).headers).toEqual({});
+    expect(thrownBy(() => processCloudflare(reply(429, "", { "retry-after": "-5" }))).headers).toEqual({});
   });
 });

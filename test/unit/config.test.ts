@@ -1,19 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { loadConfig, parseConfig } from "../../shared/config.ts";
 import { CLOUDFLARE_DEFAULT_API_BASE } from "../../shared/providers/cloudflare.ts";
-import { ServiceError } from "../../shared/errors.ts";
+import { thrownBy } from "../helpers/service-error.ts";
+
+const failure = (env: Record<string, string>) => thrownBy(() => parseConfig(env));
 
 const SECRET = "tok-Secret-Value-9f8e7d6c5b4a";
-
-function failure(env: Record<string, string>): ServiceError {
-  try {
-    parseConfig(env);
-  } catch (error) {
-    expect(error).toBeInstanceOf(ServiceError);
-    return error as ServiceError;
-  }
-  throw new Error("expected a configuration error");
-}
 
 describe("parseConfig", () => {
   it("applies the documented defaults", () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { filterIceServers, parseIceUrl } from "../../shared/ice-urls.ts";
+import { CLOUDFLARE_DOCUMENTED_URLS } from "../fake-cloudflare.ts";
 
 describe("parseIceUrl", () => {
   it.each([
@@ -23,16 +24,8 @@ describe("parseIceUrl", () => {
 });
 
 describe("filterIceServers", () => {
-  const urls = [
-    "stun:stun.cloudflare.com:3478",
-    "stun:stun.cloudflare.com:53",
-    "turn:turn.cloudflare.com:3478?transport=udp",
-    "turn:turn.cloudflare.com:53?transport=udp",
-    "turn:turn.cloudflare.com:3478?transport=tcp",
-    "turn:turn.cloudflare.com:80?transport=tcp",
-    "turns:turn.cloudflare.com:5349?transport=tcp",
-    "turns:turn.cloudflare.com:443?transport=tcp",
-  ];
+  // The URLs of Cloudflare's documented answer, port-53 alternates included.
+  const urls = CLOUDFLARE_DOCUMENTED_URLS;
 
   it("drops port 53 by its parsed port, keeping 5349, 443, 80 and 3478 (where includes(':53') would not)", () => {
     const { servers, malformed } = filterIceServers([{ urls, username: "u", credential: "c" }], { keepPort53: false });

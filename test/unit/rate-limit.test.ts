@@ -1,5 +1,4 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { ServiceError } from "../../shared/errors.ts";
 import {
   checkRateLimit,
   configureRateLimit,
@@ -10,6 +9,7 @@ import {
   processUpstashHit,
   type RateLimitStore,
 } from "../../shared/rate-limit.ts";
+import { rejectionOf } from "../helpers/service-error.ts";
 
 afterEach(() => {
   vi.useRealTimers();
@@ -20,16 +20,6 @@ const config = (extra: Record<string, string> = {}) => {
   const parsed = configureRateLimit({ RATE_LIMIT: "3/10s", ...extra });
   return { ...parsed, rule: parsed.rule! };
 };
-
-async function failure(promise: Promise<unknown>): Promise<ServiceError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(ServiceError);
-    return error as ServiceError;
-  }
-  throw new Error("expected a failure");
-}
 
 describe("RATE_LIMIT", () => {
   it.each([
@@ -98,7 +88,7 @@ describe("checkRateLimit", () => {
       const { headers } = await checkRateLimit("ip:1", rule, store, quiet);
       expect(headers).toMatchObject({ "ratelimit-limit": "3", "ratelimit-remaining": remaining, "ratelimit-reset": "10" });
     }
-    const error = await failure(checkRateLimit("ip:1", rule, store, quiet));
+    const error = await rejectionOf(checkRateLimit("ip:1", rule, store, quiet));
     expect(error.status).toBe(429);
     expect(error.code).toBe("rate_limited");
     expect(error.headers).toMatchObject({ "retry-after": "10", "ratelimit-remaining": "0" });
@@ -125,7 +115,7 @@ describe("checkRateLimit", () => {
 
   it("fails closed with 503 rate_limit_unavailable when asked to", async () => {
     vi.useFakeTimers();
-    const pending = failure(checkRateLimit("ip:1", config({ RATE_LIMIT_FAIL: "closed", RATE_LIMIT_TIMEOUT_MS: "100" }), hanging, quiet));
+    const pending = rejectionOf(checkRateLimit("ip:1", config({ RATE_LIMIT_FAIL: "closed", RATE_LIMIT_TIMEOUT_MS: "100" }), hanging, quiet));
     await vi.advanceTimersByTimeAsync(100);
     const error = await pending;
     expect(error.status).toBe(503);

@@ -1,18 +1,8 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { ServiceError } from "../../shared/errors.ts";
 import { fetchWithin } from "../../shared/upstream.ts";
+import { rejectionOf } from "../helpers/service-error.ts";
 
 const request = () => new Request("https://upstream.example/secret-path?token=abc", { method: "POST", body: "{}" });
-
-async function failure(promise: Promise<unknown>): Promise<ServiceError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(ServiceError);
-    return error as ServiceError;
-  }
-  throw new Error("expected a ServiceError");
-}
 
 afterEach(() => {
   vi.useRealTimers();
@@ -40,7 +30,7 @@ describe("fetchWithin", () => {
       1000,
       "Up",
     );
-    const settled = failure(pending);
+    const settled = rejectionOf(pending);
     await vi.advanceTimersByTimeAsync(1000);
     const error = await settled;
     expect(error.code).toBe("upstream_timeout");
@@ -50,7 +40,7 @@ describe("fetchWithin", () => {
 
   it("answers in time even when the fetch ignores its signal", async () => {
     vi.useFakeTimers();
-    const settled = failure(fetchWithin(() => new Promise(() => {}), request(), 250, "Up"));
+    const settled = rejectionOf(fetchWithin(() => new Promise(() => {}), request(), 250, "Up"));
     await vi.advanceTimersByTimeAsync(250);
     expect((await settled).code).toBe("upstream_timeout");
   });
@@ -58,13 +48,13 @@ describe("fetchWithin", () => {
   it("counts the body against the budget: a body that never ends times out", async () => {
     vi.useFakeTimers();
     const endless = new ReadableStream({ start: (c) => c.enqueue(new TextEncoder().encode("{")) });
-    const settled = failure(fetchWithin(async () => new Response(endless, { status: 201 }), request(), 500, "Up"));
+    const settled = rejectionOf(fetchWithin(async () => new Response(endless, { status: 201 }), request(), 500, "Up"));
     await vi.advanceTimersByTimeAsync(500);
     expect((await settled).code).toBe("upstream_timeout");
   });
 
   it("turns a network failure into upstream_unreachable without the URL or the cause", async () => {
-    const error = await failure(
+    const error = await rejectionOf(
       fetchWithin(async (req) => Promise.reject(new TypeError(`fetch failed for ${req.url}`)), request(), 1000, "Up"),
     );
     expect(error.code).toBe("upstream_unreachable");
