@@ -5,7 +5,8 @@
  * injectable, so the CLI, the server and the tests each bring their own fetch.
  */
 import * as v from "valibot";
-import type { Fetch, UpstreamReply } from "./upstream.ts";
+import { ServiceError } from "./errors.ts";
+import { fetchWithin, type Fetch, type UpstreamReply } from "./upstream.ts";
 
 export const CLOUDFLARE_ACCOUNT_API_BASE = "https://api.cloudflare.com/client/v4";
 export const CLOUDFLARE_API_TIMEOUT_MS = 10_000;
@@ -34,32 +35,15 @@ export class CloudflareApiError extends Error {
 }
 
 /**
- * Sends the request and reads the whole body under one deadline, so a stalled
- * body times out as surely as a silent server. Failures keep only the origin and
- * a system error code: the cause can carry the full URL and request details.
+ * Sends the request and reads the whole body under one deadline (the same timed
+ * exchange the server uses), in this API's error vocabulary. Failures name only
+ * the origin and a system error code: the cause can carry the full URL.
  */
 export async function exchange(fetch: Fetch, request: Request, timeoutMs = CLOUDFLARE_API_TIMEOUT_MS): Promise<UpstreamReply> {
-  const signal = AbortSignal.timeout(timeoutMs);
-  // The race enforces the deadline even for an injected fetch that ignores the signal.
-  const expired = new Promise<never>((_, reject) => signal.addEventListener("abort", () => reject(signal.reason), { once: true }));
-  const attempt = (async () => {
-    const response = await fetch(new Request(request, { signal }));
-    const body = await response.text();
-    return { status: response.status, headers: response.headers, body };
-  })();
-  // Whichever loses the race may still reject later; that is expected.
-  attempt.catch(() => {});
-  expired.catch(() => {});
   try {
-    return await Promise.race([attempt, expired]);
+    return await fetchWithin(fetch, request, timeoutMs, new URL(request.url).origin);
   } catch (error) {
-    const origin = new URL(request.url).origin;
-    if (signal.aborted) {
-      throw new CloudflareApiError("network_error", `${origin} did not answer within ${timeoutMs / 1000} s`);
-    }
-    const cause = (error as { cause?: { code?: unknown } } | undefined)?.cause?.code;
-    const reason = typeof cause === "string" && /^E[A-Z_]+$/.test(cause) ? ` (${cause})` : "";
-    throw new CloudflareApiError("network_error", `could not reach ${origin}${reason}`);
+    throw new CloudflareApiError("network_error", error instanceof ServiceError ? error.message : "the request failed");
   }
 }
 

@@ -34,8 +34,10 @@ export async function fetchWithin(fetch: Fetch, request: Request, timeoutMs: num
     return await Promise.race([exchange, expired]);
   } catch (error) {
     if (error instanceof ServiceError) throw error;
-    // The cause can carry the upstream URL; only the kind of failure is kept.
-    throw new ServiceError("upstream_unreachable", `${provider} could not be reached`);
+    // The cause can carry the upstream URL; only a system error code such as ECONNREFUSED is kept.
+    const code = (error as { cause?: { code?: unknown } } | undefined)?.cause?.code;
+    const reason = typeof code === "string" && /^E[A-Z_]{2,30}$/.test(code) ? ` (${code})` : "";
+    throw new ServiceError("upstream_unreachable", `${provider} could not be reached${reason}`);
   } finally {
     clearTimeout(timer);
   }

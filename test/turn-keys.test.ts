@@ -312,7 +312,7 @@ describe("turn-keys failures", () => {
     const port = await closedPort();
     const run = await cli(["list"], { ...baseEnv(), CLOUDFLARE_API_BASE: `http://127.0.0.1:${port}/client/v4` });
     expect(run.code).toBe(5);
-    expect(run.stderr).toContain(`could not reach http://127.0.0.1:${port}`);
+    expect(run.stderr).toContain(`http://127.0.0.1:${port} could not be reached`);
   });
 
   it("a 500 failure envelope is an API error (exit 1) with Cloudflare's messages", async () => {

@@ -180,7 +180,7 @@ describe("exchange", () => {
     const error = await exchange(failing, prepareListKeys(CONFIG)).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(CloudflareApiError);
     expect((error as CloudflareApiError).code).toBe("network_error");
-    expect((error as CloudflareApiError).message).toBe("could not reach http://127.0.0.1:9 (ECONNREFUSED)");
+    expect((error as CloudflareApiError).message).toBe("http://127.0.0.1:9 could not be reached (ECONNREFUSED)");
   });
 
   it("a fetch that outlives the deadline is a network error", async () => {
@@ -188,7 +188,7 @@ describe("exchange", () => {
       new Promise<Response>((_, reject) => request.signal.addEventListener("abort", () => reject(request.signal.reason)));
     const error = await exchange(hanging, prepareListKeys(CONFIG), 20).catch((caught: unknown) => caught);
     expect((error as CloudflareApiError).code).toBe("network_error");
-    expect((error as CloudflareApiError).message).toContain("did not answer within 0.02 s");
+    expect((error as CloudflareApiError).message).toContain("did not answer within 20 ms");
   });
 });
 
