@@ -4,6 +4,7 @@ export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
     exclude: ["test/deno/**", "node_modules/**"],
+    setupFiles: ["test/setup/secret-scan.ts"],
     testTimeout: 15_000,
     hookTimeout: 120_000,
   },

@@ -8,8 +8,9 @@ import fc from "fast-check";
 import { SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
 import { handle } from "../shared/handle.ts";
+import { secret } from "./helpers/secrets.ts";
 
-const SECRET = "fuzz-jwt-secret-0123456789abcdefghij";
+const SECRET = secret("fuzz-jwt-secret-0123456789abcdefghij");
 const ENV = {
   CLOUDFLARE_TURN_KEY_ID: "kid",
   CLOUDFLARE_TURN_KEY_API_TOKEN: "fuzz-cloudflare-token",

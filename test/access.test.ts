@@ -9,11 +9,12 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vites
 import vercel from "../api/ice-servers.ts";
 import netlify from "../functions/ice-servers.mts";
 import { startFakeCloudflare, type FakeCloudflare } from "./fake-cloudflare.ts";
+import { secret } from "./helpers/secrets.ts";
 
 const SECRETS = {
-  cloudflareToken: "cf-access-token-Mn8Bv6Cx4Zl2Kj0H",
-  jwtSecret: "access-jwt-secret-Pq9Wr7Et5Yu3Io1Asd",
-  bearer: "access-bearer-token-Gh4Jk6Lz8Xc0Vb2N",
+  cloudflareToken: secret("cf-access-token-Mn8Bv6Cx4Zl2Kj0H"),
+  jwtSecret: secret("access-jwt-secret-Pq9Wr7Et5Yu3Io1Asd"),
+  bearer: secret("access-bearer-token-Gh4Jk6Lz8Xc0Vb2N"),
 };
 const ISSUER = "https://auth.example.test/";
 const AUDIENCE = "turn";

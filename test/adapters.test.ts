@@ -6,8 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import vercel from "../api/ice-servers.ts";
 import netlify, { config as netlifyConfig } from "../functions/ice-servers.mts";
 import { startFakeCloudflare, type FakeCloudflare } from "./fake-cloudflare.ts";
+import { secret } from "./helpers/secrets.ts";
 
-const TOKEN = "tok-adapter-Secret-77aa88bb99cc";
+const TOKEN = secret("tok-adapter-Secret-77aa88bb99cc");
 let fake: FakeCloudflare;
 const saved = { ...process.env };
 

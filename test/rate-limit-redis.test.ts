@@ -19,6 +19,7 @@ import { startFakeCloudflare, type FakeCloudflare } from "./fake-cloudflare.ts";
 import { startFakeUpstash, type FakeUpstash } from "./fake-upstash.ts";
 import { freePort, spawnLogged, waitForHttp, type Spawned } from "./helpers/process.ts";
 import { startRedis, type RedisServer } from "./helpers/redis.ts";
+import { secret } from "./helpers/secrets.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const TSX = join(ROOT, "node_modules/.bin/tsx");
@@ -26,10 +27,10 @@ const START = join(ROOT, "server/start.ts");
 
 const KEY_ID = "5e1f0c0ffee5e1f0c0ffee5e1f0c0ffe";
 // Unique, realistic-looking secrets, so a leak anywhere is easy to spot.
-const CF_TOKEN = "cf-ratelimit-Secret-9Qw2Er4Ty6Ui8Op0As";
-const JWT_SECRET = "jwt-ratelimit-Secret-Lk3Jh5Gf7Ds9Za1Xc";
-const UPSTASH_TOKEN = "upstash-ratelimit-Secret-Mn2Bv4Cx6Zl8Kj0H";
-const WRONG_UPSTASH_TOKEN = "upstash-wrong-Secret-Pq1Wo3Ei5Ru7Ty9U";
+const CF_TOKEN = secret("cf-ratelimit-Secret-9Qw2Er4Ty6Ui8Op0As");
+const JWT_SECRET = secret("jwt-ratelimit-Secret-Lk3Jh5Gf7Ds9Za1Xc");
+const UPSTASH_TOKEN = secret("upstash-ratelimit-Secret-Mn2Bv4Cx6Zl8Kj0H");
+const WRONG_UPSTASH_TOKEN = secret("upstash-wrong-Secret-Pq1Wo3Ei5Ru7Ty9U");
 const SECRETS = [CF_TOKEN, JWT_SECRET, UPSTASH_TOKEN, WRONG_UPSTASH_TOKEN];
 const ISSUER = "https://issuer.test";
 const AUDIENCE = "turn-vend-ratelimit-test";

@@ -7,11 +7,12 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { handle, type HandleOptions } from "../shared/handle.ts";
 import { startFakeCloudflare, type FakeCloudflare } from "./fake-cloudflare.ts";
 import { startFakeMetered, type FakeMetered } from "./fake-metered.ts";
+import { secret } from "./helpers/secrets.ts";
 
-const SIGNING = "revoke-e2e-signing-secret-0123456789abcdef";
-const CF_TOKEN = "cf-revoke-token-Tz4Ux6Wv8Ys0";
-const METERED_SECRET = "metered-revoke-secret-Ab3Cd5Ef7";
-const JWT_SECRET = "revoke-jwt-secret-0123456789abcdefghij";
+const SIGNING = secret("revoke-e2e-signing-secret-0123456789abcdef");
+const CF_TOKEN = secret("cf-revoke-token-Tz4Ux6Wv8Ys0");
+const METERED_SECRET = secret("metered-revoke-secret-Ab3Cd5Ef7");
+const JWT_SECRET = secret("revoke-jwt-secret-0123456789abcdefghij");
 
 let cloudflare: FakeCloudflare;
 let metered: FakeMetered;

@@ -10,13 +10,14 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fakeTurnKey, startFakeCloudflareV4, v4Failure, type FakeCloudflareV4, type FakeTurnKey } from "./fake-cloudflare-v4.ts";
+import { secret } from "./helpers/secrets.ts";
 
 const TSX = fileURLToPath(new URL("../node_modules/.bin/tsx", import.meta.url));
 const CLI = fileURLToPath(new URL("../cli/turn-keys.ts", import.meta.url));
 
 const ACCOUNT = "0123456789abcdef0123456789abcdef";
-const API_TOKEN = "cfat-Secret-Account-Token-7c1e9b";
-const WRONG_TOKEN = "cfat-Wrong-Account-Token-55aa01";
+const API_TOKEN = secret("cfat-Secret-Account-Token-7c1e9b");
+const WRONG_TOKEN = secret("cfat-Wrong-Account-Token-55aa01");
 
 interface Run {
   code: number | null;

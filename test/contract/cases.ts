@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import type { FakeCloudflare } from "../fake-cloudflare.ts";
+import { secret } from "../helpers/secrets.ts";
 
 export const CONTRACT_MAX_TTL = 7200;
 export const CONTRACT_TIMEOUT_MS = 1500;
@@ -13,8 +14,8 @@ export const CONTRACT_TIMEOUT_MS = 1500;
 export const CONTRACT_TOTAL_TIMEOUT_MS = 3000;
 export const CONTRACT_KEY_ID = "c0ffee0123456789abcdef0123456789";
 // Looks like a real token so a leak would be easy to spot, and is unique to this suite.
-export const CONTRACT_TOKEN = "cf-test-token-Zx81qLmN4vB7tY2uP0sRk9wE";
-export const CONTRACT_REVOKE_SECRET = "contract-revoke-signing-secret-Hg5Fd3Sa1";
+export const CONTRACT_TOKEN = secret("cf-test-token-Zx81qLmN4vB7tY2uP0sRk9wE");
+export const CONTRACT_REVOKE_SECRET = secret("contract-revoke-signing-secret-Hg5Fd3Sa1");
 
 /** The environment every entry point runs the contract with. */
 export function contractEnv(fake: FakeCloudflare): Record<string, string> {

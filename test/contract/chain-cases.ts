@@ -10,13 +10,14 @@ import { handle } from "../../shared/handle.ts";
 import type { FakeCloudflare } from "../fake-cloudflare.ts";
 import type { FakeMetered } from "../fake-metered.ts";
 import type { Fault } from "../fake-upstream.ts";
+import { secret } from "../helpers/secrets.ts";
 
 export const CHAIN_SECRETS = {
   cloudflareKeyId: "chainkey0123456789abcdef",
-  cloudflareToken: "cf-chain-token-Q7wE9rT2yU4iO6pA",
-  meteredSecretKey: "metered-secret-Lk3Jh5Gf7Ds9Aq1Z",
-  meteredApiKey: "metered-static-apikey-Xc2Vb4Nm6",
-  sharedSecret: "shared-secret-Rt5Yu7Io9Pa2Sd4F",
+  cloudflareToken: secret("cf-chain-token-Q7wE9rT2yU4iO6pA"),
+  meteredSecretKey: secret("metered-secret-Lk3Jh5Gf7Ds9Aq1Z"),
+  meteredApiKey: secret("metered-static-apikey-Xc2Vb4Nm6"),
+  sharedSecret: secret("shared-secret-Rt5Yu7Io9Pa2Sd4F"),
 };
 export const CHAIN_ATTEMPT_MS = 800;
 export const CHAIN_TOTAL_MS = 2000;

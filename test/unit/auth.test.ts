@@ -5,8 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { authenticate, configureAuth } from "../../shared/auth.ts";
 import { ServiceError } from "../../shared/errors.ts";
 import { rejectionOf } from "../helpers/service-error.ts";
+import { secret } from "../helpers/secrets.ts";
 
-const SECRET = "jwt-hs256-secret-that-is-long-enough-0123456789";
+const SECRET = secret("jwt-hs256-secret-that-is-long-enough-0123456789");
 const ISSUER = "https://auth.example.test/";
 const AUDIENCE = "turn-credentials";
 const encoder = new TextEncoder();

@@ -17,13 +17,14 @@ import {
 } from "../../shared/cloudflare-keys.ts";
 import { prepareRevokeCredential, processRevokeCredential } from "../../shared/cloudflare-revoke.ts";
 import type { UpstreamReply } from "../../shared/upstream.ts";
+import { secret } from "../helpers/secrets.ts";
 
-const TOKEN = "cf-Secret-Token-0a1b2c3d4e5f";
+const TOKEN = secret("cf-Secret-Token-0a1b2c3d4e5f");
 const CONFIG: AccountApiConfig = { accountId: "acc 1", apiToken: TOKEN, apiBase: "http://127.0.0.1:9/client/v4/" };
 const KEYS = "http://127.0.0.1:9/client/v4/accounts/acc%201/calls/turn_keys";
 
 const KEY = { uid: "2a95132c15732412d22c1476fa83f27a", name: "my-turn-key", created: "2014-01-02T02:20:00Z", modified: "2014-01-02T02:20:00Z" };
-const SECRET = "66bcf64aa8907b9f9d90ac17746a77ce394c393b92b3916633dc02846e608ad4";
+const SECRET = secret("66bcf64aa8907b9f9d90ac17746a77ce394c393b92b3916633dc02846e608ad4");
 
 function reply(status: number, body: unknown): UpstreamReply {
   return { status, headers: new Headers(), body: typeof body === "string" ? body : JSON.stringify(body) };

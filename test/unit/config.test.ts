@@ -2,10 +2,11 @@ import { describe, expect, it } from "vitest";
 import { loadConfig, parseConfig } from "../../shared/config.ts";
 import { CLOUDFLARE_DEFAULT_API_BASE } from "../../shared/providers/cloudflare.ts";
 import { thrownBy } from "../helpers/service-error.ts";
+import { secret } from "../helpers/secrets.ts";
 
 const failure = (env: Record<string, string>) => thrownBy(() => parseConfig(env));
 
-const SECRET = "tok-Secret-Value-9f8e7d6c5b4a";
+const SECRET = secret("tok-Secret-Value-9f8e7d6c5b4a");
 
 describe("parseConfig", () => {
   it("applies the documented defaults", () => {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { handle, type HandleOptions } from "../../shared/handle.ts";
+import { secret } from "../helpers/secrets.ts";
 
-const TOKEN = "tok-handle-Secret-0a1b2c3d4e5f";
+const TOKEN = secret("tok-handle-Secret-0a1b2c3d4e5f");
 const ENV = { CLOUDFLARE_TURN_KEY_ID: "kid", CLOUDFLARE_TURN_KEY_API_TOKEN: TOKEN, CLOUDFLARE_TURN_API_BASE: "https://cf.example/v1", TURN_TTL: "3600" };
 
 function capture() {

@@ -3,8 +3,9 @@ import { parseConfig } from "../../shared/config.ts";
 import { handle } from "../../shared/handle.ts";
 import { METERED_GLOBAL_URLS, prepareMeteredCredential, prepareMeteredIceServers } from "../../shared/providers/metered.ts";
 import { startFakeMetered, type FakeMetered } from "../fake-metered.ts";
+import { secret } from "../helpers/secrets.ts";
 
-const SECRET = "metered-unit-secret-Hy6Tg8Rf";
+const SECRET = secret("metered-unit-secret-Hy6Tg8Rf");
 const STATIC_KEY = "metered-unit-static-Bn3Mk5";
 let fake: FakeMetered;
 

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { signRevokeToken, verifyRevokeToken } from "../../shared/revoke-token.ts";
+import { secret } from "../helpers/secrets.ts";
 
-const SECRET = "revoke-signing-secret-0123456789abcdef";
+const SECRET = secret("revoke-signing-secret-0123456789abcdef");
 const NOW = Date.UTC(2030, 0, 1);
 const CLAIMS = { provider: "cloudflare" as const, username: "bc91b63e2b5d", expiresAt: NOW / 1000 + 600 };
 
