@@ -1,4 +1,4 @@
-import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from "jose";
+import type { JWTVerifyGetKey } from "jose";
 import * as v from "valibot";
 import { httpUrl, readList, readVar, type Env } from "./env.ts";
 import { ServiceError } from "./errors.ts";
@@ -6,7 +6,7 @@ import { ServiceError } from "./errors.ts";
 export type AuthConfig =
   | { mode: "none" }
   | { mode: "bearer"; tokens: readonly string[] }
-  | { mode: "jwt"; key: Uint8Array | JWTVerifyGetKey; algorithms?: string[]; issuer: string; audience: string };
+  | { mode: "jwt"; key: { secret: Uint8Array } | { jwksUrl: string }; issuer: string; audience: string };
 
 /** Who the caller is, once verified: `sub` of a JWT. Bearer tokens name no one. */
 export interface Caller {
@@ -19,8 +19,23 @@ const REALM = 'Bearer realm="turn-credentials"';
 const encoder = new TextEncoder();
 
 const JwksUrl = httpUrl("AUTH_JWKS_URL");
+
+// jose is loaded only where JWTs are used, so that every other instance starts without it.
+let jose: Promise<typeof import("jose")> | undefined;
+const loadJose = () => (jose ??= import("jose"));
+
 // One key set per URL for the life of the instance, so its cache and cooldown work.
 const keySets = new Map<string, JWTVerifyGetKey>();
+
+async function keySetFor(url: string): Promise<JWTVerifyGetKey> {
+  let keySet = keySets.get(url);
+  if (!keySet) {
+    const { createRemoteJWKSet } = await loadJose();
+    keySet = createRemoteJWKSet(new URL(url), { timeoutDuration: 2000, cooldownDuration: 30_000 });
+    keySets.set(url, keySet);
+  }
+  return keySet;
+}
 
 function required(env: Env, name: string): string {
   const value = readVar(env, name);
@@ -42,16 +57,11 @@ export function configureAuth(env: Env): AuthConfig {
   const secret = readVar(env, "AUTH_JWT_SECRET");
   const jwksUrl = readVar(env, "AUTH_JWKS_URL");
   if (secret && jwksUrl) throw new ServiceError("invalid_config", "set AUTH_JWT_SECRET or AUTH_JWKS_URL, not both");
-  if (secret) return { mode, key: encoder.encode(secret), algorithms: ["HS256"], issuer, audience };
+  if (secret) return { mode, key: { secret: encoder.encode(secret) }, issuer, audience };
   if (!jwksUrl) throw new ServiceError("not_configured", "AUTH_MODE=jwt needs AUTH_JWKS_URL or AUTH_JWT_SECRET");
   const parsed = v.safeParse(JwksUrl, jwksUrl);
   if (!parsed.success) throw new ServiceError("invalid_config", parsed.issues[0].message);
-  let keySet = keySets.get(parsed.output);
-  if (!keySet) {
-    keySet = createRemoteJWKSet(new URL(parsed.output), { timeoutDuration: 2000, cooldownDuration: 30_000 });
-    keySets.set(parsed.output, keySet);
-  }
-  return { mode, key: keySet, issuer, audience };
+  return { mode, key: { jwksUrl: parsed.output }, issuer, audience };
 }
 
 function unauthorized(message: string, invalid: boolean): ServiceError {
@@ -97,14 +107,18 @@ export async function authenticate(request: Request, config: AuthConfig): Promis
     if (!(await matchesAny(token, config.tokens))) throw unauthorized("the bearer token is not valid", true);
     return {};
   }
+  const { jwtVerify, errors: joseErrors } = await loadJose();
   try {
-    const { payload } = await jwtVerify(token, config.key as Parameters<typeof jwtVerify>[1], {
+    const options = {
       issuer: config.issuer,
       audience: config.audience,
-      algorithms: config.algorithms,
       clockTolerance: JWT_CLOCK_SKEW_SECONDS,
       requiredClaims: ["sub", "exp"],
-    });
+    };
+    const { payload } =
+      "secret" in config.key
+        ? await jwtVerify(token, config.key.secret, { ...options, algorithms: ["HS256"] })
+        : await jwtVerify(token, await keySetFor(config.key.jwksUrl), options);
     return { user: payload.sub };
   } catch (error) {
     // A failed key-set fetch is ours to fix, not the caller's: jose reports it as a timeout,

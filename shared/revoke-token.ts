@@ -1,4 +1,5 @@
 import * as v from "valibot";
+import { base64url, hmacKey } from "./hmac.ts";
 import type { ProviderId } from "./providers/provider.ts";
 
 /**
@@ -17,12 +18,6 @@ export interface RevokeClaims {
 
 const encoder = new TextEncoder();
 
-function base64url(bytes: Uint8Array): string {
-  let binary = "";
-  for (const byte of bytes) binary += String.fromCharCode(byte);
-  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
-
 function fromBase64url(text: string): Uint8Array<ArrayBuffer> | undefined {
   if (!/^[A-Za-z0-9_-]*$/.test(text)) return undefined;
   try {
@@ -33,19 +28,9 @@ function fromBase64url(text: string): Uint8Array<ArrayBuffer> | undefined {
   }
 }
 
-const keys = new Map<string, Promise<CryptoKey>>();
-function hmacKey(secret: string): Promise<CryptoKey> {
-  let key = keys.get(secret);
-  if (!key) {
-    key = crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]);
-    keys.set(secret, key);
-  }
-  return key;
-}
-
 export async function signRevokeToken(secret: string, claims: RevokeClaims): Promise<string> {
   const payload = encoder.encode(JSON.stringify({ p: claims.provider, n: claims.username, e: claims.expiresAt, ...(claims.user !== undefined ? { s: claims.user } : {}) }));
-  const signature = new Uint8Array(await crypto.subtle.sign("HMAC", await hmacKey(secret), payload));
+  const signature = new Uint8Array(await crypto.subtle.sign("HMAC", await hmacKey(secret, "SHA-256"), payload));
   return `${base64url(payload)}.${base64url(signature)}`;
 }
 
@@ -65,7 +50,7 @@ export async function verifyRevokeToken(secret: string, token: string, nowMs: nu
   const payload = fromBase64url(parts[0]);
   const signature = fromBase64url(parts[1]);
   if (!payload || !signature) return { ok: false, reason: "malformed" };
-  if (!(await crypto.subtle.verify("HMAC", await hmacKey(secret), signature, payload))) return { ok: false, reason: "forged" };
+  if (!(await crypto.subtle.verify("HMAC", await hmacKey(secret, "SHA-256"), signature, payload))) return { ok: false, reason: "forged" };
   let json: unknown;
   try {
     json = JSON.parse(new TextDecoder().decode(payload));

@@ -1,5 +1,6 @@
 import { readList, type Env } from "../env.ts";
 import { ServiceError } from "../errors.ts";
+import { base64, hmacKey } from "../hmac.ts";
 import { parseIceUrl, type IceServer } from "../ice-urls.ts";
 import type { Provider } from "./provider.ts";
 
@@ -28,16 +29,9 @@ function configureSharedSecret(env: Env): SharedSecretConfig | undefined {
 
 const encoder = new TextEncoder();
 
-function base64(bytes: ArrayBuffer): string {
-  let binary = "";
-  for (const byte of new Uint8Array(bytes)) binary += String.fromCharCode(byte);
-  return btoa(binary);
-}
-
 /** base64(HMAC-SHA1(secret, username)), the password coturn expects for `username`. */
 export async function turnRestCredential(secret: string, username: string): Promise<string> {
-  const key = await crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-1" }, false, ["sign"]);
-  return base64(await crypto.subtle.sign("HMAC", key, encoder.encode(username)));
+  return base64(await crypto.subtle.sign("HMAC", await hmacKey(secret, "SHA-1"), encoder.encode(username)));
 }
 
 /** "<unix expiry>:<identity>", so the TURN server can check the expiry without state. */
