@@ -30,7 +30,7 @@ const ROUTES: Record<string, { methods: readonly string[]; run: Run }> = {
   [REVOKE_PATH]: { methods: ["POST"], run: revoke },
 };
 
-const defaultFetch: Fetch = (request) => fetch(request);
+const defaultFetch: Fetch = (request, init) => fetch(request, init);
 
 /**
  * One request, in order: route, configuration, origin, method, caller and

@@ -22,8 +22,8 @@ describe("fetchWithin", () => {
     vi.useFakeTimers();
     let seen: AbortSignal | undefined;
     const pending = fetchWithin(
-      (req) => {
-        seen = req.signal;
+      (_, init) => {
+        seen = init?.signal;
         return new Promise(() => {});
       },
       request(),
