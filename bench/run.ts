@@ -1,0 +1,128 @@
+/**
+ * `npm run bench`: every system side by side on loopback, each in its own `node`
+ * process, against the fake Cloudflare in another. Prints a table, writes
+ * bench/results/latest.json. Reports pass/miss per target; never fails on a miss.
+ */
+import { mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
+import { buildAll, ROOT, type Built } from "./build.ts";
+import { burst, type BurstSample } from "./burst.ts";
+import { guardChildren, stopAll } from "./children.ts";
+import { coldStart, type ColdSample } from "./cold-start.ts";
+import { failover } from "./failover.ts";
+import { loadCount, loadFor, type LoadSample } from "./load.ts";
+import { machine } from "./machine.ts";
+import { parseOptions, type BenchOptions } from "./options.ts";
+import { renderTable, summarize, type CountedRun, type Raw, type UpstreamSystemId } from "./report.ts";
+import { startSystem, SYSTEMS, type System, type SystemId } from "./systems.ts";
+import { directUpstreamRequest, startFakeCloudflareProcess, type FakeCloudflareProcess } from "./upstream.ts";
+
+/** Far above the expected ~2.5 minutes: only a stuck bench ever meets it. */
+const WATCHDOG_MS = 9 * 60_000;
+
+const progress = (message: string) => process.stderr.write(`[bench] ${message}\n`);
+const bySystem = <T>(make: () => T) => Object.fromEntries(SYSTEMS.map((system) => [system.id, make()])) as Record<SystemId, T>;
+
+async function measureSystem(built: Built, fake: FakeCloudflareProcess, system: System, options: BenchOptions, raw: Raw): Promise<void> {
+  await fake.reset();
+  await fake.setLatency(options.latencyMs);
+  const running = await startSystem(built, system, fake.ready);
+  try {
+    const target = { url: running.url };
+    // Counted exactly, on the fresh instance: its first connections to the upstream are included.
+    const counted = await loadCount(target, options.connections, options.countedRequests);
+    const stats = await fake.stats();
+    const countedRun: CountedRun = { ...counted, upstreamCalls: stats.requests, newConnections: stats.connections };
+    raw.counted[system.id].push(countedRun);
+
+    await loadFor(target, options.connections, options.warmupS);
+    const sample: LoadSample = await loadFor(target, options.connections, options.durationS, running.pid);
+    raw.load[system.id].push(sample);
+
+    if (system.callsUpstream) raw.unloaded[system.id as UpstreamSystemId].push(await loadFor(target, 1, options.unloadedS));
+
+    await fake.setLatency(options.burstLatencyMs);
+    const burstSample: BurstSample = await burst(running.url, options.burstRequests, running.pid);
+    raw.burst[system.id].push(burstSample);
+    progress(
+      `${system.label}: ${Math.round(sample.rps)} req/s, p99 ${sample.p99Ms.toFixed(2)} ms` +
+        `${sample.notOk + sample.errors > 0 ? `, ${sample.notOk} non-2xx, ${sample.errors} errors` : ""}; ` +
+        `upstream calls ${countedRun.upstreamCalls}/${countedRun.ok}; burst ${Math.round(burstSample.wallMs)} ms (${burstSample.failed} failed)`,
+    );
+  } finally {
+    await running.stop();
+  }
+}
+
+async function measureDirectUpstream(fake: FakeCloudflareProcess, options: BenchOptions, raw: Raw, round: number): Promise<void> {
+  await fake.reset();
+  await fake.setLatency(options.latencyMs);
+  const target = directUpstreamRequest(fake.ready);
+  // The fake lives through the whole bench, so it is warm after the first round.
+  await loadFor(target, options.connections, round === 0 ? options.warmupS : 1);
+  const sample = await loadFor(target, options.connections, options.durationS, fake.pid);
+  raw.load.upstream.push(sample);
+  raw.unloaded.upstream.push(await loadFor(target, 1, options.unloadedS));
+  progress(`upstream alone: ${Math.round(sample.rps)} req/s, p50 ${sample.p50Ms.toFixed(2)} ms, p99 ${sample.p99Ms.toFixed(2)} ms`);
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2));
+  guardChildren();
+  setTimeout(() => {
+    progress(`still running after ${WATCHDOG_MS / 60_000} minutes: giving up`);
+    process.exit(2);
+  }, WATCHDOG_MS).unref();
+  const started = performance.now();
+  const before = machine();
+
+  progress("bundling entry points and the harness with esbuild");
+  const built = await buildAll();
+  const fake = await startFakeCloudflareProcess(built);
+
+  const raw: Raw = {
+    load: { ...bySystem((): LoadSample[] => []), upstream: [] },
+    unloaded: { naive: [], "ours-cloudflare": [], upstream: [] },
+    counted: bySystem((): CountedRun[] => []),
+    burst: bySystem((): BurstSample[] => []),
+    cold: bySystem((): ColdSample[] => []),
+    bundles: Object.values(built.entries).map(({ file, ...entry }) => ({ ...entry, file: relative(ROOT, file) })),
+    failover: undefined,
+  };
+
+  for (let round = 0; round < options.runs; round += 1) {
+    progress(`load, run ${round + 1} of ${options.runs} (${options.connections} connections, ${options.durationS} s, upstream latency ${options.latencyMs} ms)`);
+    // The order rotates, so that no system always runs first or last.
+    const order = SYSTEMS.map((_, index) => SYSTEMS[(index + round) % SYSTEMS.length]);
+    for (const system of order) await measureSystem(built, fake, system, options, raw);
+    await measureDirectUpstream(fake, options, raw, round);
+  }
+
+  progress(`cold start, ${options.coldStarts} fresh processes per system`);
+  await fake.reset();
+  for (let run = 0; run < options.coldStarts; run += 1) {
+    for (const system of SYSTEMS) raw.cold[system.id].push(await coldStart(built, system, fake.ready));
+  }
+
+  progress(`failover, ${options.failoverRuns} runs against a ${options.failoverBudgetMs} ms budget`);
+  raw.failover = await failover(built, fake, options.failoverBudgetMs, options.failoverRuns, 3 * options.failoverBudgetMs);
+
+  await fake.stop();
+  const wallSeconds = (performance.now() - started) / 1000;
+  const summary = summarize(raw, options, { ...before, loadAverageAfter: machine().loadAverageBefore }, wallSeconds);
+
+  const out = join(ROOT, options.out);
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(`${out}.tmp`, `${JSON.stringify(summary, null, 2)}\n`);
+  renameSync(`${out}.tmp`, out);
+
+  console.log(renderTable(summary));
+  console.log(`\nWritten to ${relative(ROOT, out)} in ${wallSeconds.toFixed(0)} s.`);
+}
+
+main()
+  .catch((error) => {
+    console.error(`bench failed: ${(error as Error).stack ?? error}`);
+    process.exitCode = 1;
+  })
+  .finally(() => stopAll());

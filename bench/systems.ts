@@ -1,0 +1,78 @@
+/**
+ * The systems under test, each served the same way: a fresh `node` process
+ * running bench/serve.ts over one bundled entry point (see bench/build.ts).
+ */
+import { freePort } from "../test/helpers/process.ts";
+import type { Built, EntryName } from "./build.ts";
+import { cleanEnv, launchNode, type Child } from "./children.ts";
+import { FAKE_API_TOKEN, FAKE_KEY_ID, SERVE_READY, type FakeReady, type ServeReady } from "./protocol.ts";
+
+export type SystemId = "bare" | "naive" | "ours-cloudflare" | "ours-shared-secret";
+
+export interface System {
+  id: SystemId;
+  label: string;
+  entry: EntryName;
+  /** Whether a request costs a call to the (fake) Cloudflare API. */
+  callsUpstream: boolean;
+  env(fake: FakeReady): Record<string, string>;
+}
+
+/**
+ * Our defaults, except the rate limit: the default (60 a minute per address, in
+ * memory) would refuse a load from one address at once. Set this high, the limiter
+ * still counts every request, and never refuses one.
+ */
+const OURS = { RATE_LIMIT: "9999999/1s" };
+
+const cloudflareEnv = (fake: FakeReady) => ({
+  CLOUDFLARE_TURN_KEY_ID: FAKE_KEY_ID,
+  CLOUDFLARE_TURN_KEY_API_TOKEN: FAKE_API_TOKEN,
+  CLOUDFLARE_TURN_API_BASE: fake.apiBase,
+});
+
+const sharedSecretEnv = () => ({
+  TURN_SHARED_SECRET: "bench-shared-secret",
+  TURN_URLS: "stun:turn.example.com:3478,turn:turn.example.com:3478?transport=udp,turn:turn.example.com:443?transport=tcp,turns:turn.example.com:5349?transport=tcp",
+});
+
+export const SYSTEMS: readonly System[] = [
+  { id: "bare", label: "bare function", entry: "bare", callsUpstream: false, env: () => ({}) },
+  { id: "naive", label: "naive (seed)", entry: "naive", callsUpstream: true, env: cloudflareEnv },
+  { id: "ours-cloudflare", label: "ours, Cloudflare", entry: "netlify", callsUpstream: true, env: (fake) => ({ ...OURS, ...cloudflareEnv(fake) }) },
+  { id: "ours-shared-secret", label: "ours, shared secret", entry: "netlify", callsUpstream: false, env: () => ({ ...OURS, ...sharedSecretEnv() }) },
+];
+
+export const systemById = (id: SystemId): System => SYSTEMS.find((system) => system.id === id)!;
+
+/** Provider 1 is the Cloudflare fake, provider 2 the local shared secret. */
+export function failoverEnv(fake: FakeReady, upstreamTimeoutMs: number): Record<string, string> {
+  return {
+    ...OURS,
+    ...cloudflareEnv(fake),
+    ...sharedSecretEnv(),
+    TURN_PROVIDERS: "cloudflare,shared-secret",
+    TURN_UPSTREAM_TIMEOUT_MS: String(upstreamTimeoutMs),
+  };
+}
+
+export const ICE_SERVERS_PATH = "/api/ice-servers";
+
+export interface Running {
+  /** The URL to load: http://127.0.0.1:PORT/api/ice-servers */
+  url: string;
+  pid: number | undefined;
+  child: Child<ServeReady>;
+  stop(): Promise<void>;
+}
+
+/** Starts `entry` in a fresh node process with only `env` (and PATH, HOME) set. */
+export async function serveEntry(built: Built, entry: EntryName, env: Record<string, string>): Promise<Running> {
+  const port = await freePort();
+  const child = await launchNode<ServeReady>([built.serve, built.entries[entry].file], cleanEnv({ ...env, BENCH_PORT: String(port) }), SERVE_READY);
+  return { url: `http://127.0.0.1:${port}${ICE_SERVERS_PATH}`, pid: child.spawned.child.pid, child, stop: child.stop };
+}
+
+export function startSystem(built: Built, system: System, fake: FakeReady): Promise<Running> {
+  return serveEntry(built, system.entry, system.env(fake));
+}
