@@ -29,4 +29,4 @@ export interface FakeStats {
 }
 
 export const FAKE_KEY_ID = "bench-key";
-export const FAKE_API_TOKEN = "bench-token-not-a-secret";
+export const FAKE_API_TOKEN = "bench-fake-token";
