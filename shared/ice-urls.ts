@@ -1,9 +1,32 @@
+import * as v from "valibot";
+
 /** What the browser needs to reach one STUN or TURN server, as RTCIceServer has it. */
 export interface IceServer {
   urls: string[];
   username?: string;
   credential?: string;
 }
+
+/**
+ * An RTCIceServer as providers send it: `urls` one string or several (made an array here),
+ * and a username and credential where the server needs them. Unknown fields are dropped.
+ */
+export const IceServerSchema = v.pipe(
+  v.object({
+    urls: v.pipe(
+      v.union([v.string(), v.array(v.string())]),
+      v.transform((urls) => (typeof urls === "string" ? [urls] : urls)),
+      v.minLength(1),
+    ),
+    username: v.optional(v.string()),
+    credential: v.optional(v.string()),
+  }),
+  v.transform(({ urls, username, credential }): IceServer => ({
+    urls,
+    ...(username !== undefined ? { username } : {}),
+    ...(credential !== undefined ? { credential } : {}),
+  })),
+);
 
 export type IceScheme = "stun" | "stuns" | "turn" | "turns";
 

@@ -1,3 +1,4 @@
+import * as v from "valibot";
 import { ServiceError } from "./errors.ts";
 
 /** The network, injectable: the global fetch fits, and so does any test double. */
@@ -136,4 +137,21 @@ export async function callWithRetry(request: Request, options: RetryOptions): Pr
     }
     await sleep(wait);
   }
+}
+
+/**
+ * A provider's 2xx JSON answer, checked against its schema; any other status,
+ * a body that is not JSON, or the wrong shape is a ServiceError.
+ */
+export function parseReply<T>(reply: UpstreamReply, schema: v.GenericSchema<unknown, T>, provider: string): T {
+  if (reply.status < 200 || reply.status > 299) throw upstreamStatusError(reply, provider);
+  let json: unknown;
+  try {
+    json = JSON.parse(reply.body);
+  } catch {
+    throw new ServiceError("upstream_invalid_response", `${provider} answered with a body that is not JSON`);
+  }
+  const result = v.safeParse(schema, json);
+  if (!result.success) throw new ServiceError("upstream_invalid_response", `${provider} answered with an unexpected shape`);
+  return result.output;
 }

@@ -1,8 +1,8 @@
 import * as v from "valibot";
 import { httpUrl, readVar, type Env } from "../env.ts";
 import { ServiceError } from "../errors.ts";
-import type { IceServer } from "../ice-urls.ts";
-import { upstreamStatusError, type UpstreamReply } from "../upstream.ts";
+import { IceServerSchema, type IceServer } from "../ice-urls.ts";
+import { parseReply, upstreamStatusError, type UpstreamReply } from "../upstream.ts";
 import { prepareRevokeCredential } from "../cloudflare-revoke.ts";
 import type { Provider } from "./provider.ts";
 
@@ -48,18 +48,6 @@ export function prepareCloudflare(config: CloudflareConfig, ttl: number, user?: 
   });
 }
 
-const UrlsSchema = v.pipe(
-  v.union([v.string(), v.array(v.string())]),
-  v.transform((urls) => (typeof urls === "string" ? [urls] : urls)),
-  v.minLength(1),
-);
-
-const IceServerSchema = v.object({
-  urls: UrlsSchema,
-  username: v.optional(v.string()),
-  credential: v.optional(v.string()),
-});
-
 // The documented answer is an array (generate-ice-servers); the older
 // /credentials/generate endpoint answered with a single object.
 const CloudflareReplySchema = v.object({
@@ -71,22 +59,7 @@ const CloudflareReplySchema = v.object({
 
 /** Checks status, content and shape; returns the ICE servers or throws a ServiceError. */
 export function processCloudflare(reply: UpstreamReply): IceServer[] {
-  if (reply.status < 200 || reply.status > 299) throw upstreamStatusError(reply, CLOUDFLARE);
-  let json: unknown;
-  try {
-    json = JSON.parse(reply.body);
-  } catch {
-    throw new ServiceError("upstream_invalid_response", `${CLOUDFLARE} answered with a body that is not JSON`);
-  }
-  const result = v.safeParse(CloudflareReplySchema, json);
-  if (!result.success) {
-    throw new ServiceError("upstream_invalid_response", `${CLOUDFLARE} answered with an unexpected shape`);
-  }
-  return result.output.iceServers.map(({ urls, username, credential }) => ({
-    urls,
-    ...(username !== undefined ? { username } : {}),
-    ...(credential !== undefined ? { credential } : {}),
-  }));
+  return parseReply(reply, CloudflareReplySchema, CLOUDFLARE).iceServers;
 }
 
 /**

@@ -1,8 +1,8 @@
 import * as v from "valibot";
 import { readVar, type Env } from "../env.ts";
 import { ServiceError } from "../errors.ts";
-import type { IceServer } from "../ice-urls.ts";
-import { upstreamStatusError, type UpstreamReply } from "../upstream.ts";
+import { IceServerSchema, type IceServer } from "../ice-urls.ts";
+import { parseReply, upstreamStatusError, type UpstreamReply } from "../upstream.ts";
 import type { Provider } from "./provider.ts";
 
 export const METERED = "Metered";
@@ -77,44 +77,14 @@ const CredentialSchema = v.object({
   apiKey: v.optional(v.string()),
 });
 
-const IceServersSchema = v.pipe(
-  v.array(
-    v.object({
-      urls: v.pipe(
-        v.union([v.string(), v.array(v.string())]),
-        v.transform((urls) => (typeof urls === "string" ? [urls] : urls)),
-        v.minLength(1),
-      ),
-      username: v.optional(v.string()),
-      credential: v.optional(v.string()),
-    }),
-  ),
-  v.minLength(1),
-);
-
-function parseJson<T>(reply: UpstreamReply, schema: v.GenericSchema<unknown, T>): T {
-  if (reply.status < 200 || reply.status > 299) throw upstreamStatusError(reply, METERED);
-  let json: unknown;
-  try {
-    json = JSON.parse(reply.body);
-  } catch {
-    throw new ServiceError("upstream_invalid_response", `${METERED} answered with a body that is not JSON`);
-  }
-  const result = v.safeParse(schema, json);
-  if (!result.success) throw new ServiceError("upstream_invalid_response", `${METERED} answered with an unexpected shape`);
-  return result.output;
-}
+const IceServersSchema = v.pipe(v.array(IceServerSchema), v.minLength(1));
 
 export function processMeteredCredential(reply: UpstreamReply): v.InferOutput<typeof CredentialSchema> {
-  return parseJson(reply, CredentialSchema);
+  return parseReply(reply, CredentialSchema, METERED);
 }
 
 export function processMeteredIceServers(reply: UpstreamReply): IceServer[] {
-  return parseJson(reply, IceServersSchema).map(({ urls, username, credential }) => ({
-    urls,
-    ...(username !== undefined ? { username } : {}),
-    ...(credential !== undefined ? { credential } : {}),
-  }));
+  return parseReply(reply, IceServersSchema, METERED);
 }
 
 /** DELETE /api/v1/turn/credential?secretKey=… with {"username": …}: the credential stops working. */
