@@ -8,20 +8,11 @@
  *   POST /reset  → forgets requests, connections and faults
  *   POST /fault  → body: a Fault as JSON, or null to clear it
  */
-import { createServer, type IncomingMessage } from "node:http";
+import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { startFakeCloudflare } from "../test/fake-cloudflare.ts";
-import type { Fault } from "../test/fake-upstream.ts";
+import { readBody, type Fault } from "../test/fake-upstream.ts";
 import { FAKE_API_TOKEN, FAKE_KEY_ID, FAKE_READY, type FakeReady, type FakeStats } from "./protocol.ts";
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (chunk: Buffer) => chunks.push(chunk));
-    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
-    req.on("error", reject);
-  });
-}
 
 async function main(): Promise<void> {
   const fake = await startFakeCloudflare({ keyId: FAKE_KEY_ID, apiToken: FAKE_API_TOKEN });
