@@ -9,7 +9,6 @@ import { revoke } from "./revoke.ts";
 import type { Fetch } from "./upstream.ts";
 
 export type { Logger } from "./chain.ts";
-export { STUN_ONLY, type IceServersBody } from "./issue.ts";
 
 export const ICE_SERVERS_PATH = "/api/ice-servers";
 export const REVOKE_PATH = "/api/ice-servers/revoke";

@@ -30,6 +30,10 @@ describe("Netlify function adapter", () => {
     expect(netlifyConfig.path).toEqual(["/api/ice-servers", "/api/ice-servers/revoke"]);
   });
 
+  it("declares Netlify's platform rate limit as the README says: 120 a minute per IP and domain", () => {
+    expect(netlifyConfig.rateLimit).toEqual({ windowLimit: 120, windowSize: 60, aggregateBy: ["ip", "domain"] });
+  });
+
   it("serves credentials from process.env through the core", async () => {
     const response = await netlify(new Request("https://site.netlify.app/api/ice-servers?ttl=30"), { ip: "203.0.113.9" } as never);
     expect(response.status).toBe(200);

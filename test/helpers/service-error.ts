@@ -1,15 +1,17 @@
 import { expect } from "vitest";
 import { ServiceError } from "../../shared/errors.ts";
 
-/** The ServiceError `fn` throws; fails the test when it throws nothing or something else. */
-export function thrownBy(fn: () => unknown): ServiceError {
+type ErrorClass<E extends Error> = new (...args: never[]) => E;
+
+/** The error `fn` throws, of the given class (ServiceError by default); fails the test otherwise. */
+export function thrownBy<E extends Error = ServiceError>(fn: () => unknown, type: ErrorClass<E> = ServiceError as unknown as ErrorClass<E>): E {
   try {
     fn();
   } catch (error) {
-    expect(error).toBeInstanceOf(ServiceError);
-    return error as ServiceError;
+    expect(error).toBeInstanceOf(type);
+    return error as E;
   }
-  throw new Error("expected a ServiceError");
+  throw new Error(`expected a ${type.name}`);
 }
 
 /** The ServiceError `promise` rejects with; fails the test when it resolves or rejects with something else. */

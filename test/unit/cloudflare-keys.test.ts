@@ -18,6 +18,7 @@ import {
 import { prepareRevokeCredential, processRevokeCredential } from "../../shared/cloudflare-revoke.ts";
 import type { UpstreamReply } from "../../shared/upstream.ts";
 import { secret } from "../helpers/secrets.ts";
+import { thrownBy } from "../helpers/service-error.ts";
 
 const TOKEN = secret("cf-Secret-Token-0a1b2c3d4e5f");
 const CONFIG: AccountApiConfig = { accountId: "acc 1", apiToken: TOKEN, apiBase: "http://127.0.0.1:9/client/v4/" };
@@ -34,15 +35,7 @@ const ok = (result: unknown, status = 200) => reply(status, { success: true, err
 const failed = (status: number, ...errors: { code: number; message: string }[]) =>
   reply(status, { success: false, errors, messages: [], result: null });
 
-function thrown(action: () => unknown): CloudflareApiError {
-  try {
-    action();
-  } catch (error) {
-    expect(error).toBeInstanceOf(CloudflareApiError);
-    return error as CloudflareApiError;
-  }
-  throw new Error("expected a CloudflareApiError");
-}
+const thrown = (action: () => unknown) => thrownBy(action, CloudflareApiError);
 
 describe("prepare", () => {
   it("list: GET the collection with the bearer token", () => {
