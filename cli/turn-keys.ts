@@ -27,7 +27,7 @@ import {
 } from "../shared/cloudflare-keys.ts";
 import { prepareRevokeCredential, processRevokeCredential } from "../shared/cloudflare-revoke.ts";
 import { CLOUDFLARE_DEFAULT_API_BASE, type CloudflareConfig } from "../shared/providers/cloudflare.ts";
-import type { UpstreamReply } from "../shared/upstream.ts";
+import type { UpstreamReply, UpstreamRequest } from "../shared/upstream.ts";
 
 const EXIT = { ok: 0, api: 1, usage: 2, config: 3, auth: 4, network: 5 } as const;
 
@@ -204,7 +204,7 @@ function printCreated(key: CreatedTurnKey, options: Options): void {
 
 // ---- commands ------------------------------------------------------------------
 
-async function call<T>(request: Request, judge: (reply: UpstreamReply) => T, keyId?: string): Promise<T> {
+async function call<T>(request: UpstreamRequest, judge: (reply: UpstreamReply) => T, keyId?: string): Promise<T> {
   try {
     return judge(await exchange(fetch, request));
   } catch (error) {

@@ -2,7 +2,7 @@ import type { Config } from "./config.ts";
 import { ServiceError, type ErrorCode } from "./errors.ts";
 import { compactIceServers, filterIceServers, type IceServer } from "./ice-urls.ts";
 import type { IssueRequest, ProviderId, Upstream } from "./providers/provider.ts";
-import { callWithRetry, deadlineIn, type Deadline, type Fetch } from "./upstream.ts";
+import { callWithRetry, deadlineIn, type Deadline, type Fetch, type UpstreamRequest } from "./upstream.ts";
 
 export interface Logger {
   warn(message: string): void;
@@ -51,7 +51,7 @@ function shape(servers: IceServer[], config: Config, label: string, log: Logger)
 /** A provider's way to the network: each call timed and retried, all inside the request's one deadline. */
 export function budgetedUpstream(config: Config, deadline: Deadline, label: string, options: ChainOptions): Upstream {
   return {
-    call: (request: Request) =>
+    call: (request: UpstreamRequest) =>
       callWithRetry(request, {
         fetch: options.fetch,
         attemptTimeoutMs: config.upstreamTimeoutMs,

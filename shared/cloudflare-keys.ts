@@ -1,12 +1,12 @@
 /**
  * Cloudflare's TURN key management, on the account API and its v4 envelope
  * ({ success, errors, messages, result }). Each operation is a pair: prepare*
- * builds the Request, process* judges the reply. The exchange in between is
+ * builds the request, process* judges the reply. The exchange in between is
  * injectable, so the CLI, the server and the tests each bring their own fetch.
  */
 import * as v from "valibot";
 import { ServiceError } from "./errors.ts";
-import { fetchWithin, type Fetch, type UpstreamReply } from "./upstream.ts";
+import { fetchWithin, type Fetch, type UpstreamReply, type UpstreamRequest } from "./upstream.ts";
 
 export const CLOUDFLARE_ACCOUNT_API_BASE = "https://api.cloudflare.com/client/v4";
 export const CLOUDFLARE_API_TIMEOUT_MS = 10_000;
@@ -39,7 +39,7 @@ export class CloudflareApiError extends Error {
  * exchange the server uses), in this API's error vocabulary. Failures name only
  * the origin and a system error code: the cause can carry the full URL.
  */
-export async function exchange(fetch: Fetch, request: Request, timeoutMs = CLOUDFLARE_API_TIMEOUT_MS): Promise<UpstreamReply> {
+export async function exchange(fetch: Fetch, request: UpstreamRequest, timeoutMs = CLOUDFLARE_API_TIMEOUT_MS): Promise<UpstreamReply> {
   try {
     return await fetchWithin(fetch, request, timeoutMs, new URL(request.url).origin);
   } catch (error) {
@@ -156,14 +156,14 @@ function keysUrl(config: AccountApiConfig, keyId?: string): string {
   return keyId === undefined ? base : `${base}/${pathSegment(keyId)}`;
 }
 
-function accountRequest(config: AccountApiConfig, method: string, url: string, body?: unknown): Request {
-  const headers: Record<string, string> = { authorization: `Bearer ${config.apiToken}`, accept: "application/json" };
-  if (body !== undefined) headers["content-type"] = "application/json";
-  return new Request(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+function accountRequest(config: AccountApiConfig, method: UpstreamRequest["method"], url: string, body?: unknown): UpstreamRequest {
+  const headers = { authorization: `Bearer ${config.apiToken}`, accept: "application/json" };
+  if (body === undefined) return { url, method, headers };
+  return { url, method, headers: { ...headers, "content-type": "application/json" }, body: JSON.stringify(body) };
 }
 
 /** GET /accounts/{account_id}/calls/turn_keys */
-export function prepareListKeys(config: AccountApiConfig): Request {
+export function prepareListKeys(config: AccountApiConfig): UpstreamRequest {
   return accountRequest(config, "GET", keysUrl(config));
 }
 
@@ -173,7 +173,7 @@ export function processListKeys(reply: UpstreamReply): TurnKey[] {
 }
 
 /** GET /accounts/{account_id}/calls/turn_keys/{key_id} */
-export function prepareGetKey(config: AccountApiConfig, keyId: string): Request {
+export function prepareGetKey(config: AccountApiConfig, keyId: string): UpstreamRequest {
   return accountRequest(config, "GET", keysUrl(config, keyId));
 }
 
@@ -182,7 +182,7 @@ export function processGetKey(reply: UpstreamReply): TurnKey {
 }
 
 /** POST /accounts/{account_id}/calls/turn_keys with {"name": ...} */
-export function prepareCreateKey(config: AccountApiConfig, name: string): Request {
+export function prepareCreateKey(config: AccountApiConfig, name: string): UpstreamRequest {
   return accountRequest(config, "POST", keysUrl(config), { name });
 }
 
@@ -192,7 +192,7 @@ export function processCreateKey(reply: UpstreamReply): CreatedTurnKey {
 }
 
 /** PUT /accounts/{account_id}/calls/turn_keys/{key_id} with {"name": ...} */
-export function prepareRenameKey(config: AccountApiConfig, keyId: string, name: string): Request {
+export function prepareRenameKey(config: AccountApiConfig, keyId: string, name: string): UpstreamRequest {
   return accountRequest(config, "PUT", keysUrl(config, keyId), { name });
 }
 
@@ -201,7 +201,7 @@ export function processRenameKey(reply: UpstreamReply): TurnKey {
 }
 
 /** DELETE /accounts/{account_id}/calls/turn_keys/{key_id} */
-export function prepareDeleteKey(config: AccountApiConfig, keyId: string): Request {
+export function prepareDeleteKey(config: AccountApiConfig, keyId: string): UpstreamRequest {
   return accountRequest(config, "DELETE", keysUrl(config, keyId));
 }
 

@@ -5,16 +5,13 @@
  */
 import type { CloudflareConfig } from "./providers/cloudflare.ts";
 import { pathSegment, statusError } from "./cloudflare-keys.ts";
-import type { UpstreamReply } from "./upstream.ts";
+import type { UpstreamReply, UpstreamRequest } from "./upstream.ts";
 
 /** POST {base}/turn/keys/{keyId}/credentials/{username}/revoke */
-export function prepareRevokeCredential(config: CloudflareConfig, username: string): Request {
+export function prepareRevokeCredential(config: CloudflareConfig, username: string): UpstreamRequest {
   const base = config.apiBase.replace(/\/+$/, "");
   const url = `${base}/turn/keys/${pathSegment(config.keyId)}/credentials/${pathSegment(username)}/revoke`;
-  return new Request(url, {
-    method: "POST",
-    headers: { authorization: `Bearer ${config.apiToken}`, accept: "application/json" },
-  });
+  return { url, method: "POST", headers: { authorization: `Bearer ${config.apiToken}`, accept: "application/json" } };
 }
 
 /** Cloudflare documents 204; any 2xx means the credential no longer works. */

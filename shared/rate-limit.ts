@@ -1,7 +1,7 @@
 import * as v from "valibot";
 import { httpUrl, integerBetween, readVar, type Env } from "./env.ts";
 import { ServiceError } from "./errors.ts";
-import { fetchWithin, type Fetch, type UpstreamReply } from "./upstream.ts";
+import { fetchWithin, type Fetch, type UpstreamReply, type UpstreamRequest } from "./upstream.ts";
 
 export interface RateLimitRule {
   limit: number;
@@ -107,12 +107,13 @@ return {c, t}`;
 export const KEY_PREFIX = "turn-vend:rate:";
 
 /** Upstash's REST protocol: a POST of the command as a JSON array, answered {"result": …}. */
-export function prepareUpstashHit(url: string, token: string, key: string, windowMs: number): Request {
-  return new Request(url, {
+export function prepareUpstashHit(url: string, token: string, key: string, windowMs: number): UpstreamRequest {
+  return {
+    url,
     method: "POST",
     headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
     body: JSON.stringify(["EVAL", FIXED_WINDOW_SCRIPT, "1", `${KEY_PREFIX}${key}`, String(windowMs)]),
-  });
+  };
 }
 
 const HitReply = v.object({ result: v.tuple([v.number(), v.number()]) });

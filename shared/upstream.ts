@@ -1,8 +1,28 @@
 import * as v from "valibot";
 import { ServiceError } from "./errors.ts";
 
+/**
+ * What a provider asks of the network, as plain data. Each attempt hands it to
+ * fetch as a URL and an init with a string body: a Request would be copied per
+ * attempt, and again by fetch, body stream and all.
+ */
+export interface UpstreamRequest {
+  readonly url: string;
+  readonly method: "GET" | "POST" | "PUT" | "DELETE";
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body?: string;
+}
+
+/** What fetch receives for one attempt. */
+export interface UpstreamInit {
+  method: string;
+  headers: Readonly<Record<string, string>>;
+  body?: string;
+  signal: AbortSignal;
+}
+
 /** The network, injectable: the global fetch fits, and so does any test double. */
-export type Fetch = (request: Request, init?: { signal?: AbortSignal }) => Promise<Response>;
+export type Fetch = (url: string, init: UpstreamInit) => Promise<Response>;
 
 /** An upstream answer whose body has been read in full, inside the time budget. */
 export interface UpstreamReply {
@@ -16,7 +36,7 @@ export interface UpstreamReply {
  * the headers and the body share one budget, so a hung upstream, or one whose
  * body never ends, still gets an answer in time. The timer is always cleared.
  */
-export async function fetchWithin(fetch: Fetch, request: Request, timeoutMs: number, provider: string): Promise<UpstreamReply> {
+export async function fetchWithin(fetch: Fetch, request: UpstreamRequest, timeoutMs: number, provider: string): Promise<UpstreamReply> {
   const controller = new AbortController();
   let timer: ReturnType<typeof setTimeout> | undefined;
   const expired = new Promise<never>((_, reject) => {
@@ -26,10 +46,9 @@ export async function fetchWithin(fetch: Fetch, request: Request, timeoutMs: num
     }, timeoutMs);
   });
   const exchange = (async () => {
-    // The signal goes in init: wrapping the request in another Request costs a copy per call.
-    const response = await fetch(request, { signal: controller.signal });
-    const body = await response.text();
-    return { status: response.status, headers: response.headers, body };
+    const { url, method, headers, body } = request;
+    const response = await fetch(url, { method, headers, body, signal: controller.signal });
+    return { status: response.status, headers: response.headers, body: await response.text() };
   })();
   // The exchange may still reject after the deadline won the race; that rejection is expected.
   exchange.catch(() => {});
@@ -111,7 +130,7 @@ export interface RetryOptions {
  * that is slow now is left for the next one. Non-2xx replies are returned for the
  * provider to map, so the last one's status is what the caller sees.
  */
-export async function callWithRetry(request: Request, options: RetryOptions): Promise<UpstreamReply> {
+export async function callWithRetry(request: UpstreamRequest, options: RetryOptions): Promise<UpstreamReply> {
   const random = options.random ?? Math.random;
   for (let attempt = 1; ; attempt += 1) {
     const budget = Math.min(options.attemptTimeoutMs, options.deadline.remainingMs());
@@ -119,7 +138,7 @@ export async function callWithRetry(request: Request, options: RetryOptions): Pr
     let reply: UpstreamReply | undefined;
     let failure: ServiceError | undefined;
     try {
-      reply = await fetchWithin(options.fetch, request.clone(), budget, options.provider);
+      reply = await fetchWithin(options.fetch, request, budget, options.provider);
     } catch (error) {
       if (!(error instanceof ServiceError) || error.code !== "upstream_unreachable") throw error;
       failure = error;

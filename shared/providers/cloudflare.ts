@@ -2,7 +2,7 @@ import * as v from "valibot";
 import { httpUrl, readVar, type Env } from "../env.ts";
 import { ServiceError } from "../errors.ts";
 import { IceServerSchema, type IceServer } from "../ice-urls.ts";
-import { parseReply, upstreamStatusError, type UpstreamReply } from "../upstream.ts";
+import { parseReply, upstreamStatusError, type UpstreamReply, type UpstreamRequest } from "../upstream.ts";
 import { prepareRevokeCredential } from "../cloudflare-revoke.ts";
 import type { Provider } from "./provider.ts";
 
@@ -36,8 +36,9 @@ function configureCloudflare(env: Env): CloudflareConfig | undefined {
  * POST {base}/turn/keys/{keyId}/credentials/generate-ice-servers with {"ttl": N}, and the
  * documented customIdentifier (usage analytics per user) when the caller is a verified user.
  */
-export function prepareCloudflare(config: CloudflareConfig, ttl: number, user?: string): Request {
-  return new Request(`${config.apiBase}/turn/keys/${encodeURIComponent(config.keyId)}/credentials/generate-ice-servers`, {
+export function prepareCloudflare(config: CloudflareConfig, ttl: number, user?: string): UpstreamRequest {
+  return {
+    url: `${config.apiBase}/turn/keys/${encodeURIComponent(config.keyId)}/credentials/generate-ice-servers`,
     method: "POST",
     headers: {
       authorization: `Bearer ${config.apiToken}`,
@@ -45,7 +46,7 @@ export function prepareCloudflare(config: CloudflareConfig, ttl: number, user?: 
       accept: "application/json",
     },
     body: JSON.stringify(user === undefined ? { ttl } : { ttl, customIdentifier: user }),
-  });
+  };
 }
 
 // The documented answer is an array (generate-ice-servers); the older

@@ -2,7 +2,7 @@ import * as v from "valibot";
 import { readVar, type Env } from "../env.ts";
 import { ServiceError } from "../errors.ts";
 import { IceServerSchema, type IceServer } from "../ice-urls.ts";
-import { parseReply, upstreamStatusError, type UpstreamReply } from "../upstream.ts";
+import { parseReply, upstreamStatusError, type UpstreamReply, type UpstreamRequest } from "../upstream.ts";
 import type { Provider } from "./provider.ts";
 
 export const METERED = "Metered";
@@ -55,20 +55,20 @@ function configureMetered(env: Env): MeteredConfig | undefined {
 }
 
 /** POST /api/v1/turn/credential?secretKey=…, always with an expiry: without one Metered's credential never expires. */
-export function prepareMeteredCredential(config: MeteredConfig & { secretKey: string }, ttl: number, label: string): Request {
-  const url = `${config.origin}/api/v1/turn/credential?secretKey=${encodeURIComponent(config.secretKey)}`;
-  return new Request(url, {
+export function prepareMeteredCredential(config: MeteredConfig & { secretKey: string }, ttl: number, label: string): UpstreamRequest {
+  return {
+    url: `${config.origin}/api/v1/turn/credential?secretKey=${encodeURIComponent(config.secretKey)}`,
     method: "POST",
     headers: { "content-type": "application/json", accept: "application/json" },
     body: JSON.stringify({ expiryInSeconds: ttl, label }),
-  });
+  };
 }
 
 /** GET /api/v1/turn/credentials?apiKey=…[&region=…]: the ICE servers array of one credential. */
-export function prepareMeteredIceServers(config: MeteredConfig, apiKey: string): Request {
+export function prepareMeteredIceServers(config: MeteredConfig, apiKey: string): UpstreamRequest {
   const query = new URLSearchParams({ apiKey });
   if (config.region) query.set("region", config.region);
-  return new Request(`${config.origin}/api/v1/turn/credentials?${query}`, { headers: { accept: "application/json" } });
+  return { url: `${config.origin}/api/v1/turn/credentials?${query}`, method: "GET", headers: { accept: "application/json" } };
 }
 
 const CredentialSchema = v.object({
@@ -88,12 +88,13 @@ export function processMeteredIceServers(reply: UpstreamReply): IceServer[] {
 }
 
 /** DELETE /api/v1/turn/credential?secretKey=… with {"username": …}: the credential stops working. */
-export function prepareMeteredRevoke(config: MeteredConfig & { secretKey: string }, username: string): Request {
-  return new Request(`${config.origin}/api/v1/turn/credential?secretKey=${encodeURIComponent(config.secretKey)}`, {
+export function prepareMeteredRevoke(config: MeteredConfig & { secretKey: string }, username: string): UpstreamRequest {
+  return {
+    url: `${config.origin}/api/v1/turn/credential?secretKey=${encodeURIComponent(config.secretKey)}`,
     method: "DELETE",
     headers: { "content-type": "application/json", accept: "application/json" },
     body: JSON.stringify({ username }),
-  });
+  };
 }
 
 export function processMeteredRevoke(reply: UpstreamReply): void {

@@ -1,6 +1,6 @@
 import type { Env } from "../env.ts";
 import type { IceServer } from "../ice-urls.ts";
-import type { UpstreamReply } from "../upstream.ts";
+import type { UpstreamReply, UpstreamRequest } from "../upstream.ts";
 
 export type ProviderId = "cloudflare" | "metered" | "shared-secret";
 
@@ -17,7 +17,7 @@ export interface IssueRequest {
 
 /** The only way a provider reaches the network: timed, retried and budgeted by the chain. */
 export interface Upstream {
-  call(request: Request): Promise<UpstreamReply>;
+  call(request: UpstreamRequest): Promise<UpstreamReply>;
 }
 
 /**

@@ -13,9 +13,9 @@ describe("prepareCloudflare", () => {
     const request = prepareCloudflare(CONFIG, 600);
     expect(request.method).toBe("POST");
     expect(request.url).toBe("https://rtc.example/v1/turn/keys/key%2Fwith%20space/credentials/generate-ice-servers");
-    expect(request.headers.get("authorization")).toBe("Bearer tok-abc-123-SECRET");
-    expect(request.headers.get("content-type")).toBe("application/json");
-    expect(await request.json()).toEqual({ ttl: 600 });
+    expect(request.headers.authorization).toBe("Bearer tok-abc-123-SECRET");
+    expect(request.headers["content-type"]).toBe("application/json");
+    expect(JSON.parse(request.body!)).toEqual({ ttl: 600 });
   });
 });
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { handle } from "../../shared/handle.ts";
 import { compactIceServers } from "../../shared/ice-urls.ts";
+import type { Fetch } from "../../shared/upstream.ts";
 import { METERED_GLOBAL_URLS } from "../../shared/providers/metered.ts";
 import { CLOUDFLARE_DOCUMENTED_URLS, cloudflareIceServers } from "../fake-cloudflare.ts";
 import { meteredIceServers } from "../fake-metered.ts";
@@ -8,7 +9,7 @@ import { meteredIceServers } from "../fake-metered.ts";
 const allUrls = (servers: { urls: string[] }[]) => servers.flatMap((server) => server.urls);
 
 // Each provider's real answer, as the fakes give it, through the whole handler.
-async function served(env: Record<string, string>, fetch?: (r: Request) => Promise<Response>) {
+async function served(env: Record<string, string>, fetch?: Fetch) {
   const response = await handle(new Request("https://site.example/api/ice-servers"), env, fetch ? { fetch } : {});
   expect(response.status).toBe(200);
   return (await response.json()).iceServers as { urls: string[]; username?: string; credential?: string }[];
@@ -16,8 +17,8 @@ async function served(env: Record<string, string>, fetch?: (r: Request) => Promi
 
 const cloudflareFetch = async () =>
   Response.json({ iceServers: cloudflareIceServers(CLOUDFLARE_DOCUMENTED_URLS, { username: "u", credential: "c" }) }, { status: 201 });
-const meteredFetch = async (request: Request) =>
-  request.method === "POST"
+const meteredFetch: Fetch = async (_url, init) =>
+  init.method === "POST"
     ? Response.json({ username: "mu", password: "mp", apiKey: "k" })
     : Response.json(meteredIceServers({ username: "mu", password: "mp", apiKey: "k" }, "europe"));
 

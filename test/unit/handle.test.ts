@@ -11,9 +11,9 @@ function capture() {
 }
 
 function fakeFetch(body: unknown, status = 201) {
-  const calls: Request[] = [];
-  const fetch = async (request: Request) => {
-    calls.push(request);
+  const calls: string[] = [];
+  const fetch = async (url: string) => {
+    calls.push(url);
     return new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
   };
   return { calls, fetch };

@@ -60,7 +60,7 @@ describe("Metered requests", () => {
     const request = prepareMeteredCredential(config, 900, "user-1");
     expect(request.method).toBe("POST");
     expect(request.url).toBe("https://demo.metered.live/api/v1/turn/credential?secretKey=k%26y%3D1");
-    expect(await request.json()).toEqual({ expiryInSeconds: 900, label: "user-1" });
+    expect(JSON.parse(request.body!)).toEqual({ expiryInSeconds: 900, label: "user-1" });
   });
 
   it("fetches a credential's ICE servers with its apiKey, pinned to a region", () => {

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { ServiceError } from "../../shared/errors.ts";
-import { callWithRetry, deadlineIn, MAX_ATTEMPTS } from "../../shared/upstream.ts";
+import { callWithRetry, deadlineIn, MAX_ATTEMPTS, type Fetch, type UpstreamRequest } from "../../shared/upstream.ts";
 
 afterEach(() => {
   vi.useRealTimers();
@@ -8,7 +8,7 @@ afterEach(() => {
 
 function scripted(...steps: (number | "reset" | "hang" | { status: number; retryAfter: string })[]) {
   const calls: number[] = [];
-  const fetch = async (request: Request) => {
+  const fetch: Fetch = async () => {
     calls.push(performance.now());
     const step = steps[Math.min(calls.length - 1, steps.length - 1)];
     if (step === "reset") throw new TypeError("fetch failed");
@@ -19,8 +19,8 @@ function scripted(...steps: (number | "reset" | "hang" | { status: number; retry
   return { calls, fetch };
 }
 
-const request = () => new Request("https://up.example/x", { method: "POST", body: '{"ttl":1}' });
-const options = (fetch: (r: Request) => Promise<Response>, total = 5000, random = () => 0.5) => ({
+const request = (): UpstreamRequest => ({ url: "https://up.example/x", method: "POST", headers: {}, body: '{"ttl":1}' });
+const options = (fetch: Fetch, total = 5000, random = () => 0.5) => ({
   fetch,
   attemptTimeoutMs: 1000,
   deadline: deadlineIn(total),
@@ -49,8 +49,8 @@ describe("callWithRetry", () => {
 
   it("sends the same body on the retry", async () => {
     const bodies: string[] = [];
-    const fetch = async (r: Request) => {
-      bodies.push(await r.text());
+    const fetch: Fetch = async (_url, init) => {
+      bodies.push(init.body ?? "");
       return new Response("", { status: bodies.length === 1 ? 500 : 201 });
     };
     await callWithRetry(request(), options(fetch));

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { fetchWithin } from "../../shared/upstream.ts";
+import { fetchWithin, type UpstreamRequest } from "../../shared/upstream.ts";
 import { rejectionOf } from "../helpers/service-error.ts";
 
-const request = () => new Request("https://upstream.example/secret-path?token=abc", { method: "POST", body: "{}" });
+const request = (): UpstreamRequest => ({ url: "https://upstream.example/secret-path?token=abc", method: "POST", headers: { accept: "application/json" }, body: "{}" });
 
 afterEach(() => {
   vi.useRealTimers();
@@ -18,12 +18,21 @@ describe("fetchWithin", () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 
+  it("hands fetch the URL, method, headers and string body as given", async () => {
+    const seen: unknown[] = [];
+    await fetchWithin(async (url, init) => {
+      seen.push(url, init.method, init.headers, init.body);
+      return new Response("");
+    }, request(), 1000, "Up");
+    expect(seen).toEqual(["https://upstream.example/secret-path?token=abc", "POST", { accept: "application/json" }, "{}"]);
+  });
+
   it("passes an abort signal to the fetch and fires it at the deadline", async () => {
     vi.useFakeTimers();
     let seen: AbortSignal | undefined;
     const pending = fetchWithin(
       (_, init) => {
-        seen = init?.signal;
+        seen = init.signal;
         return new Promise(() => {});
       },
       request(),
@@ -55,7 +64,7 @@ describe("fetchWithin", () => {
 
   it("turns a network failure into upstream_unreachable without the URL or the cause", async () => {
     const error = await rejectionOf(
-      fetchWithin(async (req) => Promise.reject(new TypeError(`fetch failed for ${req.url}`)), request(), 1000, "Up"),
+      fetchWithin(async (url) => Promise.reject(new TypeError(`fetch failed for ${url}`)), request(), 1000, "Up"),
     );
     expect(error.code).toBe("upstream_unreachable");
     expect(error.status).toBe(502);
