@@ -4,7 +4,7 @@
  * bench/results/latest.json. Reports pass/miss per target; never fails on a miss.
  */
 import { mkdirSync, renameSync, writeFileSync } from "node:fs";
-import { dirname, join, relative } from "node:path";
+import { dirname, relative, resolve } from "node:path";
 import { buildAll, ROOT, type Built } from "./build.ts";
 import { burst, type BurstSample } from "./burst.ts";
 import { guardChildren, stopAll } from "./children.ts";
@@ -111,7 +111,7 @@ async function main(): Promise<void> {
   const wallSeconds = (performance.now() - started) / 1000;
   const summary = summarize(raw, options, { ...before, loadAverageAfter: machine().loadAverageBefore }, wallSeconds);
 
-  const out = join(ROOT, options.out);
+  const out = resolve(ROOT, options.out);
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(`${out}.tmp`, `${JSON.stringify(summary, null, 2)}\n`);
   renameSync(`${out}.tmp`, out);
