@@ -14,9 +14,12 @@ export interface Hit {
   resetInMs: number;
 }
 
-/** Where counts are kept: per instance in memory, or shared through Redis. */
+/**
+ * Where counts are kept: per instance in memory, or shared through Redis. Memory
+ * answers at once; a promise is a remote store, given RATE_LIMIT_TIMEOUT_MS.
+ */
 export interface RateLimitStore {
-  hit(key: string, windowMs: number): Promise<Hit>;
+  hit(key: string, windowMs: number): Hit | Promise<Hit>;
 }
 
 export type StoreChoice =
@@ -79,7 +82,7 @@ export function configureRateLimit(env: Env): RateLimitConfig {
 export function memoryStore(maxKeys = 10_000): RateLimitStore {
   const windows = new Map<string, { count: number; endsAt: number }>();
   return {
-    async hit(key, windowMs) {
+    hit(key, windowMs) {
       const now = Date.now();
       let entry = windows.get(key);
       if (!entry || entry.endsAt <= now) {
@@ -165,7 +168,9 @@ export async function checkRateLimit(
 ): Promise<Allowance> {
   let hit: Hit;
   try {
-    hit = await withinTime(store.hit(key, config.rule.windowMs), config.timeoutMs);
+    const answer = store.hit(key, config.rule.windowMs);
+    // A timer per request only where there is something to wait for.
+    hit = answer instanceof Promise ? await withinTime(answer, config.timeoutMs) : answer;
   } catch (error) {
     // The store's own message can hold its URL and password: only the kind is logged.
     const kind = (error as Error)?.name ?? "Error";
