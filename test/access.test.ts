@@ -9,6 +9,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vites
 import vercel from "../api/ice-servers.ts";
 import netlify from "../functions/ice-servers.mts";
 import { startFakeCloudflare, type FakeCloudflare } from "./fake-cloudflare.ts";
+import { unset, useProcessEnv } from "./helpers/env.ts";
 import { secret } from "./helpers/secrets.ts";
 
 const SECRETS = {
@@ -24,11 +25,12 @@ const ENV_NAMES = ["CLOUDFLARE_TURN_KEY_ID", "CLOUDFLARE_TURN_KEY_API_TOKEN", "C
 
 let fake: FakeCloudflare;
 const seen: string[] = [];
-const saved: Record<string, string | undefined> = {};
+let restoreEnv: (() => void) | undefined;
 
 function useEnv(extra: Record<string, string>) {
-  for (const name of ENV_NAMES) delete process.env[name];
-  Object.assign(process.env, {
+  restoreEnv?.();
+  restoreEnv = useProcessEnv({
+    ...unset(ENV_NAMES),
     CLOUDFLARE_TURN_KEY_ID: "kid",
     CLOUDFLARE_TURN_KEY_API_TOKEN: SECRETS.cloudflareToken,
     CLOUDFLARE_TURN_API_BASE: fake.apiBase,
@@ -58,7 +60,6 @@ async function ask(path: string, init: RequestInit = {}, ip = "198.51.100.20") {
 }
 
 beforeAll(async () => {
-  for (const name of ENV_NAMES) saved[name] = process.env[name];
   fake = await startFakeCloudflare({ keyId: "kid", apiToken: SECRETS.cloudflareToken });
   for (const method of ["log", "warn", "error"] as const) {
     const original = console[method].bind(console);
@@ -71,10 +72,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   vi.restoreAllMocks();
-  for (const name of ENV_NAMES) {
-    if (saved[name] === undefined) delete process.env[name];
-    else process.env[name] = saved[name];
-  }
+  restoreEnv?.();
   await fake.close();
 });
 

@@ -2,26 +2,25 @@
  * Each adapter called in-process the way its platform calls it. The same
  * adapters also run the whole contract under the platforms' dev runtimes.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createHmac } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import vercel from "../api/ice-servers.ts";
 import netlify, { config as netlifyConfig } from "../functions/ice-servers.mts";
 import { startFakeCloudflare, type FakeCloudflare } from "./fake-cloudflare.ts";
+import { useProcessEnv } from "./helpers/env.ts";
 import { secret } from "./helpers/secrets.ts";
 
 const TOKEN = secret("tok-adapter-Secret-77aa88bb99cc");
 let fake: FakeCloudflare;
-const saved = { ...process.env };
+let restoreEnv: () => void;
 
 beforeAll(async () => {
   fake = await startFakeCloudflare({ keyId: "kid", apiToken: TOKEN });
-  Object.assign(process.env, { CLOUDFLARE_TURN_KEY_ID: "kid", CLOUDFLARE_TURN_KEY_API_TOKEN: TOKEN, CLOUDFLARE_TURN_API_BASE: fake.apiBase });
+  restoreEnv = useProcessEnv({ CLOUDFLARE_TURN_KEY_ID: "kid", CLOUDFLARE_TURN_KEY_API_TOKEN: TOKEN, CLOUDFLARE_TURN_API_BASE: fake.apiBase });
 });
 
 afterAll(async () => {
-  for (const name of ["CLOUDFLARE_TURN_KEY_ID", "CLOUDFLARE_TURN_KEY_API_TOKEN", "CLOUDFLARE_TURN_API_BASE"]) {
-    if (saved[name] === undefined) delete process.env[name];
-    else process.env[name] = saved[name];
-  }
+  restoreEnv();
   await fake.close();
 });
 
@@ -53,5 +52,38 @@ describe("Vercel function adapter", () => {
     const response = await vercel.fetch(new Request("https://app.vercel.app/api/ice-servers", { method: "PATCH" }));
     expect(response.status).toBe(405);
     expect(response.headers.get("allow")).toBe("GET, POST, OPTIONS");
+  });
+});
+
+describe("Node adapters sign with node:crypto", () => {
+  // Synchronous, where crypto.subtle hands each signature to another thread.
+  const SHARED = secret("adapter-shared-secret-5d4c3b2a1908");
+  const REVOKE = secret("adapter-revoke-secret-0123456789abcdef");
+
+  it.each([
+    ["Netlify", () => netlify(new Request("https://site.netlify.app/api/ice-servers"), { ip: "203.0.113.9" } as never)],
+    ["Vercel", () => vercel.fetch(new Request("https://app.vercel.app/api/ice-servers", { headers: { "x-real-ip": "203.0.113.9" } }))],
+  ])("%s: a valid coturn credential and revoke token, and no crypto.subtle call", async (_, ask) => {
+    const restore = useProcessEnv({
+      CLOUDFLARE_TURN_KEY_ID: undefined,
+      CLOUDFLARE_TURN_KEY_API_TOKEN: undefined,
+      TURN_SHARED_SECRET: SHARED,
+      TURN_URLS: "turn:turn.example.test:3478",
+      REVOKE_SIGNING_SECRET: REVOKE,
+    });
+    const subtle = vi.spyOn(crypto.subtle, "sign");
+    try {
+      const response = await ask();
+      expect(response.status).toBe(200);
+      const body = await response.json();
+      const [{ username, credential }] = body.iceServers;
+      expect(credential).toBe(createHmac("sha1", SHARED).update(username).digest("base64"));
+      const [payload, signature] = body.revokeToken.split(".");
+      expect(signature).toBe(createHmac("sha256", REVOKE).update(Buffer.from(payload, "base64url")).digest("base64url"));
+      expect(subtle).not.toHaveBeenCalled();
+    } finally {
+      subtle.mockRestore();
+      restore();
+    }
   });
 });

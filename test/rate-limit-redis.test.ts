@@ -19,6 +19,7 @@ import { startFakeCloudflare, type FakeCloudflare } from "./fake-cloudflare.ts";
 import { startFakeUpstash, type FakeUpstash } from "./fake-upstash.ts";
 import { freePort, spawnLogged, waitForHttp, type Spawned } from "./helpers/process.ts";
 import { startRedis, type RedisServer } from "./helpers/redis.ts";
+import { unset, useProcessEnv } from "./helpers/env.ts";
 import { secret } from "./helpers/secrets.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
@@ -253,19 +254,12 @@ describe("a cold npm start server", () => {
 describe("the Netlify and Vercel functions in-process, sharing REDIS_URL", () => {
   const NAMES = ["RATE_LIMIT", "RATE_LIMIT_FAIL", "RATE_LIMIT_TIMEOUT_MS", "REDIS_URL", "UPSTASH_REDIS_REST_URL", "UPSTASH_REDIS_REST_TOKEN", "AUTH_MODE",
     "CLOUDFLARE_TURN_KEY_ID", "CLOUDFLARE_TURN_KEY_API_TOKEN", "CLOUDFLARE_TURN_API_BASE", "TURN_PROVIDERS"];
-  const saved: Record<string, string | undefined> = {};
+  let restoreEnv: (() => void) | undefined;
 
-  afterEach(() => {
-    for (const name of NAMES) {
-      if (saved[name] === undefined) delete process.env[name];
-      else process.env[name] = saved[name];
-    }
-  });
+  afterEach(() => restoreEnv?.());
 
   it("count one allowance for one address, whichever function answers", async () => {
-    for (const name of NAMES) saved[name] = process.env[name];
-    for (const name of NAMES) delete process.env[name];
-    Object.assign(process.env, cloudflareEnv(), { RATE_LIMIT: "20/60s", REDIS_URL: redis!.url });
+    restoreEnv = useProcessEnv({ ...unset(NAMES), ...cloudflareEnv(), RATE_LIMIT: "20/60s", REDIS_URL: redis!.url });
     const ip = "203.0.113.7";
     const url = "https://example.test/api/ice-servers";
     cloudflare!.reset();

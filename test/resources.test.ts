@@ -8,6 +8,7 @@ import { handle } from "../shared/handle.ts";
 import { CHAIN_SECRETS, chainEnv, type ChainFakes } from "./contract/chain-cases.ts";
 import { startFakeCloudflare } from "./fake-cloudflare.ts";
 import { startFakeMetered } from "./fake-metered.ts";
+import { useProcessEnv } from "./helpers/env.ts";
 
 const fakes = {} as ChainFakes;
 const rejections: unknown[] = [];
@@ -64,15 +65,14 @@ beforeEach(() => {
 
 describe("a warm instance", () => {
   it("keeps the upstream connection alive across invocations of the Netlify function", async () => {
-    const saved = { ...process.env };
-    Object.assign(process.env, chainEnv(fakes, { TURN_PROVIDERS: "cloudflare" }));
+    const restoreEnv = useProcessEnv(chainEnv(fakes, { TURN_PROVIDERS: "cloudflare" }));
     try {
       for (let i = 0; i < 20; i += 1) {
         const response = await netlify(new Request("https://site.netlify.app/api/ice-servers"), {} as never);
         expect(response.status).toBe(200);
       }
     } finally {
-      for (const name of Object.keys(process.env)) if (!(name in saved)) delete process.env[name];
+      restoreEnv();
     }
     expect(fakes.cloudflare.requests).toHaveLength(20);
     // Without keep-alive this would be 20; the pool may open a second while the first is being returned.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { loadConfig, parseConfig } from "../../shared/config.ts";
+import { forgetLoadedConfig, loadConfig, parseConfig } from "../../shared/config.ts";
 import { CLOUDFLARE_DEFAULT_API_BASE } from "../../shared/providers/cloudflare.ts";
 import { thrownBy } from "../helpers/service-error.ts";
 import { secret } from "../helpers/secrets.ts";
@@ -110,6 +110,32 @@ describe("loadConfig", () => {
     const env = { TURN_TTL: "nope" };
     expect(() => loadConfig(env)).toThrow(/TURN_TTL/);
     expect(() => loadConfig(env)).toThrow(/TURN_TTL/);
+  });
+
+  // process.env is one object whose reads are slow: a change to it in place is noticed within a second.
+  it("rechecks the same environment object at most once a second", () => {
+    const env: Record<string, string> = { TURN_TTL: "600" };
+    const first = loadConfig(env, 10_000);
+    env.TURN_TTL = "700";
+    expect(loadConfig(env, 10_999)).toBe(first);
+    const changed = loadConfig(env, 11_000);
+    expect(changed.ttl).toBe(700);
+    env.TURN_TTL = "800";
+    expect(loadConfig(env, 11_999).ttl).toBe(700);
+    expect(loadConfig(env, 12_000).ttl).toBe(800);
+  });
+
+  it("compares another environment object at once", () => {
+    expect(loadConfig({ TURN_TTL: "600" }, 20_000).ttl).toBe(600);
+    expect(loadConfig({ TURN_TTL: "900" }, 20_001).ttl).toBe(900);
+  });
+
+  it("reads the environment again at once after forgetLoadedConfig", () => {
+    const env: Record<string, string> = { TURN_TTL: "600" };
+    loadConfig(env, 30_000);
+    env.TURN_TTL = "650";
+    forgetLoadedConfig();
+    expect(loadConfig(env, 30_001).ttl).toBe(650);
   });
 });
 

@@ -1,0 +1,25 @@
+import { forgetLoadedConfig } from "../../shared/config.ts";
+
+export type EnvChange = Record<string, string | undefined>;
+
+function apply(change: EnvChange): void {
+  for (const [name, value] of Object.entries(change)) {
+    if (value === undefined) delete process.env[name];
+    else process.env[name] = value;
+  }
+  // The functions recheck process.env about once a second; a test changes it between two requests.
+  forgetLoadedConfig();
+}
+
+/**
+ * Sets process.env variables (undefined unsets one) for the functions under
+ * test, which read process.env, and returns the undo.
+ */
+export function useProcessEnv(change: EnvChange): () => void {
+  const saved: EnvChange = Object.fromEntries(Object.keys(change).map((name) => [name, process.env[name]]));
+  apply(change);
+  return () => apply(saved);
+}
+
+/** A change that unsets each of `names`, to build on. */
+export const unset = (names: readonly string[]): EnvChange => Object.fromEntries(names.map((name) => [name, undefined]));
