@@ -1,11 +1,10 @@
 import type { Config, Context } from "@netlify/functions";
-import { nodeHmac } from "../node/hmac.ts";
 import { connectRedisStore, redisStore } from "../node/redis-store.ts";
 import { handle } from "../shared/handle.ts";
 
 await connectRedisStore(process.env);
 
-export default (request: Request, context: Context) => handle(request, process.env, { clientIp: context.ip, redisStore, hmac: nodeHmac });
+export default (request: Request, context: Context) => handle(request, process.env, { clientIp: context.ip, redisStore });
 
 export const config: Config = {
   path: ["/api/ice-servers", "/api/ice-servers/revoke"],

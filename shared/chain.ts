@@ -1,6 +1,5 @@
 import type { Config } from "./config.ts";
 import { ServiceError, type ErrorCode } from "./errors.ts";
-import type { Hmac } from "./hmac.ts";
 import { compactIceServers, filterIceServers, type IceServer } from "./ice-urls.ts";
 import type { IssueRequest, ProviderId, Upstream } from "./providers/provider.ts";
 import { callWithRetry, deadlineIn, type Deadline, type Fetch, type UpstreamRequest } from "./upstream.ts";
@@ -12,7 +11,6 @@ export interface Logger {
 
 export interface ChainOptions {
   fetch: Fetch;
-  hmac: Hmac;
   log: Logger;
   random?: () => number;
 }
@@ -75,7 +73,7 @@ export async function issueFromChain(config: Config, request: IssueRequest, opti
     if (deadline.remainingMs() <= 0) break;
     const upstream = budgetedUpstream(config, deadline, provider.label, options);
     try {
-      const servers = await provider.issue(providerConfig, request, { upstream, hmac: options.hmac });
+      const servers = await provider.issue(providerConfig, request, upstream);
       return { iceServers: shape(servers, config, provider.label, options.log), provider: provider.id };
     } catch (error) {
       if (!(error instanceof ServiceError)) {

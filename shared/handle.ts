@@ -3,7 +3,6 @@ import type { Caller } from "./auth.ts";
 import type { ChainOptions, Logger } from "./chain.ts";
 import { loadConfig, type Config, type Env } from "./config.ts";
 import { ServiceError } from "./errors.ts";
-import { subtleHmac, type Hmac } from "./hmac.ts";
 import { issue } from "./issue.ts";
 import { errorResponse } from "./respond.ts";
 import { revoke } from "./revoke.ts";
@@ -16,8 +15,6 @@ export const REVOKE_PATH = "/api/ice-servers/revoke";
 
 export interface HandleOptions extends HostFacts {
   fetch?: Fetch;
-  /** Defaults to crypto.subtle; the Node adapters pass node:crypto's, which is faster there. */
-  hmac?: Hmac;
   /** Milliseconds since the epoch; injectable so expiry is testable. */
   now?: () => number;
   log?: Logger;
@@ -55,8 +52,7 @@ async function respond(request: Request, env: Env, options: HandleOptions, heade
   const { caller, headers: allowance } = await admit(request, config, { ...options, fetch, log });
   Object.assign(headers, allowance);
   const now = (options.now ?? Date.now)();
-  const hmac = options.hmac ?? subtleHmac;
-  return route.run(request, url, config, caller, { fetch, hmac, log, random: options.random, now, local: options.local ?? false });
+  return route.run(request, url, config, caller, { fetch, log, random: options.random, now, local: options.local ?? false });
 }
 
 /**

@@ -61,7 +61,7 @@ export async function issue(request: Request, url: URL, config: Config, caller: 
   const body: IceServersBody = { iceServers: served.iceServers, ttl, expiresAt: new Date(expiresAtMs).toISOString(), provider: served.provider };
   const username = served.iceServers.find((server) => server.username !== undefined)?.username;
   if (config.revokeSecret && served.provider !== "none" && username !== undefined) {
-    body.revokeToken = await signRevokeToken(options.hmac, config.revokeSecret, {
+    body.revokeToken = await signRevokeToken(config.revokeSecret, {
       provider: served.provider,
       username,
       expiresAt: Math.ceil(expiresAtMs / 1000),

@@ -16,7 +16,7 @@ export async function revoke(request: Request, url: URL, config: Config, caller:
   if (!config.revokeSecret) {
     throw new ServiceError("not_revocable", "revocation is off on this server: REVOKE_SIGNING_SECRET is not set");
   }
-  const verified = await verifyRevokeToken(options.hmac, config.revokeSecret, revokeToken, options.now);
+  const verified = await verifyRevokeToken(config.revokeSecret, revokeToken, options.now);
   if (!verified.ok) {
     if (verified.reason === "expired") throw new ServiceError("revoke_token_expired", "the credential has already expired: there is nothing to revoke");
     throw new ServiceError("invalid_revoke_token", "the revoke token is not one this server issued");
@@ -32,6 +32,6 @@ export async function revoke(request: Request, url: URL, config: Config, caller:
     throw new ServiceError("not_revocable", `${entry.provider.label} credentials are computed, not stored: they cannot be revoked, only left to expire`);
   }
   const upstream = budgetedUpstream(config, deadlineIn(config.totalTimeoutMs), entry.provider.label, options);
-  await entry.provider.revoke(entry.config, claims.username, { upstream, hmac: options.hmac });
+  await entry.provider.revoke(entry.config, claims.username, upstream);
   return new Response(null, { status: 204, headers: { "cache-control": "no-store", "x-content-type-options": "nosniff" } });
 }

@@ -3,7 +3,7 @@
  * adapters also run the whole contract under the platforms' dev runtimes.
  */
 import { createHmac } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import vercel from "../api/ice-servers.ts";
 import netlify, { config as netlifyConfig } from "../functions/ice-servers.mts";
 import { startFakeCloudflare, type FakeCloudflare } from "./fake-cloudflare.ts";
@@ -55,15 +55,14 @@ describe("Vercel function adapter", () => {
   });
 });
 
-describe("Node adapters sign with node:crypto", () => {
-  // Synchronous, where crypto.subtle hands each signature to another thread.
+describe("shared-secret credentials through the Node adapters", () => {
   const SHARED = secret("adapter-shared-secret-5d4c3b2a1908");
   const REVOKE = secret("adapter-revoke-secret-0123456789abcdef");
 
   it.each([
     ["Netlify", () => netlify(new Request("https://site.netlify.app/api/ice-servers"), { ip: "203.0.113.9" } as never)],
     ["Vercel", () => vercel.fetch(new Request("https://app.vercel.app/api/ice-servers", { headers: { "x-real-ip": "203.0.113.9" } }))],
-  ])("%s: a valid coturn credential and revoke token, and no crypto.subtle call", async (_, ask) => {
+  ])("%s: a credential coturn accepts, and a revoke token signed with REVOKE_SIGNING_SECRET", async (_, ask) => {
     const restore = useProcessEnv({
       CLOUDFLARE_TURN_KEY_ID: undefined,
       CLOUDFLARE_TURN_KEY_API_TOKEN: undefined,
@@ -71,7 +70,6 @@ describe("Node adapters sign with node:crypto", () => {
       TURN_URLS: "turn:turn.example.test:3478",
       REVOKE_SIGNING_SECRET: REVOKE,
     });
-    const subtle = vi.spyOn(crypto.subtle, "sign");
     try {
       const response = await ask();
       expect(response.status).toBe(200);
@@ -80,9 +78,7 @@ describe("Node adapters sign with node:crypto", () => {
       expect(credential).toBe(createHmac("sha1", SHARED).update(username).digest("base64"));
       const [payload, signature] = body.revokeToken.split(".");
       expect(signature).toBe(createHmac("sha256", REVOKE).update(Buffer.from(payload, "base64url")).digest("base64url"));
-      expect(subtle).not.toHaveBeenCalled();
     } finally {
-      subtle.mockRestore();
       restore();
     }
   });

@@ -77,10 +77,10 @@ export const cloudflare: Provider<CloudflareConfig> = {
   variables: ["CLOUDFLARE_TURN_KEY_ID", "CLOUDFLARE_TURN_KEY_API_TOKEN", "CLOUDFLARE_TURN_API_BASE"],
   enableHint: "CLOUDFLARE_TURN_KEY_ID and CLOUDFLARE_TURN_KEY_API_TOKEN",
   configure: configureCloudflare,
-  async issue(config, request, { upstream }) {
+  async issue(config, request, upstream) {
     return processCloudflare(await upstream.call(prepareCloudflare(config, request.ttl, request.user)));
   },
-  async revoke(config, username, { upstream }) {
+  async revoke(config, username, upstream) {
     processCloudflareRevoke(await upstream.call(prepareRevokeCredential(config, username)));
   },
 };

@@ -112,7 +112,7 @@ export const metered: Provider<MeteredConfig> = {
   variables: ["METERED_APP", "METERED_SECRET_KEY", "METERED_API_KEY", "METERED_REGION"],
   enableHint: "METERED_APP with METERED_SECRET_KEY (or METERED_API_KEY)",
   configure: configureMetered,
-  async issue(config, request, { upstream }) {
+  async issue(config, request, upstream) {
     if (config.secretKey) {
       const created = processMeteredCredential(
         await upstream.call(prepareMeteredCredential({ ...config, secretKey: config.secretKey }, request.ttl, request.identity)),
@@ -124,7 +124,7 @@ export const metered: Provider<MeteredConfig> = {
     }
     return processMeteredIceServers(await upstream.call(prepareMeteredIceServers(config, config.apiKey!)));
   },
-  async revoke(config, username, { upstream }) {
+  async revoke(config, username, upstream) {
     // The static mode hands everyone the same credential: revoking it would cut every caller off.
     if (!config.secretKey) throw new ServiceError("not_revocable", "Metered's static mode (METERED_API_KEY) hands out one shared credential, which is not revoked per caller");
     processMeteredRevoke(await upstream.call(prepareMeteredRevoke({ ...config, secretKey: config.secretKey }, username)));

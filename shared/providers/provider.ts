@@ -1,5 +1,4 @@
 import type { Env } from "../env.ts";
-import type { Hmac } from "../hmac.ts";
 import type { IceServer } from "../ice-urls.ts";
 import type { UpstreamReply, UpstreamRequest } from "../upstream.ts";
 
@@ -21,13 +20,6 @@ export interface Upstream {
   call(request: UpstreamRequest): Promise<UpstreamReply>;
 }
 
-/** What a provider works with besides its configuration. */
-export interface ProviderTools {
-  upstream: Upstream;
-  /** For credentials computed here rather than fetched. */
-  hmac: Hmac;
-}
-
 /**
  * One TURN provider: it reads its own variables, and issues ICE servers by
  * preparing requests and processing replies. A new provider is one file
@@ -43,10 +35,10 @@ export interface Provider<C> {
   readonly enableHint: string;
   /** Its configuration; undefined when none of its variables is set; throws a ServiceError when half set. */
   configure(env: Env): C | undefined;
-  issue(config: C, request: IssueRequest, tools: ProviderTools): Promise<IceServer[]>;
+  issue(config: C, request: IssueRequest, upstream: Upstream): Promise<IceServer[]>;
   /**
    * Revokes one credential it issued, by TURN username. Absent where credentials
    * cannot be revoked; a provider may also throw not_revocable for a mode of its own.
    */
-  revoke?(config: C, username: string, tools: ProviderTools): Promise<void>;
+  revoke?(config: C, username: string, upstream: Upstream): Promise<void>;
 }

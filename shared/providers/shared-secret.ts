@@ -1,6 +1,6 @@
 import { readList, type Env } from "../env.ts";
 import { ServiceError } from "../errors.ts";
-import { base64, type Hmac } from "../hmac.ts";
+import { base64, hmacKey } from "../hmac.ts";
 import { parseIceUrl, type IceServer } from "../ice-urls.ts";
 import type { Provider } from "./provider.ts";
 
@@ -27,9 +27,11 @@ function configureSharedSecret(env: Env): SharedSecretConfig | undefined {
   return { secrets, urls };
 }
 
+const encoder = new TextEncoder();
+
 /** base64(HMAC-SHA1(secret, username)), the password coturn expects for `username`. */
-export async function turnRestCredential(hmac: Hmac, secret: string, username: string): Promise<string> {
-  return base64(await hmac("SHA-1", secret, username));
+export async function turnRestCredential(secret: string, username: string): Promise<string> {
+  return base64(await crypto.subtle.sign("HMAC", await hmacKey(secret, "SHA-1"), encoder.encode(username)));
 }
 
 /** "<unix expiry>:<identity>", so the TURN server can check the expiry without state. */
@@ -43,9 +45,9 @@ export const sharedSecret: Provider<SharedSecretConfig> = {
   variables: ["TURN_SHARED_SECRET", "TURN_URLS"],
   enableHint: "TURN_SHARED_SECRET and TURN_URLS",
   configure: configureSharedSecret,
-  async issue(config, request, { hmac }) {
+  async issue(config, request) {
     const username = turnRestUsername(request.now, request.ttl, request.identity);
-    const credential = await turnRestCredential(hmac, config.secrets[0], username);
+    const credential = await turnRestCredential(config.secrets[0], username);
     const stun = config.urls.filter((url) => parseIceUrl(url)!.scheme.startsWith("stun"));
     const turn = config.urls.filter((url) => parseIceUrl(url)!.scheme.startsWith("turn"));
     const servers: IceServer[] = [];
