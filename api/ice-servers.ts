@@ -1,3 +1,4 @@
+import { nodeFetch } from "../node/http-fetch.ts";
 import { connectRedisStore, redisStore } from "../node/redis-store.ts";
 import { handle } from "../shared/handle.ts";
 import { vercelClientIp } from "./_client-ip.ts";
@@ -6,5 +7,5 @@ await connectRedisStore(process.env);
 
 // Vercel's Node runtime calls a default export with a `fetch` method for every HTTP method.
 export default {
-  fetch: (request: Request) => handle(request, process.env, { clientIp: vercelClientIp(request.headers), redisStore }),
+  fetch: (request: Request) => handle(request, process.env, { clientIp: vercelClientIp(request.headers), redisStore, fetch: nodeFetch }),
 };

@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { createServer } from "node:http";
 import { parseConfig } from "../shared/config.ts";
 import { handle, ICE_SERVERS_PATH } from "../shared/handle.ts";
+import { nodeFetch } from "../node/http-fetch.ts";
 import { connectRedisStore, redisStore } from "../node/redis-store.ts";
 import { sendWebResponse, toWebRequest } from "./node-http.ts";
 import { serveStatic } from "./static.ts";
@@ -37,6 +38,7 @@ const server = createServer(async (req, res) => {
     // The socket's own peer: a local server sits behind no proxy whose headers it could trust.
     clientIp: req.socket.remoteAddress,
     redisStore,
+    fetch: nodeFetch,
   });
   await sendWebResponse(res, response).catch(() => res.destroy());
 });

@@ -14,6 +14,7 @@ export const ICE_SERVERS_PATH = "/api/ice-servers";
 export const REVOKE_PATH = "/api/ice-servers/revoke";
 
 export interface HandleOptions extends HostFacts {
+  /** Defaults to the global fetch; the Node adapters pass a cheaper one (node/http-fetch.ts). */
   fetch?: Fetch;
   /** Milliseconds since the epoch; injectable so expiry is testable. */
   now?: () => number;
@@ -29,7 +30,7 @@ const ROUTES: Record<string, { methods: readonly string[]; run: Run }> = {
   [REVOKE_PATH]: { methods: ["POST"], run: revoke },
 };
 
-const defaultFetch: Fetch = (request, init) => fetch(request, init);
+const defaultFetch: Fetch = (url, init) => fetch(url, init);
 
 /**
  * One request, in order: route, configuration, origin, method, caller and

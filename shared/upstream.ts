@@ -21,8 +21,18 @@ export interface UpstreamInit {
   signal: AbortSignal;
 }
 
-/** The network, injectable: the global fetch fits, and so does any test double. */
-export type Fetch = (url: string, init: UpstreamInit) => Promise<Response>;
+/** The part of a fetch Response that is read: a Response fits. */
+export interface UpstreamResponse {
+  readonly status: number;
+  readonly headers: Headers;
+  text(): Promise<string>;
+}
+
+/**
+ * The network, injectable: the global fetch fits, and so do the Node adapters'
+ * node:http client (node/http-fetch.ts) and any test double.
+ */
+export type Fetch = (url: string, init: UpstreamInit) => Promise<UpstreamResponse>;
 
 /** An upstream answer whose body has been read in full, inside the time budget. */
 export interface UpstreamReply {

@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { handle } from "../../shared/handle.ts";
+import type { Fetch } from "../../shared/upstream.ts";
 import type { FakeCloudflare } from "../fake-cloudflare.ts";
 import type { FakeMetered } from "../fake-metered.ts";
 import type { Fault } from "../fake-upstream.ts";
@@ -27,6 +28,8 @@ const SLACK_MS = 1000;
 export interface ChainFakes {
   cloudflare: FakeCloudflare;
   metered: FakeMetered;
+  /** The upstream client under test: the global fetch when absent. */
+  fetch?: Fetch;
 }
 
 export function chainEnv(fakes: ChainFakes, extra: Record<string, string> = {}): Record<string, string> {
@@ -58,7 +61,7 @@ export async function ask(fakes: ChainFakes, extra: Record<string, string>, path
   const logs: string[] = [];
   const log = { warn: (line: string) => logs.push(line), error: (line: string) => logs.push(line) };
   const started = performance.now();
-  const response = await handle(new Request(`http://localhost${path}`), chainEnv(fakes, extra), { log });
+  const response = await handle(new Request(`http://localhost${path}`), chainEnv(fakes, extra), { log, fetch: fakes.fetch });
   const text = await response.text();
   const elapsedMs = performance.now() - started;
   const everything = [text, ...logs, ...[...response.headers].map(([name, value]) => `${name}: ${value}`)].join("\n");
