@@ -52,15 +52,18 @@ const init = (extra: Partial<Parameters<typeof nodeFetch>[1]> = {}) => ({ method
 
 describe("nodeFetch", () => {
   it("sends the method, headers and body, and reads the status, every header and the whole body", async () => {
-    let seen: { method?: string; auth?: string; type?: string; body: string } | undefined;
+    let seen: Record<string, string | undefined> | undefined;
     handler = (req, res, body) => {
-      seen = { method: req.method, auth: req.headers.authorization, type: req.headers["content-type"], body };
+      const { authorization: auth, "content-type": type, "content-length": length, "transfer-encoding": chunked } = req.headers;
+      seen = { method: req.method, auth, type, length, chunked, body };
       res.writeHead(201, [["content-type", "application/json"], ["set-cookie", "a=1"], ["set-cookie", "b=2"], ["retry-after", "7"]]);
       res.write('{"part":');
       res.end('"two"}');
     };
-    const response = await nodeFetch(`${origin}/v1/x?q=1`, init({ method: "POST", headers: { authorization: "Bearer t", "content-type": "application/json" }, body: '{"ttl":60}' }));
-    expect(seen).toEqual({ method: "POST", auth: "Bearer t", type: "application/json", body: '{"ttl":60}' });
+    const body = '{"ttl":60,"customIdentifier":"ünï"}';
+    const response = await nodeFetch(`${origin}/v1/x?q=1`, init({ method: "POST", headers: { authorization: "Bearer t", "content-type": "application/json" }, body }));
+    // A Content-Length in bytes, not chunked: some APIs refuse chunked request bodies.
+    expect(seen).toEqual({ method: "POST", auth: "Bearer t", type: "application/json", length: String(Buffer.byteLength(body)), chunked: undefined, body });
     expect(response.status).toBe(201);
     expect(response.headers.get("retry-after")).toBe("7");
     expect(response.headers.getSetCookie()).toEqual(["a=1", "b=2"]);
