@@ -11,9 +11,12 @@ import http from "node:http";
 import https from "node:https";
 import type { Fetch, UpstreamResponse } from "../shared/upstream.ts";
 
+// Node's own global agents' settings: the most recently used connection first, and an idle one
+// closed after 5 s, before a provider is likely to close it under us.
+const AGENT_OPTIONS = { keepAlive: true, scheduling: "lifo", timeout: 5000 } as const;
 const clients = {
-  "http:": { request: http.request, agent: new http.Agent({ keepAlive: true }) },
-  "https:": { request: https.request, agent: new https.Agent({ keepAlive: true }) },
+  "http:": { request: http.request, agent: new http.Agent(AGENT_OPTIONS) },
+  "https:": { request: https.request, agent: new https.Agent(AGENT_OPTIONS) },
 } as const;
 
 // The same shape as the global fetch's failures, so the core reads the system code (ECONNREFUSED) from the cause.
