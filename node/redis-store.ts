@@ -6,6 +6,7 @@
  */
 import type { RateLimitStore } from "../shared/rate-limit.ts";
 import { FIXED_WINDOW_SCRIPT, KEY_PREFIX } from "../shared/rate-limit.ts";
+import { withinTime } from "../shared/upstream.ts";
 
 type Client = {
   isReady: boolean;
@@ -49,12 +50,8 @@ function createStore(url: string): ConnectableStore {
   return {
     async ready(ms) {
       client ??= connect();
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const waited = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, ms);
-      });
-      await Promise.race([client.then(({ connected }) => connected).catch(() => {}), waited]);
-      clearTimeout(timer);
+      // Connected, failed or still trying after `ms`: the instance starts either way.
+      await withinTime(client.then(({ connected }) => connected), ms, () => new Error("still connecting")).catch(() => {});
     },
     async hit(key, windowMs) {
       client ??= connect();

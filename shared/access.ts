@@ -3,6 +3,7 @@ import type { Config } from "./config.ts";
 import { ServiceError } from "./errors.ts";
 import { CORS_ALLOWED_HEADERS, corsHeaders, originAllowed, requestOrigin } from "./origins.ts";
 import { checkRateLimit, memoryStore, upstashStore, type RateLimitStore, type StoreChoice } from "./rate-limit.ts";
+import { noContent } from "./respond.ts";
 import type { Fetch } from "./upstream.ts";
 
 /** What the host knows and the core cannot: handed in by each platform adapter. */
@@ -59,18 +60,16 @@ export function checkOrigin(request: Request, url: URL, config: Config, local: b
   return corsHeaders(origin);
 }
 
+/** The Allow header for a route: its methods and OPTIONS. */
+export const allowed = (methods: readonly string[]) => [...methods, "OPTIONS"].join(", ");
+
 /** The answer to a CORS preflight from an allowed origin (or to a bare OPTIONS). */
 export function preflight(methods: readonly string[]): Response {
-  return new Response(null, {
-    status: 204,
-    headers: {
-      allow: [...methods, "OPTIONS"].join(", "),
-      "access-control-allow-methods": [...methods, "OPTIONS"].join(", "),
-      "access-control-allow-headers": CORS_ALLOWED_HEADERS,
-      "access-control-max-age": "600",
-      "cache-control": "no-store",
-      "x-content-type-options": "nosniff",
-    },
+  return noContent({
+    allow: allowed(methods),
+    "access-control-allow-methods": allowed(methods),
+    "access-control-allow-headers": CORS_ALLOWED_HEADERS,
+    "access-control-max-age": "600",
   });
 }
 

@@ -1,4 +1,4 @@
-import { admit, checkOrigin, preflight, type HostFacts } from "./access.ts";
+import { admit, allowed, checkOrigin, preflight, type HostFacts } from "./access.ts";
 import type { Caller } from "./auth.ts";
 import type { ChainOptions, Logger } from "./chain.ts";
 import { loadConfig, type Config, type Env } from "./config.ts";
@@ -46,7 +46,7 @@ async function respond(request: Request, env: Env, options: HandleOptions, heade
   Object.assign(headers, checkOrigin(request, url, config, options.local ?? false));
   if (request.method === "OPTIONS") return preflight(route.methods);
   if (!route.methods.includes(request.method)) {
-    throw new ServiceError("method_not_allowed", `use ${route.methods.join(" or ")}`, { allow: [...route.methods, "OPTIONS"].join(", ") });
+    throw new ServiceError("method_not_allowed", `use ${route.methods.join(" or ")}`, { allow: allowed(route.methods) });
   }
   const log = options.log ?? console;
   const fetch = options.fetch ?? defaultFetch;

@@ -1,7 +1,7 @@
 import * as v from "valibot";
 import { httpUrl, integerBetween, readVar, type Env } from "./env.ts";
 import { ServiceError } from "./errors.ts";
-import { fetchWithin, type Fetch, type UpstreamReply, type UpstreamRequest } from "./upstream.ts";
+import { fetchWithin, parseReply, withinTime, type Fetch, type UpstreamReply, type UpstreamRequest } from "./upstream.ts";
 
 export interface RateLimitRule {
   limit: number;
@@ -122,16 +122,8 @@ export function prepareUpstashHit(url: string, token: string, key: string, windo
 const HitReply = v.object({ result: v.tuple([v.number(), v.number()]) });
 
 export function processUpstashHit(reply: UpstreamReply): Hit {
-  if (reply.status !== 200) throw new Error(`Upstash answered HTTP ${reply.status}`);
-  let json: unknown;
-  try {
-    json = JSON.parse(reply.body);
-  } catch {
-    throw new Error("Upstash answered with a body that is not JSON");
-  }
-  const parsed = v.safeParse(HitReply, json);
-  if (!parsed.success) throw new Error("Upstash answered with an unexpected shape");
-  return { count: parsed.output.result[0], resetInMs: parsed.output.result[1] };
+  const [count, resetInMs] = parseReply(reply, HitReply, "Upstash").result;
+  return { count, resetInMs };
 }
 
 export function upstashStore(url: string, token: string, fetch: Fetch, timeoutMs: number): RateLimitStore {
@@ -144,15 +136,6 @@ export function upstashStore(url: string, token: string, fetch: Fetch, timeoutMs
 
 export interface Allowance {
   headers: Record<string, string>;
-}
-
-function withinTime<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-  });
-  work.catch(() => {});
-  return Promise.race([work, expired]).finally(() => clearTimeout(timer));
 }
 
 /**
@@ -170,7 +153,7 @@ export async function checkRateLimit(
   try {
     const answer = store.hit(key, config.rule.windowMs);
     // A timer per request only where there is something to wait for.
-    hit = answer instanceof Promise ? await withinTime(answer, config.timeoutMs) : answer;
+    hit = answer instanceof Promise ? await withinTime(answer, config.timeoutMs, () => new Error(`no answer within ${config.timeoutMs} ms`)) : answer;
   } catch (error) {
     // The store's own message can hold its URL and password: only the kind is logged.
     const kind = (error as Error)?.name ?? "Error";

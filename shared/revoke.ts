@@ -3,6 +3,7 @@ import { budgetedUpstream, type ChainOptions } from "./chain.ts";
 import type { Config } from "./config.ts";
 import { ServiceError } from "./errors.ts";
 import { parseRevokeInput } from "./input.ts";
+import { noContent } from "./respond.ts";
 import { verifyRevokeToken } from "./revoke-token.ts";
 import { deadlineIn } from "./upstream.ts";
 
@@ -33,5 +34,5 @@ export async function revoke(request: Request, url: URL, config: Config, caller:
   }
   const upstream = budgetedUpstream(config, deadlineIn(config.totalTimeoutMs), entry.provider.label, options);
   await entry.provider.revoke(entry.config, claims.username, upstream);
-  return new Response(null, { status: 204, headers: { "cache-control": "no-store", "x-content-type-options": "nosniff" } });
+  return noContent();
 }

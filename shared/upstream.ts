@@ -42,36 +42,45 @@ export interface UpstreamReply {
 }
 
 /**
+ * `work`, or the error `expire()` returns once `ms` have passed, whichever comes
+ * first. The timer is always cleared; `work` rejecting after it lost is expected.
+ */
+export async function withinTime<T>(work: Promise<T>, ms: number, expire: () => Error): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(expire()), ms);
+  });
+  work.catch(() => {});
+  try {
+    return await Promise.race([work, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
  * Sends the request and reads the whole body within `timeoutMs`: connecting,
  * the headers and the body share one budget, so a hung upstream, or one whose
- * body never ends, still gets an answer in time. The timer is always cleared.
+ * body never ends, still gets an answer in time.
  */
 export async function fetchWithin(fetch: Fetch, request: UpstreamRequest, timeoutMs: number, provider: string): Promise<UpstreamReply> {
   const controller = new AbortController();
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      controller.abort();
-      reject(new ServiceError("upstream_timeout", `${provider} did not answer within ${timeoutMs} ms`));
-    }, timeoutMs);
-  });
   const exchange = (async () => {
     const { url, method, headers, body } = request;
     const response = await fetch(url, { method, headers, body, signal: controller.signal });
     return { status: response.status, headers: response.headers, body: await response.text() };
   })();
-  // The exchange may still reject after the deadline won the race; that rejection is expected.
-  exchange.catch(() => {});
   try {
-    return await Promise.race([exchange, expired]);
+    return await withinTime(exchange, timeoutMs, () => {
+      controller.abort();
+      return new ServiceError("upstream_timeout", `${provider} did not answer within ${timeoutMs} ms`);
+    });
   } catch (error) {
     if (error instanceof ServiceError) throw error;
     // The cause can carry the upstream URL; only a system error code such as ECONNREFUSED is kept.
     const code = (error as { cause?: { code?: unknown } } | undefined)?.cause?.code;
     const reason = typeof code === "string" && /^E[A-Z_]{2,30}$/.test(code) ? ` (${code})` : "";
     throw new ServiceError("upstream_unreachable", `${provider} could not be reached${reason}`);
-  } finally {
-    clearTimeout(timer);
   }
 }
 
