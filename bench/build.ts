@@ -12,10 +12,10 @@ import { join, resolve } from "node:path";
 import { gzipSync } from "node:zlib";
 
 export const ROOT = resolve(import.meta.dirname, "..");
-export const BUILD_DIR = join(ROOT, "bench/.build");
+const BUILD_DIR = join(ROOT, "bench/.build");
 
 /** Never bundled: redis is an optional, lazily imported dependency; builtins come with the runtime. */
-export const EXTERNAL = ["redis", "@redis/*", "node:*"];
+const EXTERNAL = ["redis", "@redis/*", "node:*"];
 
 export type EntryName = "netlify" | "vercel" | "edge" | "naive" | "bare";
 
@@ -26,7 +26,7 @@ interface EntrySpec {
   platform: "node" | "neutral";
 }
 
-export const ENTRIES: readonly EntrySpec[] = [
+const ENTRIES: readonly EntrySpec[] = [
   { name: "netlify", label: "Netlify function (functions/ice-servers.mts)", source: "functions/ice-servers.mts", platform: "node" },
   { name: "vercel", label: "Vercel function (api/ice-servers.ts)", source: "api/ice-servers.ts", platform: "node" },
   { name: "edge", label: "Netlify edge function (netlify/edge-functions/ice-servers.ts)", source: "netlify/edge-functions/ice-servers.ts", platform: "neutral" },
@@ -111,16 +111,16 @@ async function buildEntry(spec: EntrySpec): Promise<BuiltEntry> {
   const entryOutput = Object.keys(outputs).find((path) => outputs[path].entryPoint !== undefined);
   if (!entryOutput) throw new Error(`esbuild produced no entry for ${spec.source}`);
   const atStart = loadedAtStart(result.metafile, entryOutput);
-  const code = (path: string) => readFileSync(join(ROOT, path));
+  const size = (path: string) => outputs[path].bytes;
   const startPaths = [...atStart];
   const lazyPaths = Object.keys(outputs).filter((path) => !atStart.has(path) && path.endsWith(".mjs"));
   return {
     name: spec.name,
     label: spec.label,
     file: join(ROOT, entryOutput),
-    bytes: startPaths.reduce((sum, path) => sum + code(path).length, 0),
-    gzipBytes: startPaths.reduce((sum, path) => sum + gzipSync(code(path), { level: 9 }).length, 0),
-    lazyBytes: lazyPaths.reduce((sum, path) => sum + code(path).length, 0),
+    bytes: startPaths.reduce((sum, path) => sum + size(path), 0),
+    gzipBytes: startPaths.reduce((sum, path) => sum + gzipSync(readFileSync(join(ROOT, path)), { level: 9 }).length, 0),
+    lazyBytes: lazyPaths.reduce((sum, path) => sum + size(path), 0),
     composition: composition(startPaths.map((path) => outputs[path])),
     lazyComposition: composition(lazyPaths.map((path) => outputs[path])),
   };

@@ -5,7 +5,7 @@
  */
 import type { Built } from "./build.ts";
 import { send } from "./http.ts";
-import { serveEntry, type System } from "./systems.ts";
+import { startSystem, type System } from "./systems.ts";
 import type { FakeReady } from "./protocol.ts";
 
 export interface ColdSample {
@@ -13,12 +13,12 @@ export interface ColdSample {
   totalMs: number;
   /** Inside the child: process start to the entry point imported. */
   importedAtMs: number;
-  /** From the server listening (as the child saw it) to the first response: first-request work. */
+  /** From the parent reading the child's ready line (it is listening) to the first response: first-request work. */
   firstResponseMs: number;
 }
 
 export async function coldStart(built: Built, system: System, fake: FakeReady): Promise<ColdSample> {
-  const running = await serveEntry(built, system.entry, system.env(fake));
+  const running = await startSystem(built, system, fake);
   try {
     const reply = await send(running.url, { timeoutMs: 10_000 });
     const answeredAt = performance.now();

@@ -11,7 +11,7 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { startFakeCloudflare } from "../test/fake-cloudflare.ts";
-import { readBody, type Fault } from "../test/fake-upstream.ts";
+import { readBody, send, type Fault } from "../test/fake-upstream.ts";
 import { FAKE_API_TOKEN, FAKE_KEY_ID, FAKE_READY, type FakeReady, type FakeStats } from "./protocol.ts";
 
 async function main(): Promise<void> {
@@ -19,10 +19,7 @@ async function main(): Promise<void> {
 
   const control = createServer(async (req, res) => {
     const body = await readBody(req);
-    const reply = (status: number, value: unknown) => {
-      res.writeHead(status, { "content-type": "application/json" });
-      res.end(JSON.stringify(value));
-    };
+    const reply = (status: number, body: unknown) => send(res, { status, body });
     if (req.method === "GET" && req.url === "/stats") {
       const stats: FakeStats = { requests: fake.requests.length, connections: fake.connections() };
       return reply(200, stats);
@@ -40,7 +37,7 @@ async function main(): Promise<void> {
   await new Promise<void>((resolve) => control.listen(0, "127.0.0.1", resolve));
   const { port } = control.address() as AddressInfo;
 
-  const ready: FakeReady = { apiBase: fake.apiBase, origin: fake.origin, control: `http://127.0.0.1:${port}` };
+  const ready: FakeReady = { apiBase: fake.apiBase, control: `http://127.0.0.1:${port}` };
   process.stdout.write(`${FAKE_READY}${JSON.stringify(ready)}\n`);
 
   const shutdown = () => {

@@ -9,7 +9,6 @@ export interface Reply {
 export interface SendOptions {
   method?: string;
   body?: string;
-  headers?: Record<string, string>;
   /** The whole exchange's budget; the request fails after it. */
   timeoutMs?: number;
 }
@@ -17,7 +16,7 @@ export interface SendOptions {
 export function send(url: string, options: SendOptions = {}): Promise<Reply> {
   const timeoutMs = options.timeoutMs ?? 10_000;
   return new Promise((resolve, reject) => {
-    const headers: Record<string, string> = { ...(options.headers ?? {}) };
+    const headers: Record<string, string> = {};
     if (options.body !== undefined) headers["content-length"] = String(Buffer.byteLength(options.body));
     // agent: false opens a fresh connection, as a new browser would, and keeps nothing pooled.
     const req = httpRequest(url, { method: options.method ?? "GET", headers, agent: false }, (res) => {

@@ -70,7 +70,8 @@ export async function loadFor(target: Target, connections: number, durationS: nu
     p99Ms: percentile(latencies, 99),
     ok,
     notOk: result.non2xx,
-    errors: result.errors + result.timeouts,
+    // autocannon counts a timeout in `errors` too.
+    errors: result.errors,
     cpuUsPerRequest: cpu !== undefined && ok > 0 ? (cpu * 1000) / ok : undefined,
     cpuShare: cpu !== undefined ? cpu / wallMs : undefined,
   };
@@ -79,5 +80,5 @@ export async function loadFor(target: Target, connections: number, durationS: nu
 /** Exactly `amount` requests over `connections` clients, all answered before it returns. */
 export async function loadCount(target: Target, connections: number, amount: number): Promise<CountedSample> {
   const result = await bounded({ ...target, connections, amount });
-  return { ok: result["2xx"], notOk: result.non2xx, errors: result.errors + result.timeouts };
+  return { ok: result["2xx"], notOk: result.non2xx, errors: result.errors };
 }

@@ -25,6 +25,9 @@ function cpuModel(): string {
   }
 }
 
+/** The 1-minute load average, to two decimals. */
+export const loadAverage = () => Number(loadavg()[0].toFixed(2));
+
 export function machine(): Machine {
   return {
     cpus: availableParallelism(),
@@ -33,6 +36,6 @@ export function machine(): Machine {
     os: `${process.platform} ${release()}`,
     memoryGiB: Math.round(totalmem() / 2 ** 30),
     date: new Date().toISOString(),
-    loadAverageBefore: Number(loadavg()[0].toFixed(2)),
+    loadAverageBefore: loadAverage(),
   };
 }

@@ -1,14 +1,11 @@
 /** What the bench's child processes print when ready, and the fake's fixed key. */
 
-/** Printed by bench/serve.ts, followed by a JSON ReadyLine. */
+/** Printed by bench/serve.ts, followed by a JSON ServeReady. */
 export const SERVE_READY = "BENCH_READY ";
 
 export interface ServeReady {
-  port: number;
   /** Milliseconds from the child's start to the entry point being imported. */
   importedAt: number;
-  /** Milliseconds from the child's start to the server listening. */
-  listeningAt: number;
 }
 
 /** Printed by bench/fake-cloudflare-host.ts, followed by a JSON FakeReady. */
@@ -17,8 +14,6 @@ export const FAKE_READY = "BENCH_FAKE ";
 export interface FakeReady {
   /** The base to configure as CLOUDFLARE_TURN_API_BASE. */
   apiBase: string;
-  /** The fake's own origin, to load it directly. */
-  origin: string;
   /** Where the parent reads counters and sets faults. */
   control: string;
 }

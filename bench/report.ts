@@ -54,11 +54,11 @@ export interface Summary {
     }
   >;
   /** p99 of a system minus p99 of the upstream alone in the same round, per round. */
-  p99AddedOverUpstreamMs: Record<"naive" | "ours-cloudflare", Spread>;
+  p99AddedOverUpstreamMs: Record<UpstreamSystemId, Spread>;
   /** On one connection: p50 and p99 minus the upstream's own on one connection, per round. */
   unloadedAddedMs: Record<UpstreamSystemId, { p50: Spread; p99: Spread }>;
   /** p99 minus the configured latency, per round. */
-  p99OverConfiguredLatencyMs: Record<"naive" | "ours-cloudflare", Spread>;
+  p99OverConfiguredLatencyMs: Record<UpstreamSystemId, Spread>;
   upstreamUse: Record<SystemId, { callsPerRequest: Spread; newConnectionsPer1000: Spread; notOk: number }>;
   burst: Record<SystemId, { wallMs: Spread; ratioToLatency: number; failed: number; serverCpuMs?: Spread; clientCpuMs: Spread }>;
   coldStart: Record<SystemId, { totalMs: Spread; ratioToBare: number; importedAtMs: Spread; firstResponseMs: Spread }>;
@@ -68,7 +68,9 @@ export interface Summary {
 }
 
 const BUNDLE_LIMIT_BYTES = 30 * 1024;
-const UPSTREAM_SYSTEMS: readonly UpstreamSystemId[] = ["naive", "ours-cloudflare"];
+export const UPSTREAM_SYSTEMS: readonly UpstreamSystemId[] = ["naive", "ours-cloudflare"];
+/** Every system under load, then the upstream alone. */
+const LOAD_IDS: readonly LoadId[] = [...SYSTEMS.map(({ id }) => id), "upstream"];
 
 const defined = (values: (number | undefined)[]): number[] => values.filter((value): value is number => value !== undefined);
 const optionalSpread = (values: (number | undefined)[]) => (values.every((value) => value !== undefined) ? spread(defined(values)) : undefined);
@@ -77,9 +79,8 @@ const pairwise = (a: number[], b: number[]) => a.map((value, index) => value - b
 
 export function summarize(raw: Raw, options: BenchOptions, machine: Machine, wallSeconds: number): Summary {
   const bareRps = median(raw.load.bare.map((sample) => sample.rps));
-  const loadIds: LoadId[] = [...SYSTEMS.map(({ id }) => id), "upstream"];
   const load = Object.fromEntries(
-    loadIds.map((id) => {
+    LOAD_IDS.map((id) => {
       const samples = raw.load[id];
       const rps = spread(samples.map((sample) => sample.rps));
       return [
@@ -179,7 +180,7 @@ function evaluateTargets(summary: Summary): TargetResult[] {
   });
 
   const calls = upstreamUse["ours-cloudflare"].callsPerRequest;
-  const exact = summary.load["ours-cloudflare"].notOk === 0 && calls.min === 1 && calls.max === 1;
+  const exact = upstreamUse["ours-cloudflare"].notOk === 0 && calls.min === 1 && calls.max === 1;
   targets.push({ target: "exactly one upstream call per request (Cloudflare)", measured: `${calls.min.toFixed(3)}–${calls.max.toFixed(3)} in every run`, pass: exact });
 
   const burstRatio = burst["ours-cloudflare"].ratioToLatency;
@@ -225,8 +226,8 @@ export function renderTable(summary: Summary): string {
     "",
     `Load: autocannon, ${options.connections} connections, ${options.durationS} s after a ${options.warmupS} s warm-up`,
     table(
-      ["system", "req/s", "× bare", "p50 ms", "p99 ms", "server CPU µs/req", "non-2xx"],
-      (["bare", "naive", "ours-cloudflare", "ours-shared-secret", "upstream"] as LoadId[]).map((id) => [
+      ["system", "req/s", "× bare", "p50 ms", "p99 ms", "server CPU µs/req", "non-2xx / errors"],
+      LOAD_IDS.map((id) => [
         label(id),
         withSpread(load[id].rps, int),
         `${load[id].rpsRatioToBare.toFixed(2)}×`,

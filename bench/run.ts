@@ -11,13 +11,13 @@ import { guardChildren, stopAll } from "./children.ts";
 import { coldStart, type ColdSample } from "./cold-start.ts";
 import { failover } from "./failover.ts";
 import { loadCount, loadFor, type LoadSample } from "./load.ts";
-import { machine } from "./machine.ts";
+import { loadAverage, machine } from "./machine.ts";
 import { parseOptions, type BenchOptions } from "./options.ts";
-import { renderTable, summarize, type CountedRun, type Raw, type UpstreamSystemId } from "./report.ts";
+import { renderTable, summarize, UPSTREAM_SYSTEMS, type CountedRun, type Raw, type UpstreamSystemId } from "./report.ts";
 import { startSystem, SYSTEMS, type System, type SystemId } from "./systems.ts";
 import { directUpstreamRequest, startFakeCloudflareProcess, type FakeCloudflareProcess } from "./upstream.ts";
 
-/** Far above the expected ~2.5 minutes: only a stuck bench ever meets it. */
+/** Far above the expected ~3 minutes: only a stuck bench ever meets it. */
 const WATCHDOG_MS = 9 * 60_000;
 
 const progress = (message: string) => process.stderr.write(`[bench] ${message}\n`);
@@ -39,7 +39,8 @@ async function measureSystem(built: Built, fake: FakeCloudflareProcess, system: 
     const sample: LoadSample = await loadFor(target, options.connections, options.durationS, running.pid);
     raw.load[system.id].push(sample);
 
-    if (system.callsUpstream) raw.unloaded[system.id as UpstreamSystemId].push(await loadFor(target, 1, options.unloadedS));
+    const upstreamId = UPSTREAM_SYSTEMS.find((id) => id === system.id);
+    if (upstreamId) raw.unloaded[upstreamId].push(await loadFor(target, 1, options.unloadedS));
 
     await fake.setLatency(options.burstLatencyMs);
     const burstSample: BurstSample = await burst(running.url, options.burstRequests, running.pid);
@@ -109,7 +110,7 @@ async function main(): Promise<void> {
 
   await fake.stop();
   const wallSeconds = (performance.now() - started) / 1000;
-  const summary = summarize(raw, options, { ...before, loadAverageAfter: machine().loadAverageBefore }, wallSeconds);
+  const summary = summarize(raw, options, { ...before, loadAverageAfter: loadAverage() }, wallSeconds);
 
   const out = resolve(ROOT, options.out);
   mkdirSync(dirname(out), { recursive: true });

@@ -40,7 +40,7 @@ async function main(): Promise<void> {
   // One backlog for every system, large enough that a burst of connections is not
   // turned into SYN retransmits by the listen queue.
   await new Promise<void>((resolve) => server.listen({ port, host: "127.0.0.1", backlog: 4096 }, resolve));
-  const ready: ServeReady = { port, importedAt, listeningAt: performance.now() };
+  const ready: ServeReady = { importedAt };
   process.stdout.write(`${SERVE_READY}${JSON.stringify(ready)}\n`);
 }
 

@@ -2,6 +2,7 @@
  * The systems under test, each served the same way: a fresh `node` process
  * running bench/serve.ts over one bundled entry point (see bench/build.ts).
  */
+import { ICE_SERVERS_PATH } from "../shared/handle.ts";
 import { freePort } from "../test/helpers/process.ts";
 import type { Built, EntryName } from "./build.ts";
 import { cleanEnv, launchNode, type Child } from "./children.ts";
@@ -13,8 +14,6 @@ export interface System {
   id: SystemId;
   label: string;
   entry: EntryName;
-  /** Whether a request costs a call to the (fake) Cloudflare API. */
-  callsUpstream: boolean;
   env(fake: FakeReady): Record<string, string>;
 }
 
@@ -37,10 +36,10 @@ const sharedSecretEnv = () => ({
 });
 
 export const SYSTEMS: readonly System[] = [
-  { id: "bare", label: "bare function", entry: "bare", callsUpstream: false, env: () => ({}) },
-  { id: "naive", label: "naive (seed)", entry: "naive", callsUpstream: true, env: cloudflareEnv },
-  { id: "ours-cloudflare", label: "ours, Cloudflare", entry: "netlify", callsUpstream: true, env: (fake) => ({ ...OURS, ...cloudflareEnv(fake) }) },
-  { id: "ours-shared-secret", label: "ours, shared secret", entry: "netlify", callsUpstream: false, env: () => ({ ...OURS, ...sharedSecretEnv() }) },
+  { id: "bare", label: "bare function", entry: "bare", env: () => ({}) },
+  { id: "naive", label: "naive (seed)", entry: "naive", env: cloudflareEnv },
+  { id: "ours-cloudflare", label: "ours, Cloudflare", entry: "netlify", env: (fake) => ({ ...OURS, ...cloudflareEnv(fake) }) },
+  { id: "ours-shared-secret", label: "ours, shared secret", entry: "netlify", env: () => ({ ...OURS, ...sharedSecretEnv() }) },
 ];
 
 export const systemById = (id: SystemId): System => SYSTEMS.find((system) => system.id === id)!;
@@ -56,7 +55,6 @@ export function failoverEnv(fake: FakeReady, upstreamTimeoutMs: number): Record<
   };
 }
 
-export const ICE_SERVERS_PATH = "/api/ice-servers";
 
 export interface Running {
   /** The URL to load: http://127.0.0.1:PORT/api/ice-servers */

@@ -70,7 +70,8 @@ export function readBody(req: IncomingMessage): Promise<string> {
   });
 }
 
-function send(res: ServerResponse, reply: FakeReply): void {
+/** Answers with `reply`; a body that is not a string goes as JSON. */
+export function send(res: ServerResponse, reply: FakeReply): void {
   const text = reply.body === undefined ? "" : typeof reply.body === "string" ? reply.body : JSON.stringify(reply.body);
   const headers: Record<string, string> = { ...(reply.headers ?? {}) };
   if (text !== "" && !Object.keys(headers).some((name) => name.toLowerCase() === "content-type")) {
