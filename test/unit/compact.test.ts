@@ -2,9 +2,8 @@ import { describe, expect, it } from "vitest";
 import { handle } from "../../shared/handle.ts";
 import { compactIceServers } from "../../shared/ice-urls.ts";
 import type { Fetch } from "../../shared/upstream.ts";
-import { METERED_GLOBAL_URLS } from "../../shared/providers/metered.ts";
 import { CLOUDFLARE_DOCUMENTED_URLS, cloudflareIceServers } from "../fake-cloudflare.ts";
-import { meteredIceServers } from "../fake-metered.ts";
+import { METERED_DOCUMENTED_GLOBAL_URLS, meteredIceServers } from "../fake-metered.ts";
 
 const allUrls = (servers: { urls: string[] }[]) => servers.flatMap((server) => server.urls);
 
@@ -48,7 +47,8 @@ describe("TURN_URL_SET", () => {
   });
 
   it("full keeps Metered's five documented URLs", async () => {
-    expect(allUrls(await served(METERED_ENV, meteredFetch))).toEqual([...METERED_GLOBAL_URLS.stun, ...METERED_GLOBAL_URLS.turn]);
+    expect(allUrls(await served(METERED_ENV, meteredFetch))).toEqual(METERED_DOCUMENTED_GLOBAL_URLS);
+    expect(METERED_DOCUMENTED_GLOBAL_URLS).toHaveLength(5);
   });
 
   it("compact trims Metered's global URLs to four, keeping credentials with their URLs", async () => {

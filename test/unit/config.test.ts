@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
 import { forgetLoadedConfig, loadConfig, parseConfig } from "../../shared/config.ts";
-import { CLOUDFLARE_DEFAULT_API_BASE } from "../../shared/providers/cloudflare.ts";
 import { thrownBy } from "../helpers/service-error.ts";
 import { secret } from "../helpers/secrets.ts";
 
@@ -27,7 +26,7 @@ describe("parseConfig", () => {
   it("reads a complete Cloudflare configuration", () => {
     const config = parseConfig({ CLOUDFLARE_TURN_KEY_ID: "abc", CLOUDFLARE_TURN_KEY_API_TOKEN: SECRET });
     expect(config.providers.map((entry) => entry.provider.id)).toEqual(["cloudflare"]);
-    expect(config.providers[0].config).toEqual({ keyId: "abc", apiToken: SECRET, apiBase: CLOUDFLARE_DEFAULT_API_BASE });
+    expect(config.providers[0].config).toEqual({ keyId: "abc", apiToken: SECRET, apiBase: "https://rtc.live.cloudflare.com/v1" });
   });
 
   it("takes an API base override and drops its trailing slash", () => {

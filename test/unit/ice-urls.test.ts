@@ -46,6 +46,7 @@ describe("filterIceServers", () => {
     ]);
     // The naive filter this replaces loses the TLS fallback on 5349.
     expect(urls.filter((url) => !url.includes(":53"))).not.toContain("turns:turn.cloudflare.com:5349?transport=tcp");
+    expect(servers[0].urls).toContain("turns:turn.cloudflare.com:5349?transport=tcp");
   });
 
   it("keeps a port that only starts with 53", () => {

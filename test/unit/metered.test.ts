@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { parseConfig } from "../../shared/config.ts";
 import { handle } from "../../shared/handle.ts";
-import { METERED_GLOBAL_URLS, prepareMeteredCredential, prepareMeteredIceServers } from "../../shared/providers/metered.ts";
-import { startFakeMetered, type FakeMetered } from "../fake-metered.ts";
+import { prepareMeteredCredential, prepareMeteredIceServers } from "../../shared/providers/metered.ts";
+import { METERED_DOCUMENTED_GLOBAL_URLS, startFakeMetered, type FakeMetered } from "../fake-metered.ts";
 import { secret } from "../helpers/secrets.ts";
 
 const SECRET = secret("metered-unit-secret-Hy6Tg8Rf");
@@ -82,8 +82,8 @@ describe("Metered provider against the fake Metered API", () => {
     const created = fake.credentials.get(body.iceServers[1].username)!;
     expect(created.expiryInSeconds).toBe(900);
     expect(body.iceServers).toEqual([
-      { urls: METERED_GLOBAL_URLS.stun },
-      { urls: METERED_GLOBAL_URLS.turn, username: created.username, credential: created.password },
+      { urls: METERED_DOCUMENTED_GLOBAL_URLS.slice(0, 1) },
+      { urls: METERED_DOCUMENTED_GLOBAL_URLS.slice(1), username: created.username, credential: created.password },
     ]);
   });
 

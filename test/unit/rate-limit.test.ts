@@ -93,7 +93,7 @@ describe("checkRateLimit", () => {
     expect(error.code).toBe("rate_limited");
     expect(error.headers).toMatchObject({ "retry-after": "10", "ratelimit-remaining": "0" });
     // Another client has its own allowance.
-    await expect(checkRateLimit("ip:2", rule, store, quiet)).resolves.toBeDefined();
+    await expect(checkRateLimit("ip:2", rule, store, quiet)).resolves.toMatchObject({ headers: { "ratelimit-remaining": "2" } });
   });
 
   const hanging: RateLimitStore = { hit: () => new Promise(() => {}) };

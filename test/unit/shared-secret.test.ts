@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../shared/config.ts";
 import { handle } from "../../shared/handle.ts";
 import { turnRestCredential, turnRestUsername } from "../../shared/providers/shared-secret.ts";
+import { secret } from "../helpers/secrets.ts";
 
 // Computed independently of the code under test, with Node's own HMAC.
 const expected = (secret: string, username: string) => createHmac("sha1", secret).update(username).digest("base64");
@@ -50,17 +51,18 @@ describe("TURN REST API credentials (coturn use-auth-secret)", () => {
     expect(names.size).toBe(5);
   });
 
+  const HALF_SECRET = secret("shared-half-config-Secret-4k7Q");
   it.each([
-    [{ TURN_SHARED_SECRET: "s" }, "not_configured", "TURN_URLS is not set"],
+    [{ TURN_SHARED_SECRET: HALF_SECRET }, "not_configured", "TURN_URLS is not set"],
     [{ TURN_URLS: "turn:t.example" }, "not_configured", "TURN_SHARED_SECRET is not set"],
-    [{ TURN_SHARED_SECRET: "s", TURN_URLS: "turn:t.example, https://nope.example" }, "invalid_config", "TURN_URLS entry 2"],
+    [{ TURN_SHARED_SECRET: HALF_SECRET, TURN_URLS: "turn:t.example, https://nope.example" }, "invalid_config", "TURN_URLS entry 2"],
   ])("refuses a half or bad configuration %j", (env, code, message) => {
     expect(() => parseConfig(env)).toThrow(message);
     try {
       parseConfig(env);
     } catch (error) {
       expect((error as { code: string }).code).toBe(code);
-      expect((error as Error).message).not.toContain("s,");
+      expect((error as Error).message).not.toContain(HALF_SECRET);
     }
   });
 });
