@@ -190,6 +190,8 @@ describe("CORS", () => {
     expect(response.headers.get("access-control-allow-origin")).toBe(ALLOWED);
     expect(response.headers.get("access-control-allow-methods")).toBe("GET, POST, OPTIONS");
     expect(response.headers.get("access-control-allow-headers")).toBe("authorization, content-type");
+    expect(response.headers.get("cache-control")).toBe("no-store");
+    expect(response.headers.get("x-content-type-options")).toBe("nosniff");
     expect(fake.requests).toHaveLength(0);
   });
 

@@ -60,6 +60,18 @@ describe("npm start without configuration", () => {
     expect(body.ttl).toBe(1234);
   });
 
+  it("limits by the socket's address: forwarding headers a client could forge are ignored", async () => {
+    // The readiness probe in startLocal is the first of the three.
+    const started = await startLocal({ RATE_LIMIT: "3/60s" });
+    server = started.server;
+    const statuses: number[] = [];
+    for (const forged of ["203.0.113.1", "203.0.113.2", "203.0.113.3"]) {
+      const response = await fetch(`${started.origin}/api/ice-servers`, { headers: { "x-forwarded-for": forged, "x-real-ip": forged } });
+      statuses.push(response.status);
+    }
+    expect(statuses).toEqual([200, 200, 429]);
+  });
+
   it("names an invalid variable at start-up without printing its value", async () => {
     const started = await startLocal({ TURN_TTL: "999999999" });
     server = started.server;

@@ -174,6 +174,27 @@ describe("revocation", () => {
     expect((await revoke(jwtEnv, revokeToken, {}, { authorization: alice })).status).toBe(204);
   });
 
+  it("stamps the verified sub on the shared-secret username and as Metered's label", async () => {
+    const jwtEnv = (provider: string) =>
+      env({ TURN_PROVIDERS: provider, AUTH_MODE: "jwt", AUTH_JWT_SECRET: JWT_SECRET, AUTH_JWT_ISSUER: "https://idp.example/", AUTH_JWT_AUDIENCE: "turn" });
+    const token = await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject("alice").setIssuer("https://idp.example/").setAudience("turn").setExpirationTime("5m").sign(new TextEncoder().encode(JWT_SECRET));
+    const init = { headers: { authorization: `Bearer ${token}` } };
+    expect(usernameOf(await issue(jwtEnv("shared-secret"), {}, init))).toMatch(/^\d+:alice$/);
+    await issue(jwtEnv("metered"), {}, init);
+    expect(JSON.parse(metered.requests[0].body).label).toBe("alice");
+  });
+
+  it("counts revoke requests against the same allowance as issuing", async () => {
+    const vars = env({ RATE_LIMIT: "2/60s" });
+    const options = { clientIp: "198.51.100.77" };
+    const { revokeToken } = await issue(vars, options);
+    expect((await revoke(vars, revokeToken, options)).status).toBe(204);
+    const third = await revoke(vars, revokeToken, options);
+    expect(third.status).toBe(429);
+    expect(third.body.error.code).toBe("rate_limited");
+    expect(third.headers.get("retry-after")).not.toBeNull();
+  });
+
   it("applies the same origin rules, and answers a preflight for the revoke path", async () => {
     const vars = env({ ALLOWED_ORIGINS: "https://app.example.com" });
     const denied = await revoke(vars, "x", {}, { origin: "https://evil.example" });

@@ -164,4 +164,17 @@ describe("handle", () => {
     expect(response.status).toBe(400);
     expect(body.error.code).toBe("invalid_request");
   });
+
+  it("counts a caller by address, and does not count one with neither a user nor an address", async () => {
+    const { fetch } = fakeFetch(cloudflareBody(["stun:a.example"]));
+    const limited = { ...ENV, RATE_LIMIT: "1/60s" };
+    for (let i = 0; i < 2; i += 1) {
+      const { response } = await call("/api/ice-servers", limited, { fetch });
+      expect(response.status).toBe(200);
+      expect(response.headers.get("ratelimit-limit")).toBeNull();
+    }
+    const options = { fetch, clientIp: "203.0.113.50" };
+    expect((await call("/api/ice-servers", limited, options)).response.status).toBe(200);
+    expect((await call("/api/ice-servers", limited, options)).response.status).toBe(429);
+  });
 });
