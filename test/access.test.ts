@@ -4,12 +4,12 @@
  * preflight behaviour, forged forwarding headers, and a scan of every answer and
  * log line for the configured secrets.
  */
-import { SignJWT } from "jose";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import vercel from "../api/ice-servers.ts";
 import netlify from "../functions/ice-servers.mts";
 import { startFakeCloudflare, type FakeCloudflare } from "./fake-cloudflare.ts";
 import { unset, useProcessEnv } from "./helpers/env.ts";
+import { signHs256 } from "./helpers/jwt.ts";
 import { secret } from "./helpers/secrets.ts";
 
 const SECRETS = {
@@ -43,11 +43,8 @@ function useEnv(extra: Record<string, string>) {
 
 const JWT_ENV = { AUTH_MODE: "jwt", AUTH_JWT_SECRET: SECRETS.jwtSecret, AUTH_JWT_ISSUER: ISSUER, AUTH_JWT_AUDIENCE: AUDIENCE };
 
-const jwt = (claims: { sub?: string; aud?: string; exp?: number | string } = {}, secret = SECRETS.jwtSecret) => {
-  const token = new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setIssuer(ISSUER).setAudience(claims.aud ?? AUDIENCE).setExpirationTime(claims.exp ?? "5m");
-  if (claims.sub !== null) token.setSubject(claims.sub ?? "alice");
-  return token.sign(new TextEncoder().encode(secret));
-};
+const jwt = (claims: { sub?: string; aud?: string; exp?: number | string } = {}, secret = SECRETS.jwtSecret) =>
+  signHs256(secret, { iss: ISSUER, aud: claims.aud ?? AUDIENCE, exp: claims.exp ?? "5m", sub: claims.sub === null ? undefined : (claims.sub ?? "alice") });
 
 /** Calls the Vercel function as Vercel does, and records the whole answer for the secret scan. */
 async function ask(path: string, init: RequestInit = {}, ip = "198.51.100.20") {

@@ -11,11 +11,9 @@ import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startFakeCloudflare, type FakeCloudflare } from "./fake-cloudflare.ts";
 import { startCoturn, TURNSERVER, type Coturn } from "./helpers/coturn.ts";
-import { freePort, spawnLogged, waitForHttp, type Spawned } from "./helpers/process.ts";
+import { startLocalServer, type Spawned } from "./helpers/process.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
-const TSX = join(ROOT, "node_modules/.bin/tsx");
-const START = join(ROOT, "server/start.ts");
 const CHROMIUM = "/usr/bin/chromium";
 const RESULTS = join(ROOT, "test-results");
 const DOCS_SCREENSHOT = join(ROOT, "docs/selftest.png");
@@ -86,11 +84,7 @@ interface Service {
 
 /** `npm start`, as a child process, from a folder with no .env, with only these variables. */
 async function startService(env: Record<string, string>, cwd: string): Promise<Service> {
-  const port = await freePort();
-  const server = spawnLogged(TSX, [START], { PATH: process.env.PATH, HOME: process.env.HOME, HOST: "127.0.0.1", PORT: String(port), ...env }, cwd);
-  const origin = `http://127.0.0.1:${port}`;
-  await waitForHttp(`${origin}/api/ice-servers?ttl=abc`, 30_000, server);
-  return { origin, server };
+  return startLocalServer({ HOST: "127.0.0.1", ...env }, { cwd });
 }
 
 const skip = process.env.SKIP_E2E === "1";

@@ -1,28 +1,12 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { CONTRACT_TOKEN } from "./contract/cases.ts";
 import { describeContract } from "./contract/vitest-suite.ts";
-import { freePort, spawnLogged, waitForHttp, type Spawned } from "./helpers/process.ts";
+import { startLocalServer, type Spawned } from "./helpers/process.ts";
 
-const ROOT = resolve(import.meta.dirname, "..");
-const TSX = join(ROOT, "node_modules/.bin/tsx");
-const START = join(ROOT, "server/start.ts");
-
-// Only what a user's shell would have: no provider variables leak in from the test runner.
-function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME };
-  return { ...env, ...extra };
-}
-
-async function startLocal(env: Record<string, string>, cwd = ROOT): Promise<{ origin: string; server: Spawned }> {
-  const port = await freePort();
-  const server = spawnLogged(TSX, [START], cleanEnv({ ...env, PORT: String(port) }), cwd);
-  const origin = `http://127.0.0.1:${port}`;
-  await waitForHttp(`${origin}/api/ice-servers?ttl=abc`, 30_000, server);
-  return { origin, server };
-}
+const startLocal = (env: Record<string, string>, cwd?: string) => startLocalServer(env, { cwd });
 
 let local: Spawned | undefined;
 describeContract("npm start (local server)", async (env) => {

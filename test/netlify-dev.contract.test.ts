@@ -1,6 +1,7 @@
 import { expect, it } from "vitest";
 import { CONTRACT_TOKEN } from "./contract/cases.ts";
 import { describeContract } from "./contract/vitest-suite.ts";
+import { useProcessEnv } from "./helpers/env.ts";
 import { freePort, spawnLogged, waitForHttp, type Spawned } from "./helpers/process.ts";
 
 // The Netlify function (functions/ice-servers.mts) as Netlify's own CLI serves it, offline.
@@ -28,16 +29,10 @@ describeContract("Netlify function under netlify dev --offline", async (env) => 
 
 describeContract("Netlify function in process, called as Netlify calls it", async (env) => {
   const { default: netlifyFunction } = await import("../functions/ice-servers.mts");
-  const saved = { ...process.env };
-  Object.assign(process.env, env);
+  const restoreEnv = useProcessEnv(env);
   return {
     send: (path, init) => netlifyFunction(new Request(`https://site.netlify.app${path}`, init), { ip: "203.0.113.1" } as never),
-    async close() {
-      for (const name of Object.keys(env)) {
-        if (saved[name] === undefined) delete process.env[name];
-        else process.env[name] = saved[name];
-      }
-    },
+    close: async () => restoreEnv(),
   };
 });
 

@@ -5,8 +5,6 @@
  * the same Redis), and what happens while Redis is down. No secret is ever
  * answered or printed.
  */
-import { SignJWT } from "jose";
-import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { createClient } from "redis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -17,14 +15,13 @@ import { handle } from "../shared/handle.ts";
 import { KEY_PREFIX } from "../shared/rate-limit.ts";
 import { startFakeCloudflare, type FakeCloudflare } from "./fake-cloudflare.ts";
 import { startFakeUpstash, type FakeUpstash } from "./fake-upstash.ts";
-import { freePort, spawnLogged, waitForHttp, type Spawned } from "./helpers/process.ts";
+import { freePort, startLocalServer, type Spawned } from "./helpers/process.ts";
 import { startRedis, type RedisServer } from "./helpers/redis.ts";
 import { unset, useProcessEnv } from "./helpers/env.ts";
+import { signHs256 } from "./helpers/jwt.ts";
+import { captureLog } from "./helpers/log.ts";
 import { secret } from "./helpers/secrets.ts";
 
-const ROOT = resolve(import.meta.dirname, "..");
-const TSX = join(ROOT, "node_modules/.bin/tsx");
-const START = join(ROOT, "server/start.ts");
 
 const KEY_ID = "5e1f0c0ffee5e1f0c0ffee5e1f0c0ffe";
 // Unique, realistic-looking secrets, so a leak anywhere is easy to spot.
@@ -114,29 +111,12 @@ function expectExactLimit(answers: Answer[], limit: number, windowSeconds: numbe
   }
 }
 
-function token(user: string): Promise<string> {
-  return new SignJWT({})
-    .setProtectedHeader({ alg: "HS256" })
-    .setSubject(user)
-    .setIssuer(ISSUER)
-    .setAudience(AUDIENCE)
-    .setIssuedAt()
-    .setExpirationTime("5m")
-    .sign(new TextEncoder().encode(JWT_SECRET));
-}
-
-function capturingLog() {
-  const lines: string[] = [];
-  return { lines, warn: (message: string) => void lines.push(message), error: (message: string) => void lines.push(message) };
-}
+const token = (user: string) => signHs256(JWT_SECRET, { sub: user, iss: ISSUER, aud: AUDIENCE, exp: "5m" });
 
 async function startServer(env: Record<string, string>): Promise<void> {
-  const port = await freePort();
-  const server = spawnLogged(TSX, [START], { PATH: process.env.PATH, HOME: process.env.HOME, ...env, PORT: String(port) });
-  servers.push(server);
-  const origin = `http://127.0.0.1:${port}`;
   // No token: answered 401 before the limiter counts anything.
-  await waitForHttp(`${origin}/api/ice-servers`, 30_000, server);
+  const { origin, server } = await startLocalServer(env, { readyPath: "/api/ice-servers" });
+  servers.push(server);
   origins.push(origin);
 }
 
@@ -289,7 +269,7 @@ describe("while Redis is down", () => {
     return { ...cloudflareEnv(), RATE_LIMIT: "5/60s", REDIS_URL: url, RATE_LIMIT_FAIL: fail, RATE_LIMIT_TIMEOUT_MS: String(TIMEOUT_MS) };
   }
 
-  async function ask(env: Record<string, string>, ip: string, log = capturingLog()): Promise<Answer> {
+  async function ask(env: Record<string, string>, ip: string, log = captureLog()): Promise<Answer> {
     const started = performance.now();
     return record(await handle(new Request("https://example.test/api/ice-servers"), env, { clientIp: ip, redisStore, log }), started);
   }
@@ -315,7 +295,7 @@ describe("while Redis is down", () => {
     expect(first.headers.get("ratelimit-remaining")).toBe("4");
 
     await down.stop();
-    const log = capturingLog();
+    const log = captureLog();
     const openAnswers: Answer[] = [];
     // More than the limit of 5: fail open lets every one through, unlimited.
     for (let i = 0; i < 8; i += 1) openAnswers.push(await ask(open, "192.0.2.1", log));
@@ -380,10 +360,10 @@ describe("Upstash's REST protocol from Node (a fake Upstash in front of the same
     return { ...cloudflareEnv(), RATE_LIMIT: "20/60s", UPSTASH_REDIS_REST_URL: upstash!.url, UPSTASH_REDIS_REST_TOKEN: UPSTASH_TOKEN, ...extra };
   }
 
-  type AskOptions = { log?: ReturnType<typeof capturingLog>; redis?: boolean };
+  type AskOptions = { log?: ReturnType<typeof captureLog>; redis?: boolean };
   function send(env: Record<string, string>, ip: string, options: AskOptions = {}): Promise<Response> {
     const request = new Request("https://example.test/api/ice-servers");
-    return handle(request, env, { clientIp: ip, log: options.log ?? capturingLog(), ...(options.redis ? { redisStore } : {}) });
+    return handle(request, env, { clientIp: ip, log: options.log ?? captureLog(), ...(options.redis ? { redisStore } : {}) });
   }
 
   async function ask(env: Record<string, string>, ip: string, options: AskOptions = {}): Promise<Answer> {
@@ -448,7 +428,7 @@ describe("Upstash's REST protocol from Node (a fake Upstash in front of the same
 
   it("refuses a wrong token: fail open lets requests through, fail closed answers 503, never showing a token", async () => {
     upstash!.reset();
-    const log = capturingLog();
+    const log = captureLog();
     const wrong = { UPSTASH_REDIS_REST_TOKEN: WRONG_UPSTASH_TOKEN, RATE_LIMIT_TIMEOUT_MS: "300" };
     const open: Answer[] = [];
     // Past the limit of 20: fail open does not count at all.

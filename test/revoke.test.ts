@@ -2,11 +2,11 @@
  * Client revocation end to end against the fakes: the token from /api/ice-servers
  * revokes that credential at its provider, and nothing else.
  */
-import { SignJWT } from "jose";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { handle, type HandleOptions } from "../shared/handle.ts";
 import { startFakeCloudflare, type FakeCloudflare } from "./fake-cloudflare.ts";
 import { startFakeMetered, type FakeMetered } from "./fake-metered.ts";
+import { signHs256 } from "./helpers/jwt.ts";
 import { secret } from "./helpers/secrets.ts";
 
 const SIGNING = secret("revoke-e2e-signing-secret-0123456789abcdef");
@@ -66,6 +66,8 @@ async function revoke(vars: Record<string, string>, revokeToken: unknown, option
   const text = await response.text();
   return { status: response.status, body: text ? JSON.parse(text) : undefined, headers: response.headers };
 }
+
+const tokenFor = (sub: string) => signHs256(JWT_SECRET, { sub, iss: "https://idp.example/", aud: "turn", exp: "5m" });
 
 const usernameOf = (body: { iceServers: { username?: string }[] }) => body.iceServers.find((server) => server.username)!.username!;
 
@@ -161,8 +163,6 @@ describe("revocation", () => {
 
   it("applies the same authentication, and binds a signed-in user's token to that user", async () => {
     const jwtEnv = env({ AUTH_MODE: "jwt", AUTH_JWT_SECRET: JWT_SECRET, AUTH_JWT_ISSUER: "https://idp.example/", AUTH_JWT_AUDIENCE: "turn" });
-    const tokenFor = (sub: string) =>
-      new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject(sub).setIssuer("https://idp.example/").setAudience("turn").setExpirationTime("5m").sign(new TextEncoder().encode(JWT_SECRET));
     const alice = `Bearer ${await tokenFor("alice")}`;
     const { revokeToken } = await issue(jwtEnv, {}, { headers: { authorization: alice } });
     expect(JSON.parse(cloudflare.requests[0].body)).toEqual({ ttl: 86400, customIdentifier: "alice" });
@@ -177,7 +177,7 @@ describe("revocation", () => {
   it("stamps the verified sub on the shared-secret username and as Metered's label", async () => {
     const jwtEnv = (provider: string) =>
       env({ TURN_PROVIDERS: provider, AUTH_MODE: "jwt", AUTH_JWT_SECRET: JWT_SECRET, AUTH_JWT_ISSUER: "https://idp.example/", AUTH_JWT_AUDIENCE: "turn" });
-    const token = await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject("alice").setIssuer("https://idp.example/").setAudience("turn").setExpirationTime("5m").sign(new TextEncoder().encode(JWT_SECRET));
+    const token = await tokenFor("alice");
     const init = { headers: { authorization: `Bearer ${token}` } };
     expect(usernameOf(await issue(jwtEnv("shared-secret"), {}, init))).toMatch(/^\d+:alice$/);
     await issue(jwtEnv("metered"), {}, init);

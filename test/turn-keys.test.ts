@@ -4,12 +4,12 @@
  */
 import { spawn } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fakeTurnKey, startFakeCloudflareV4, v4Failure, type FakeCloudflareV4, type FakeTurnKey } from "./fake-cloudflare-v4.ts";
+import { freePort } from "./helpers/process.ts";
 import { secret } from "./helpers/secrets.ts";
 
 const TSX = fileURLToPath(new URL("../node_modules/.bin/tsx", import.meta.url));
@@ -70,17 +70,6 @@ function cli(args: string[], env: Record<string, string | undefined> = baseEnv()
 }
 
 const occurrences = (text: string, part: string) => text.split(part).length - 1;
-
-function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 beforeAll(async () => {
   seeded = fakeTurnKey("seeded-key");
@@ -310,7 +299,7 @@ describe("turn-keys failures", () => {
   });
 
   it("an unreachable API is a network error (exit 5)", async () => {
-    const port = await closedPort();
+    const port = await freePort();
     const run = await cli(["list"], { ...baseEnv(), CLOUDFLARE_API_BASE: `http://127.0.0.1:${port}/client/v4` });
     expect(run.code).toBe(5);
     expect(run.stderr).toContain(`http://127.0.0.1:${port} could not be reached`);

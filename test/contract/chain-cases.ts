@@ -11,6 +11,7 @@ import type { Fetch } from "../../shared/upstream.ts";
 import type { FakeCloudflare } from "../fake-cloudflare.ts";
 import type { FakeMetered } from "../fake-metered.ts";
 import type { Fault } from "../fake-upstream.ts";
+import { captureLog } from "../helpers/log.ts";
 import { secret } from "../helpers/secrets.ts";
 
 export const CHAIN_SECRETS = {
@@ -58,8 +59,8 @@ export interface ChainAnswer {
 
 /** Calls the core with the chain's environment, capturing its log, and checks that nothing secret leaked. */
 export async function ask(fakes: ChainFakes, extra: Record<string, string>, path = "/api/ice-servers"): Promise<ChainAnswer> {
-  const logs: string[] = [];
-  const log = { warn: (line: string) => logs.push(line), error: (line: string) => logs.push(line) };
+  const log = captureLog();
+  const logs = log.lines;
   const started = performance.now();
   const response = await handle(new Request(`http://localhost${path}`), chainEnv(fakes, extra), { log, fetch: fakes.fetch });
   const text = await response.text();

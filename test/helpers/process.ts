@@ -1,5 +1,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
+import { join, resolve } from "node:path";
+
+const ROOT = resolve(import.meta.dirname, "../..");
 
 /** A port that was free a moment ago on 127.0.0.1. */
 export function freePort(): Promise<number> {
@@ -64,4 +67,20 @@ export async function waitForHttp(url: string, timeoutMs: number, spawned?: Spaw
     }
   }
   throw new Error(`${url} did not answer within ${timeoutMs} ms${spawned ? `:\n${spawned.output()}` : ""}`);
+}
+
+/**
+ * `npm start` as a child process, on a free port, with only PATH, HOME and `env`
+ * (nothing leaks in from the test runner); resolves once `readyPath` answers.
+ */
+export async function startLocalServer(
+  env: Record<string, string>,
+  options: { cwd?: string; readyPath?: string } = {},
+): Promise<{ origin: string; server: Spawned }> {
+  const port = await freePort();
+  const tsx = join(ROOT, "node_modules/.bin/tsx");
+  const server = spawnLogged(tsx, [join(ROOT, "server/start.ts")], { PATH: process.env.PATH, HOME: process.env.HOME, ...env, PORT: String(port) }, options.cwd ?? ROOT);
+  const origin = `http://127.0.0.1:${port}`;
+  await waitForHttp(`${origin}${options.readyPath ?? "/api/ice-servers?ttl=abc"}`, 30_000, server);
+  return { origin, server };
 }

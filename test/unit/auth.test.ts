@@ -1,28 +1,20 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { exportJWK, generateKeyPair, SignJWT, type JWK } from "jose";
+import { signHs256, type Hs256Claims } from "../helpers/jwt.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { authenticate, configureAuth } from "../../shared/auth.ts";
-import { ServiceError } from "../../shared/errors.ts";
-import { rejectionOf } from "../helpers/service-error.ts";
+import { rejectionOf, thrownBy } from "../helpers/service-error.ts";
 import { secret } from "../helpers/secrets.ts";
 
 const SECRET = secret("jwt-hs256-secret-that-is-long-enough-0123456789");
 const ISSUER = "https://auth.example.test/";
 const AUDIENCE = "turn-credentials";
-const encoder = new TextEncoder();
 
 const withToken = (token?: string, scheme = "Bearer") =>
   new Request("https://site.example/api/ice-servers", token === undefined ? {} : { headers: { authorization: `${scheme} ${token}` } });
 
-function hs256(claims: { sub?: string; iss?: string; aud?: string; exp?: number | string; nbf?: number }, secret = SECRET) {
-  const jwt = new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setIssuedAt();
-  if (claims.sub !== undefined) jwt.setSubject(claims.sub);
-  jwt.setIssuer(claims.iss ?? ISSUER).setAudience(claims.aud ?? AUDIENCE);
-  if (claims.exp !== undefined) jwt.setExpirationTime(claims.exp);
-  if (claims.nbf !== undefined) jwt.setNotBefore(claims.nbf);
-  return jwt.sign(encoder.encode(secret));
-}
+const hs256 = (claims: Partial<Hs256Claims>, secret = SECRET) => signHs256(secret, { ...claims, iss: claims.iss ?? ISSUER, aud: claims.aud ?? AUDIENCE });
 
 const now = () => Math.floor(Date.now() / 1000);
 const b64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
@@ -150,13 +142,9 @@ describe("auth configuration", () => {
     [{ AUTH_MODE: "jwt", AUTH_JWT_ISSUER: ISSUER, AUTH_JWT_AUDIENCE: AUDIENCE }, "not_configured", "AUTH_JWKS_URL or AUTH_JWT_SECRET"],
     [{ AUTH_MODE: "jwt", AUTH_JWT_SECRET: SECRET, AUTH_JWKS_URL: "https://x.example/jwks", AUTH_JWT_ISSUER: ISSUER, AUTH_JWT_AUDIENCE: AUDIENCE }, "invalid_config", "not both"],
   ])("refuses %j", (env, code, message) => {
-    try {
-      configureAuth(env);
-      throw new Error("expected a configuration error");
-    } catch (error) {
-      expect((error as ServiceError).code).toBe(code);
-      expect((error as Error).message).toContain(message);
-      expect((error as Error).message).not.toContain(SECRET);
-    }
+    const error = thrownBy(() => configureAuth(env));
+    expect(error.code).toBe(code);
+    expect(error.message).toContain(message);
+    expect(error.message).not.toContain(SECRET);
   });
 });

@@ -1,14 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { handle, type HandleOptions } from "../../shared/handle.ts";
+import { captureLog } from "../helpers/log.ts";
 import { secret } from "../helpers/secrets.ts";
 
 const TOKEN = secret("tok-handle-Secret-0a1b2c3d4e5f");
 const ENV = { CLOUDFLARE_TURN_KEY_ID: "kid", CLOUDFLARE_TURN_KEY_API_TOKEN: TOKEN, CLOUDFLARE_TURN_API_BASE: "https://cf.example/v1", TURN_TTL: "3600" };
-
-function capture() {
-  const lines: string[] = [];
-  return { lines, log: { warn: (m: string) => lines.push(m), error: (m: string) => lines.push(m) } };
-}
 
 function fakeFetch(body: unknown, status = 201) {
   const calls: string[] = [];
@@ -62,7 +58,8 @@ describe("handle", () => {
   });
 
   it("drops malformed URLs with a warning, and fails when none is usable", async () => {
-    const { log, lines } = capture();
+    const log = captureLog();
+    const { lines } = log;
     const mixed = fakeFetch(cloudflareBody(["stun:ok.example", "javascript:alert(1)"]));
     const ok = await call("/api/ice-servers", ENV, { fetch: mixed.fetch, log });
     expect(ok.body.iceServers[0].urls).toEqual(["stun:ok.example"]);
@@ -98,7 +95,8 @@ describe("handle", () => {
   });
 
   it("logs an operator hint on 401 without the token or the upstream body", async () => {
-    const { log, lines } = capture();
+    const log = captureLog();
+    const { lines } = log;
     const { fetch } = fakeFetch({ errors: [{ message: `invalid token ${TOKEN}` }] }, 401);
     const { response } = await call("/api/ice-servers", ENV, { fetch, log });
     expect(response.status).toBe(502);
@@ -109,7 +107,8 @@ describe("handle", () => {
   });
 
   it("turns an unexpected failure into a bare 500 internal_error, logging only its kind", async () => {
-    const { log, lines } = capture();
+    const log = captureLog();
+    const { lines } = log;
     const { fetch } = fakeFetch(cloudflareBody(["stun:a.example"]));
     const now = () => {
       throw new RangeError(`clock broke near ${TOKEN}`);

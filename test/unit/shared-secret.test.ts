@@ -4,6 +4,7 @@ import { parseConfig } from "../../shared/config.ts";
 import { handle } from "../../shared/handle.ts";
 import { turnRestCredential, turnRestUsername } from "../../shared/providers/shared-secret.ts";
 import { secret } from "../helpers/secrets.ts";
+import { thrownBy } from "../helpers/service-error.ts";
 
 // Computed independently of the code under test, with Node's own HMAC.
 const expected = (secret: string, username: string) => createHmac("sha1", secret).update(username).digest("base64");
@@ -57,12 +58,9 @@ describe("TURN REST API credentials (coturn use-auth-secret)", () => {
     [{ TURN_URLS: "turn:t.example" }, "not_configured", "TURN_SHARED_SECRET is not set"],
     [{ TURN_SHARED_SECRET: HALF_SECRET, TURN_URLS: "turn:t.example, https://nope.example" }, "invalid_config", "TURN_URLS entry 2"],
   ])("refuses a half or bad configuration %j", (env, code, message) => {
-    expect(() => parseConfig(env)).toThrow(message);
-    try {
-      parseConfig(env);
-    } catch (error) {
-      expect((error as { code: string }).code).toBe(code);
-      expect((error as Error).message).not.toContain(HALF_SECRET);
-    }
+    const error = thrownBy(() => parseConfig(env));
+    expect(error.message).toContain(message);
+    expect(error.code).toBe(code);
+    expect(error.message).not.toContain(HALF_SECRET);
   });
 });
