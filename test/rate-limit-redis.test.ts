@@ -5,7 +5,6 @@
  * the same Redis), and what happens while Redis is down. No secret is ever
  * answered or printed.
  */
-import { performance } from "node:perf_hooks";
 import { createClient } from "redis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import vercel from "../api/ice-servers.ts";
@@ -20,6 +19,7 @@ import { startRedis, type RedisServer } from "./helpers/redis.ts";
 import { unset, useProcessEnv } from "./helpers/env.ts";
 import { signHs256 } from "./helpers/jwt.ts";
 import { captureLog } from "./helpers/log.ts";
+import { answerChecks, expectExactLimit, statuses, type Answer } from "./helpers/rate-limit-answers.ts";
 import { secret } from "./helpers/secrets.ts";
 
 
@@ -48,68 +48,7 @@ function cloudflareEnv(): Record<string, string> {
   return { CLOUDFLARE_TURN_KEY_ID: KEY_ID, CLOUDFLARE_TURN_KEY_API_TOKEN: CF_TOKEN, CLOUDFLARE_TURN_API_BASE: cloudflare!.apiBase };
 }
 
-function expectNoSecret(text: string, where: string): void {
-  for (const secret of SECRETS) {
-    if (text.includes(secret)) throw new Error(`a secret appeared in ${where}`);
-  }
-}
-
-interface Answer {
-  status: number;
-  code?: string;
-  headers: Headers;
-  body: string;
-  ms: number;
-}
-
-/** Reads an answer in full, and fails if any secret is in its headers or body. */
-async function record(response: Response, started: number): Promise<Answer> {
-  const body = await response.text();
-  const ms = performance.now() - started;
-  expectNoSecret(body, "a response body");
-  expectNoSecret(JSON.stringify([...response.headers]), "response headers");
-  let code: string | undefined;
-  if (response.status !== 200) code = (JSON.parse(body) as { error?: { code?: string } }).error?.code;
-  return { status: response.status, code, headers: response.headers, body, ms };
-}
-
-/** `count` requests, at most `inFlight` at a time; `send(i)` sends the i-th. */
-async function burst(count: number, inFlight: number, send: (i: number) => Promise<Response>): Promise<Answer[]> {
-  const answers: Answer[] = new Array(count);
-  let next = 0;
-  async function worker(): Promise<void> {
-    while (next < count) {
-      const i = next++;
-      const started = performance.now();
-      answers[i] = await record(await send(i), started);
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(inFlight, count) }, worker));
-  return answers;
-}
-
-function statuses(answers: Answer[]): Record<number, number> {
-  const counts: Record<number, number> = {};
-  for (const answer of answers) counts[answer.status] = (counts[answer.status] ?? 0) + 1;
-  return counts;
-}
-
-/** Every 429 is rate_limited and says when to come back; every 200 counts down to 0 exactly once each. */
-function expectExactLimit(answers: Answer[], limit: number, windowSeconds: number): void {
-  expect(statuses(answers)).toEqual({ 200: limit, 429: answers.length - limit });
-  const remaining = answers.filter((a) => a.status === 200).map((a) => Number(a.headers.get("ratelimit-remaining")));
-  expect(remaining.sort((a, b) => a - b)).toEqual(Array.from({ length: limit }, (_, i) => i));
-  for (const answer of answers) {
-    expect(answer.headers.get("ratelimit-limit")).toBe(String(limit));
-    const reset = Number(answer.headers.get("ratelimit-reset"));
-    expect(reset).toBeGreaterThanOrEqual(1);
-    expect(reset).toBeLessThanOrEqual(windowSeconds);
-    if (answer.status !== 429) continue;
-    expect(answer.code).toBe("rate_limited");
-    expect(answer.headers.get("ratelimit-remaining")).toBe("0");
-    expect(answer.headers.get("retry-after")).toBe(String(reset));
-  }
-}
+const { expectNoSecret, record, burst } = answerChecks(SECRETS);
 
 const token = (user: string) => signHs256(JWT_SECRET, { sub: user, iss: ISSUER, aud: AUDIENCE, exp: "5m" });
 

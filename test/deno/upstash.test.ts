@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { startFakeCloudflare, type FakeCloudflare } from "../fake-cloudflare.ts";
+import { answerChecks, expectExactLimit } from "../helpers/rate-limit-answers.ts";
 
 type Handler = (request: Request, context: { ip?: string }) => Promise<Response>;
 
@@ -95,58 +96,7 @@ async function startHelper(): Promise<Helper> {
   }
 }
 
-function expectNoSecret(text: string, where: string): void {
-  for (const secret of SECRETS) {
-    if (text.includes(secret)) throw new Error(`a secret appeared in ${where}`);
-  }
-}
-
-interface Answer {
-  status: number;
-  code?: string;
-  message?: string;
-  headers: Headers;
-}
-
-async function record(response: Response): Promise<Answer> {
-  const body = await response.text();
-  expectNoSecret(body, "a response body");
-  expectNoSecret(JSON.stringify([...response.headers]), "response headers");
-  const error = response.status === 200 ? undefined : (JSON.parse(body) as { error?: { code?: string; message?: string } }).error;
-  return { status: response.status, code: error?.code, message: error?.message, headers: response.headers };
-}
-
-async function burst(count: number, inFlight: number, send: () => Promise<Response>): Promise<Answer[]> {
-  const answers: Answer[] = [];
-  let next = 0;
-  const worker = async () => {
-    while (next < count) {
-      next += 1;
-      answers.push(await record(await send()));
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(inFlight, count) }, worker));
-  return answers;
-}
-
-function expectExactLimit(answers: Answer[], limit: number): void {
-  const ok = answers.filter((a) => a.status === 200);
-  const refused = answers.filter((a) => a.status === 429);
-  assert.equal(ok.length, limit);
-  assert.equal(refused.length, answers.length - limit);
-  const remaining = ok.map((a) => Number(a.headers.get("ratelimit-remaining"))).sort((a, b) => a - b);
-  assert.deepEqual(remaining, Array.from({ length: limit }, (_, i) => i));
-  for (const answer of answers) {
-    assert.equal(answer.headers.get("ratelimit-limit"), String(limit));
-    const reset = Number(answer.headers.get("ratelimit-reset"));
-    assert.ok(reset >= 1 && reset <= 60, `RateLimit-Reset ${reset}`);
-  }
-  for (const answer of refused) {
-    assert.equal(answer.code, "rate_limited");
-    assert.equal(answer.headers.get("ratelimit-remaining"), "0");
-    assert.equal(answer.headers.get("retry-after"), answer.headers.get("ratelimit-reset"));
-  }
-}
+const { expectNoSecret, record, burst } = answerChecks(SECRETS);
 
 /** One command through the fake Upstash, as Upstash's REST protocol sends it. */
 async function upstashCommand(helper: Helper, command: string[]): Promise<unknown> {
@@ -184,7 +134,7 @@ Deno.test("Netlify Edge Function rate-limited through Upstash's REST protocol, i
       const ip = "203.0.113.50";
       cloudflare!.reset();
       const answers = await burst(40, 8, () => call({ ...base, ...upstash }, ip));
-      expectExactLimit(answers, 20);
+      expectExactLimit(answers, 20, 60);
       assert.equal(cloudflare!.requests.length, 20);
       assert.equal(await upstashCommand(helper!, ["GET", `${KEY_PREFIX}ip:${ip}`]), "40");
       const ttl = (await upstashCommand(helper!, ["PTTL", `${KEY_PREFIX}ip:${ip}`])) as number;
@@ -200,7 +150,7 @@ Deno.test("Netlify Edge Function rate-limited through Upstash's REST protocol, i
     await t.step("with REDIS_URL set too, the edge counts through Upstash", async () => {
       const ip = "203.0.113.52";
       const answers = await burst(25, 5, () => call({ ...base, ...upstash, REDIS_URL: helper!.redisUrl }, ip));
-      expectExactLimit(answers, 20);
+      expectExactLimit(answers, 20, 60);
       assert.equal(await upstashCommand(helper!, ["GET", `${KEY_PREFIX}ip:${ip}`]), "25");
     });
 
