@@ -3,6 +3,7 @@ import {
   getIceServers,
   IceServersError,
   keepFresh,
+  revokeIceServers,
   revokeUrl,
   type FetchLike,
   type IceServers,
@@ -247,9 +248,39 @@ describe("getIceServers", () => {
     expect(await pending).toMatchObject({ code: "aborted" });
   });
 
+  it("reports degraded: true when the server served STUN-only after every provider failed", async () => {
+    const fetch = fakeFetch(() => json(200, { ...okBody(600), provider: "none", degraded: true }));
+    const result = await getIceServers({ fetch: fetch.fn });
+    expect(result.degraded).toBe(true);
+    expect(result.provider).toBe("none");
+  });
+
   it("derives the revoke URL from the endpoint", () => {
     expect(revokeUrl()).toBe("/api/ice-servers/revoke");
     expect(revokeUrl("https://x.test/api/ice-servers/?a=1")).toBe("https://x.test/api/ice-servers/revoke");
+  });
+});
+
+describe("revokeIceServers", () => {
+  it("POSTs the token as JSON to the revoke endpoint with the extra headers, and resolves on 204", async () => {
+    const fetch = fakeFetch(() => new Response(null, { status: 204 }));
+    await revokeIceServers("rt-9", { fetch: fetch.fn, endpoint: "https://x.test/api/ice-servers", headers: { authorization: "Bearer abc" } });
+    expect(fetch.calls).toHaveLength(1);
+    expect(fetch.calls[0].url).toBe("https://x.test/api/ice-servers/revoke");
+    expect(fetch.calls[0].init.method).toBe("POST");
+    const headers = new Headers(fetch.calls[0].init.headers);
+    expect(headers.get("content-type")).toBe("application/json");
+    expect(headers.get("authorization")).toBe("Bearer abc");
+    expect(JSON.parse(String(fetch.calls[0].init.body))).toEqual({ revokeToken: "rt-9" });
+  });
+
+  it("rejects with revoke_failed when the network fails, and with the server's code when it refuses", async () => {
+    const offline = fakeFetch(() => Promise.reject(new TypeError("offline")));
+    await expect(revokeIceServers("rt-9", { fetch: offline.fn })).rejects.toMatchObject({ name: "IceServersError", code: "revoke_failed" });
+    const refused = fakeFetch(() => json(403, { error: { code: "invalid_revoke_token", message: "not ours" } }));
+    await expect(revokeIceServers("rt-9", { fetch: refused.fn })).rejects.toMatchObject({ code: "invalid_revoke_token", status: 403, message: "not ours" });
+    const bare = fakeFetch(() => new Response("<h1>oops</h1>", { status: 502 }));
+    await expect(revokeIceServers("rt-9", { fetch: bare.fn })).rejects.toMatchObject({ code: "revoke_failed", status: 502 });
   });
 });
 

@@ -339,6 +339,18 @@ describe("turn-keys failures", () => {
     }
   });
 
+  it("lets variables already set win over the .env", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "turn-keys-env-"));
+    try {
+      await writeFile(join(dir, ".env"), "CLOUDFLARE_ACCOUNT_ID=not-this-account\nCLOUDFLARE_API_TOKEN=not-this-token\n");
+      const run = await cli(["list", "--json"], baseEnv(), dir);
+      expect(run.code).toBe(0);
+      expect(JSON.parse(run.stdout)).toContainEqual(expect.objectContaining({ uid: seeded.uid }));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it("no output of any run carried an API token", () => {
     expect(printed.length).toBeGreaterThan(40);
     for (const text of printed) {
