@@ -2,7 +2,7 @@
  * Everything the bench runs is bundled with esbuild first, so that every child is
  * a plain `node` process (no tsx, no TypeScript at start-up) and the entry points
  * the load and cold-start figures come from are the very bundles whose size is
- * reported: bundled, minified ESM, with `redis` (loaded lazily, only when
+ * reported: bundled, minified ESM, with `@redis/client` (loaded lazily, only when
  * REDIS_URL is set) and the `node:` builtins left external. Code split off behind
  * a dynamic import() is counted apart, as loaded on demand.
  */
@@ -14,8 +14,8 @@ import { gzipSync } from "node:zlib";
 export const ROOT = resolve(import.meta.dirname, "..");
 const BUILD_DIR = join(ROOT, "bench/.build");
 
-/** Never bundled: redis is an optional, lazily imported dependency; builtins come with the runtime. */
-const EXTERNAL = ["redis", "@redis/*", "node:*"];
+/** Never bundled: @redis/client is an optional, lazily imported dependency; builtins come with the runtime. */
+const EXTERNAL = ["@redis/*", "node:*"];
 
 export type EntryName = "netlify" | "vercel" | "edge" | "naive" | "bare";
 

@@ -27,7 +27,7 @@ function createStore(url: string): ConnectableStore {
   let lastLogged = 0;
 
   async function connect() {
-    const { createClient } = await import("redis");
+    const { createClient } = await import("@redis/client");
     const created = createClient({
       url,
       // Fail fast while disconnected, and keep reconnecting in the background.

@@ -5,12 +5,12 @@
  * wrong or missing token answers 401 {"error": "Unauthorized"}. `POST /pipeline`
  * takes an array of commands and answers an array of {"result"} / {"error"} objects,
  * and the path form (`GET /incr/key`) works too. Commands go to Redis unchanged,
- * through the `redis` package's sendCommand. Runs under Node (Deno tests start it
+ * through node-redis (`@redis/client`)'s sendCommand. Runs under Node (Deno tests start it
  * in a child process: test/helpers/upstash-server.ts).
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import { createClient, ErrorReply } from "redis";
+import { createClient, ErrorReply } from "@redis/client";
 
 export interface UpstashRecord {
   path: string;

@@ -5,7 +5,7 @@
  * the same Redis), and what happens while Redis is down. No secret is ever
  * answered or printed.
  */
-import { createClient } from "redis";
+import { createClient } from "@redis/client";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import vercel from "../api/ice-servers.ts";
 import netlify from "../functions/ice-servers.mts";
