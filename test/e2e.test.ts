@@ -1,7 +1,7 @@
 /**
  * End to end, on 127.0.0.1 only: real Chromium (playwright-core, /usr/bin/chromium) fetches
  * credentials from `npm start`, then relays a data channel through a real coturn.
- * Needs Debian's coturn and chromium (.ci/run installs them); SKIP_E2E=1 skips this file.
+ * Needs Debian's coturn and chromium (npm test installs them, see scripts/test-prerequisites.mjs); SKIP_E2E=1 skips this file.
  */
 import { createHmac } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -104,7 +104,7 @@ describe.skipIf(skip)("end to end: Chromium relays through a real coturn", () =>
 
   beforeAll(async () => {
     for (const binary of [TURNSERVER, CHROMIUM]) {
-      if (!existsSync(binary)) throw new Error(`${binary} is missing: install Debian's coturn and chromium (see .ci/run), or set SKIP_E2E=1`);
+      if (!existsSync(binary)) throw new Error(`${binary} is missing: install Debian's coturn and chromium (npm test runs scripts/test-prerequisites.mjs, which installs them as root), or set SKIP_E2E=1`);
     }
     dir = mkdtempSync(join(tmpdir(), "turn-e2e-"));
     mkdirSync(join(dir, "coturn"));

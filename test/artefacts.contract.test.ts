@@ -1,0 +1,152 @@
+/**
+ * What the hosts deploy, not what their dev servers load: `netlify build` and `vercel build`
+ * run offline with the hosts' own CLIs, and the contract runs against the artefacts, each in
+ * a bare `node` process (no TypeScript loader) from a copy outside the repository.
+ */
+import { createClient } from "@redis/client";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { KEY_PREFIX } from "../shared/rate-limit.ts";
+import { buildNetlify, buildVercel, type NetlifyArtefact, type VercelArtefact } from "./artefacts/build.ts";
+import { CONTRACT_TOKEN } from "./contract/cases.ts";
+import { describeContract, type EntryPoint } from "./contract/vitest-suite.ts";
+import { signHs256 } from "./helpers/jwt.ts";
+import { spawnLogged, type Spawned } from "./helpers/process.ts";
+import { startRedis, type RedisServer } from "./helpers/redis.ts";
+import { secret } from "./helpers/secrets.ts";
+
+const RUNTIMES = `${import.meta.dirname}/artefacts`;
+
+// One build of each per run, shared by every suite below; the two builds run one after the other.
+let netlifyBuild: Promise<NetlifyArtefact> | undefined;
+let vercelBuild: Promise<VercelArtefact> | undefined;
+const netlifyArtefact = () => (netlifyBuild ??= buildNetlify());
+const vercelArtefact = () => (vercelBuild ??= netlifyArtefact().then(buildVercel, buildVercel));
+
+const started: Spawned[] = [];
+
+async function startRuntime(script: string, args: string[], env: Record<string, string>): Promise<{ origin: string; runtime: Spawned }> {
+  // Only what a function gets on the host: its own variables, no test runner environment.
+  const runtime = spawnLogged(process.execPath, [`${RUNTIMES}/${script}`, ...args], { PATH: process.env.PATH, ...env });
+  started.push(runtime);
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    const port = /listening on (\d+)/.exec(runtime.output())?.[1];
+    if (port) return { origin: `http://127.0.0.1:${port}`, runtime };
+    if (runtime.child.exitCode !== null) break;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`${script} did not start:\n${runtime.output()}`);
+}
+
+async function startNetlify(env: Record<string, string>) {
+  const artefact = await netlifyArtefact();
+  return startRuntime("netlify-runtime.mjs", [artefact.dir, artefact.mainFile], env);
+}
+
+/** Both routes, each its own `.func` as Vercel routes them. */
+async function startVercel(env: Record<string, string>): Promise<EntryPoint & { runtimes: Spawned[] }> {
+  const { funcs } = await vercelArtefact();
+  const main = await startRuntime("vercel-runtime.mjs", [funcs["/api/ice-servers"]], env);
+  const revoke = await startRuntime("vercel-runtime.mjs", [funcs["/api/ice-servers/revoke"]], env);
+  return {
+    runtimes: [main.runtime, revoke.runtime],
+    send: (path, init) => fetch(`${path.startsWith("/api/ice-servers/revoke") ? revoke.origin : main.origin}${path}`, init),
+    close: async () => {
+      await main.runtime.stop();
+      await revoke.runtime.stop();
+    },
+  };
+}
+
+afterAll(async () => {
+  await Promise.all(started.map((runtime) => runtime.stop()));
+});
+
+describe("the builds", () => {
+  it("netlify build succeeds with nothing to complain about, and pins the function's Node", async () => {
+    const artefact = await netlifyArtefact();
+    expect(artefact.complaints).toEqual([]);
+    expect(artefact.runtimeVersion).toMatch(/^nodejs\d+\.x$/);
+  }, 180_000);
+
+  it("vercel build succeeds with nothing to complain about, on Node 22", async () => {
+    const artefact = await vercelArtefact();
+    expect(artefact.complaints).toEqual([]);
+    // package.json's engines allows 20 and 22; Vercel takes the newest major allowed.
+    expect(artefact.runtime).toBe("nodejs22.x");
+  }, 180_000);
+});
+
+let netlifyRuntime: Spawned | undefined;
+describeContract("Netlify function as built by netlify build", async (env) => {
+  const { origin, runtime } = await startNetlify(env);
+  netlifyRuntime = runtime;
+  return { send: (path, init) => fetch(`${origin}${path}`, init), close: () => runtime.stop() };
+});
+
+let vercelRuntimes: Spawned[] = [];
+describeContract("Vercel functions as built by vercel build", async (env) => {
+  const entry = await startVercel(env);
+  vercelRuntimes = entry.runtimes;
+  return entry;
+});
+
+// Runs after the contracts: by then every upstream fault has been logged.
+it("the built functions never printed the API token", () => {
+  // The 401 case (on /api/ice-servers) logs an operator hint: seeing it proves the function's own log is what is scanned.
+  for (const runtime of [netlifyRuntime, vercelRuntimes[0]]) expect(runtime?.output()).toContain("OPERATOR: Cloudflare refused our credentials");
+  for (const runtime of [netlifyRuntime, ...vercelRuntimes]) expect(runtime!.output()).not.toContain(CONTRACT_TOKEN);
+});
+
+// The contract runs without a JWT or Redis, so it never loads jose or the Redis client: these
+// runs make each artefact load both, as a deployment with AUTH_MODE=jwt and REDIS_URL does.
+describe("the packages loaded only when configured are shipped", () => {
+  const JWT_SECRET = secret("artefact-jwt-secret-Qm7Rt2Vx9Lp4");
+  let redis: RedisServer;
+
+  beforeAll(async () => {
+    redis = await startRedis();
+  }, 30_000);
+  afterAll(() => redis?.close());
+
+  async function jwtAndRedis(start: (env: Record<string, string>) => Promise<EntryPoint>, who: string) {
+    const entry = await start({
+      // The shared-secret provider answers without an upstream call: this run is about the packages.
+      TURN_SHARED_SECRET: secret("artefact-shared-secret-Kd83hLq0"),
+      TURN_URLS: "turn:turn.example.com:3478?transport=udp",
+      AUTH_MODE: "jwt",
+      AUTH_JWT_SECRET: JWT_SECRET,
+      AUTH_JWT_ISSUER: "https://issuer.example",
+      AUTH_JWT_AUDIENCE: "turn",
+      REDIS_URL: redis.url,
+      RATE_LIMIT: "2/60s",
+    });
+    try {
+      const token = await signHs256(JWT_SECRET, { iss: "https://issuer.example", aud: "turn", sub: who, exp: "5m" });
+      const get = () => entry.send("/api/ice-servers", { headers: { authorization: `Bearer ${token}` } });
+      const statuses = [];
+      for (let i = 0; i < 3; i++) statuses.push((await get()).status);
+      expect(statuses).toEqual([200, 200, 429]);
+      const client = createClient({ url: redis.url });
+      await client.connect();
+      try {
+        expect(await client.keys(`${KEY_PREFIX}user:${who}*`)).toHaveLength(1);
+      } finally {
+        await client.quit();
+      }
+    } finally {
+      await entry.close?.();
+    }
+  }
+
+  it("Netlify: a JWT is verified (jose) and counted in Redis (@redis/client)", async () => {
+    await jwtAndRedis(async (env) => {
+      const { origin, runtime } = await startNetlify(env);
+      return { send: (path, init) => fetch(`${origin}${path}`, init), close: () => runtime.stop() };
+    }, "netlify-user");
+  }, 180_000);
+
+  it("Vercel: a JWT is verified (jose) and counted in Redis (@redis/client)", async () => {
+    await jwtAndRedis(startVercel, "vercel-user");
+  }, 180_000);
+});

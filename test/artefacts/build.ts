@@ -1,0 +1,107 @@
+/**
+ * Builds what the hosts deploy, with their own CLIs, offline: `netlify build` (the function's
+ * zip) and `vercel build` (the Build Output API folder). Each artefact is copied out of the
+ * repository to a temporary folder before it runs, so that Node cannot resolve a package from
+ * the repository's node_modules that the artefact itself does not ship.
+ */
+import { execFile } from "node:child_process";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { promisify } from "node:util";
+import { unzipSync } from "fflate";
+
+const ROOT = resolve(import.meta.dirname, "../..");
+const run = promisify(execFile);
+
+export interface Built {
+  /** Everything the build printed. */
+  log: string;
+  /** Lines of the log that are warnings or errors, except the known offline one. */
+  complaints: string[];
+}
+
+export interface NetlifyArtefact extends Built {
+  /** The unzipped function, outside the repository. */
+  dir: string;
+  /** The function's bundled main file, relative to `dir`. */
+  mainFile: string;
+  runtimeVersion: string;
+  zipBytes: number;
+}
+
+export interface VercelArtefact extends Built {
+  /** Each route's `.func` folder, copied outside the repository. */
+  funcs: Record<"/api/ice-servers" | "/api/ice-servers/revoke", string>;
+  runtime: string;
+}
+
+// What a local, offline build always says, and why it is harmless; anything else a build says
+// about a problem is a failure.
+const KNOWN_LOCAL_NOTICES = [
+  // Netlify's edge bundler reads an edge function's inline config with its bootstrap types from
+  // edge.netlify.com; offline it cannot, says so (with the DNS error), and goes on without it.
+  /Could not load configuration for edge function/,
+  /edge\.netlify\.com|^\s*\d: (client error \(Connect\)|dns error|failed to lookup address)/,
+  // Vercel's system variables (VERCEL_URL and the like) exist only on Vercel; nothing here reads them.
+  /^WARNING! Build not running on Vercel\. System environment variables will not be available\.$/,
+];
+
+function complaintsIn(log: string): string[] {
+  return log
+    .split("\n")
+    .map((line) => line.replace(/\x1b\[[0-9;]*m/g, ""))
+    .filter((line) => /warn|error|not found|missing|cannot|could not|failed/i.test(line))
+    .filter((line) => !KNOWN_LOCAL_NOTICES.some((notice) => notice.test(line)));
+}
+
+async function exec(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<string> {
+  try {
+    const { stdout, stderr } = await run(join(ROOT, "node_modules/.bin", command), args, { cwd: ROOT, env, maxBuffer: 64 << 20 });
+    return `${stdout}\n${stderr}`;
+  } catch (error) {
+    const failed = error as { stdout?: string; stderr?: string };
+    throw new Error(`${command} ${args.join(" ")} failed:\n${failed.stdout ?? ""}\n${failed.stderr ?? ""}`);
+  }
+}
+
+/** `netlify build --offline`, then the function's zip unzipped to a temporary folder. */
+export async function buildNetlify(): Promise<NetlifyArtefact> {
+  const log = await exec("netlify", ["build", "--offline"], { ...process.env, NETLIFY_TELEMETRY_DISABLED: "1" });
+  const manifest = JSON.parse(readFileSync(join(ROOT, ".netlify/functions/manifest.json"), "utf8"));
+  const fn = manifest.functions.find((entry: { name: string }) => entry.name === "ice-servers");
+  const zip = readFileSync(fn.path);
+  const dir = mkdtempSync(join(tmpdir(), "netlify-artefact-"));
+  for (const [name, bytes] of Object.entries(unzipSync(zip))) {
+    if (name.endsWith("/")) continue;
+    mkdirSync(join(dir, name, ".."), { recursive: true });
+    writeFileSync(join(dir, name), bytes);
+  }
+  // The entry point Netlify's bootstrap loads: `getLambdaHandler('./functions/ice-servers.mjs')`.
+  const entry = readFileSync(join(dir, "___netlify-entry-point.mjs"), "utf8");
+  const mainFile = /getLambdaHandler\('([^']+)'\)/.exec(entry)?.[1];
+  if (!mainFile) throw new Error(`no main file in the zip's entry point:\n${entry}`);
+  return { log, complaints: complaintsIn(log), dir, mainFile, runtimeVersion: fn.runtimeVersion, zipBytes: zip.length };
+}
+
+/**
+ * `vercel build`, with a generated project link holding no secrets where none exists. The dependencies are
+ * installed already (npm ci), so the build is told so instead of running npm install again.
+ */
+export async function buildVercel(): Promise<VercelArtefact> {
+  mkdirSync(join(ROOT, ".vercel"), { recursive: true });
+  const link = join(ROOT, ".vercel/project.json");
+  // A project linked with `vercel link` keeps its own link.
+  if (!existsSync(link)) writeFileSync(link, JSON.stringify({ projectId: "prj_local", orgId: "team_local", settings: { framework: null } }));
+  const log = await exec("vercel", ["build", "--yes"], { ...process.env, VERCEL_TELEMETRY_DISABLED: "1", VERCEL_INSTALL_COMPLETED: "1" });
+  const out = join(ROOT, ".vercel/output/functions");
+  const copies = mkdtempSync(join(tmpdir(), "vercel-artefact-"));
+  const copy = (func: string) => {
+    const target = join(copies, func);
+    cpSync(join(out, func), target, { recursive: true, dereference: true });
+    return target;
+  };
+  const funcs = { "/api/ice-servers": copy("api/ice-servers.func"), "/api/ice-servers/revoke": copy("api/ice-servers/revoke.func") };
+  const runtime = JSON.parse(readFileSync(join(funcs["/api/ice-servers"], ".vc-config.json"), "utf8")).runtime;
+  return { log, complaints: complaintsIn(log), funcs, runtime };
+}
