@@ -1,11 +1,18 @@
 import { nodeFetch } from "../node/http-fetch.ts";
 import { connectRedisStore, redisStore } from "../node/redis-store.ts";
 import { handle } from "../shared/handle.ts";
+import { vercelOwnOrigins } from "../shared/own-origins.ts";
 import { vercelClientIp } from "./_client-ip.ts";
 
 await connectRedisStore(process.env);
 
 // Vercel's Node runtime calls a default export with a `fetch` method for every HTTP method.
 export default {
-  fetch: (request: Request) => handle(request, process.env, { clientIp: vercelClientIp(request.headers), redisStore, fetch: nodeFetch }),
+  fetch: (request: Request) =>
+    handle(request, process.env, {
+      clientIp: vercelClientIp(request.headers),
+      ownOrigins: vercelOwnOrigins(request, process.env),
+      redisStore,
+      fetch: nodeFetch,
+    }),
 };

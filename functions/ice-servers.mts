@@ -2,10 +2,12 @@ import type { Config, Context } from "@netlify/functions";
 import { nodeFetch } from "../node/http-fetch.ts";
 import { connectRedisStore, redisStore } from "../node/redis-store.ts";
 import { handle } from "../shared/handle.ts";
+import { netlifyOwnOrigins } from "../shared/own-origins.ts";
 
 await connectRedisStore(process.env);
 
-export default (request: Request, context: Context) => handle(request, process.env, { clientIp: context.ip, redisStore, fetch: nodeFetch });
+export default (request: Request, context: Context) =>
+  handle(request, process.env, { clientIp: context.ip, ownOrigins: netlifyOwnOrigins(request, context), redisStore, fetch: nodeFetch });
 
 export const config: Config = {
   path: ["/api/ice-servers", "/api/ice-servers/revoke"],

@@ -1,10 +1,10 @@
 import { existsSync } from "node:fs";
-import { createServer } from "node:http";
 import { parseConfig } from "../shared/config.ts";
 import { handle, ICE_SERVERS_PATH } from "../shared/handle.ts";
 import { nodeFetch } from "../node/http-fetch.ts";
 import { connectRedisStore, redisStore } from "../node/redis-store.ts";
-import { sendWebResponse, toWebRequest } from "./node-http.ts";
+import { allowedHosts, localHosts } from "./local-hosts.ts";
+import { createLocalServer } from "./local-server.ts";
 import { serveStatic } from "./static.ts";
 
 if (existsSync(".env")) process.loadEnvFile(".env");
@@ -30,17 +30,31 @@ function warnAboutConfig(): void {
   }
 }
 
-const server = createServer(async (req, res) => {
-  const request = toWebRequest(req, `http://${req.headers.host ?? `${host}:${port}`}`);
+function extraHosts(): string[] {
+  try {
+    return allowedHosts(process.env);
+  } catch (error) {
+    // Serving fewer names is the safe side: only the local ones, until the variable is fixed.
+    console.error(`!!! Configuration error: ${(error as Error).message}`);
+    return [];
+  }
+}
+
+const hosts = localHosts(host, port, extraHosts());
+
+const server = createLocalServer({
+  hosts,
   // The self-test page at / (server/static.ts); every other path goes to the service.
-  const response = (await serveStatic(request)) ?? await handle(request, process.env, {
-    local: true,
-    // The socket's own peer: a local server sits behind no proxy whose headers it could trust.
-    clientIp: req.socket.remoteAddress,
-    redisStore,
-    fetch: nodeFetch,
-  });
-  await sendWebResponse(res, response).catch(() => res.destroy());
+  answer: async (request, req) =>
+    (await serveStatic(request)) ??
+    handle(request, process.env, {
+      local: true,
+      ownOrigins: hosts.ownOrigins,
+      // The socket's own peer: a local server sits behind no proxy whose headers it could trust.
+      clientIp: req.socket.remoteAddress,
+      redisStore,
+      fetch: nodeFetch,
+    }),
 });
 
 warnAboutConfig();

@@ -12,6 +12,12 @@ export interface HostFacts {
   clientIp?: string;
   /** npm start: localhost pages may call, and no provider means STUN-only. */
   local?: boolean;
+  /**
+   * The origins this deployment is served at, from what the caller cannot choose (the
+   * platform's configured URLs and routing, or npm start's listening address): pages on
+   * them are same-origin. Without any, only ALLOWED_ORIGINS (and npm start's localhost) may call.
+   */
+  ownOrigins?: readonly string[];
   /** Redis over TCP, where the runtime has sockets (Node). */
   redisStore?: (url: string) => RateLimitStore;
 }
@@ -51,10 +57,10 @@ function storeFor(choice: StoreChoice, fallback: StoreChoice | undefined, config
  * Checks the Origin against the allowlist. Returns the CORS headers every answer
  * to this request carries, or throws 403 before anything else is done.
  */
-export function checkOrigin(request: Request, url: URL, config: Config, local: boolean): Record<string, string> {
+export function checkOrigin(request: Request, config: Config, facts: Pick<HostFacts, "ownOrigins" | "local">): Record<string, string> {
   const origin = requestOrigin(request);
   if (!origin) return {};
-  if (!originAllowed(origin, config.origins, url, local)) {
+  if (!originAllowed(origin, config.origins, facts.ownOrigins ?? [], facts.local ?? false)) {
     throw new ServiceError("origin_not_allowed", "this origin may not call this endpoint: add it to ALLOWED_ORIGINS");
   }
   return corsHeaders(origin);

@@ -4,6 +4,7 @@ import type { ChainOptions, Logger } from "./chain.ts";
 import { loadConfig, type Config, type Env } from "./config.ts";
 import { ServiceError } from "./errors.ts";
 import { issue } from "./issue.ts";
+import { checkRequestTarget } from "./request-target.ts";
 import { errorResponse } from "./respond.ts";
 import { revoke } from "./revoke.ts";
 import type { Fetch } from "./upstream.ts";
@@ -33,17 +34,18 @@ const ROUTES: Record<string, { methods: readonly string[]; run: Run }> = {
 const defaultFetch: Fetch = (url, init) => fetch(url, init);
 
 /**
- * One request, in order: route, configuration, origin, method, caller and
+ * One request, in order: request-target, route, configuration, origin, method, caller and
  * allowance, then the route itself. Fills in the headers (CORS, rate limit)
  * that every answer to this request carries, errors included.
  */
 async function respond(request: Request, env: Env, options: HandleOptions, headers: Record<string, string>): Promise<Response> {
   const url = new URL(request.url);
+  checkRequestTarget(request, url);
   const path = url.pathname.replace(/\/+$/, "");
   const route = ROUTES[path];
   if (!route) throw new ServiceError("not_found", `nothing is served here: ask for ${ICE_SERVERS_PATH}`);
   const config = loadConfig(env);
-  Object.assign(headers, checkOrigin(request, url, config, options.local ?? false));
+  Object.assign(headers, checkOrigin(request, config, options));
   if (request.method === "OPTIONS") return preflight(route.methods);
   if (!route.methods.includes(request.method)) {
     throw new ServiceError("method_not_allowed", `use ${route.methods.join(" or ")}`, { allow: allowed(route.methods) });

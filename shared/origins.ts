@@ -39,7 +39,23 @@ export function requestOrigin(request: Request): string | undefined {
   return request.headers.get("origin")?.trim().toLowerCase() || undefined;
 }
 
-export function originAllowed(origin: string, policy: OriginPolicy, requestUrl: URL, local: boolean): boolean {
+/** The host of each of `origins` that parses; a malformed one names no host. */
+function hostsOf(origins: readonly string[]): Set<string> {
+  const hosts = new Set<string>();
+  for (const origin of origins) {
+    try {
+      hosts.add(new URL(origin).host);
+    } catch {}
+  }
+  return hosts;
+}
+
+/**
+ * `ownOrigins` are where this deployment is served, as the host adapter knows them from
+ * its own configuration or routing; never the request URL, whose host a caller can
+ * shape (`GET //evil.example/…`, an absolute-form target, a forged Host).
+ */
+export function originAllowed(origin: string, policy: OriginPolicy, ownOrigins: readonly string[], local: boolean): boolean {
   let parsed: URL;
   try {
     parsed = new URL(origin);
@@ -48,8 +64,8 @@ export function originAllowed(origin: string, policy: OriginPolicy, requestUrl: 
   }
   // Only a bare scheme://host[:port] is an origin ("null" from sandboxes and files is not).
   if (parsed.origin !== origin) return false;
-  // Compared by host: the platform may hand the function an http:// URL for an https:// page.
-  if (parsed.host === requestUrl.host) return true;
+  // Compared by host: a platform may know its https:// site while the function is handed http:// URLs.
+  if (hostsOf(ownOrigins).has(parsed.host)) return true;
   switch (policy.kind) {
     case "default":
       return local && LOCALHOST.test(origin);

@@ -21,7 +21,7 @@ const ISSUER = "https://auth.example.test/";
 const AUDIENCE = "turn";
 const SITE = "https://turn.example.com";
 const ALLOWED = "https://app.example.com";
-const ENV_NAMES = ["CLOUDFLARE_TURN_KEY_ID", "CLOUDFLARE_TURN_KEY_API_TOKEN", "CLOUDFLARE_TURN_API_BASE", "ALLOWED_ORIGINS", "AUTH_MODE", "AUTH_JWT_SECRET", "AUTH_JWT_ISSUER", "AUTH_JWT_AUDIENCE", "AUTH_BEARER_TOKENS", "RATE_LIMIT", "TURN_TTL"];
+const ENV_NAMES = ["VERCEL_URL", "VERCEL_BRANCH_URL", "VERCEL_PROJECT_PRODUCTION_URL", "CLOUDFLARE_TURN_KEY_ID", "CLOUDFLARE_TURN_KEY_API_TOKEN", "CLOUDFLARE_TURN_API_BASE", "ALLOWED_ORIGINS", "AUTH_MODE", "AUTH_JWT_SECRET", "AUTH_JWT_ISSUER", "AUTH_JWT_AUDIENCE", "AUTH_BEARER_TOKENS", "RATE_LIMIT", "TURN_TTL"];
 
 let fake: FakeCloudflare;
 const seen: string[] = [];
@@ -128,6 +128,7 @@ const badInputs: Case[] = [
   ["a look-alike Origin", 403, "origin_not_allowed", {}, () => ["/api/ice-servers", { headers: { origin: "https://app.example.com.evil.example" } }]],
   ["a preflight from a disallowed Origin", 403, "origin_not_allowed", {}, () => ["/api/ice-servers", { method: "OPTIONS", headers: { origin: "https://evil.example", "access-control-request-method": "POST" } }]],
   ["a disallowed Origin with a valid JWT", 403, "origin_not_allowed", JWT_ENV, async () => ["/api/ice-servers", bearer(await jwt(), { origin: "https://evil.example" })]],
+  ["a Host header naming another host than the request URL", 400, "invalid_request", {}, () => ["/api/ice-servers", { headers: { host: "evil.example", origin: "https://evil.example" } }]],
 ];
 
 describe("bad input matrix (through the Vercel function)", () => {
@@ -196,6 +197,45 @@ describe("CORS", () => {
     const { response } = await ask("/api/ice-servers?ttl=abc", { headers: { origin: ALLOWED } });
     expect(response.status).toBe(400);
     expect(response.headers.get("access-control-allow-origin")).toBe(ALLOWED);
+  });
+});
+
+describe("same origin comes from the host, never from the request URL", () => {
+  beforeEach(() => useEnv({}));
+  const get = (url: string, headers: Record<string, string>) => new Request(url, { headers: { "x-real-ip": "198.51.100.30", ...headers } });
+
+  it("Vercel: a request URL on the caller's host (absolute-form or //host target) → 400, no CORS, no upstream call", async () => {
+    // What Vercel's launcher builds for `GET http://evil.example/api/ice-servers` sent to our host.
+    const response = await vercel.fetch(get("http://evil.example/api/ice-servers", { host: "turn.example.com", origin: "http://evil.example" }));
+    expect(response.status).toBe(400);
+    expect((await response.json()).error.code).toBe("invalid_request");
+    expect(response.headers.get("access-control-allow-origin")).toBeNull();
+    expect(fake.requests).toHaveLength(0);
+  });
+
+  it("Vercel: the host Vercel routed the request by is same-origin, and so are its system URLs", async () => {
+    const routed = await vercel.fetch(get("https://turn.example.com/api/ice-servers", { host: "turn.example.com", origin: "https://turn.example.com" }));
+    expect(routed.status).toBe(200);
+    expect(routed.headers.get("access-control-allow-origin")).toBe("https://turn.example.com");
+    useEnv({ VERCEL_PROJECT_PRODUCTION_URL: "www.example.com", VERCEL_URL: "turn-abc123.vercel.app" });
+    for (const origin of ["https://www.example.com", "https://turn-abc123.vercel.app"]) {
+      const response = await vercel.fetch(get("https://turn-git-main.vercel.app/api/ice-servers", { host: "turn-git-main.vercel.app", origin }));
+      expect(response.status, origin).toBe(200);
+    }
+    const other = await vercel.fetch(get("https://turn-git-main.vercel.app/api/ice-servers", { host: "turn-git-main.vercel.app", origin: "https://example.com" }));
+    expect(other.status).toBe(403);
+  });
+
+  it("Netlify: the site URL and this deploy's permalink are same-origin; a request URL's own host is not", async () => {
+    const context = { ip: "198.51.100.31", site: { url: "https://www.example.com", name: "turn" }, deploy: { id: "abc123" } } as never;
+    for (const origin of ["https://www.example.com", "https://abc123--turn.netlify.app"]) {
+      const response = await netlify(new Request("https://turn.netlify.app/api/ice-servers", { headers: { origin } }), context);
+      expect(response.status, origin).toBe(200);
+    }
+    // Before, a host that appeared in the request URL counted as our own, whoever chose it.
+    const chosen = await netlify(new Request("https://evil.example/api/ice-servers", { headers: { origin: "https://evil.example" } }), context);
+    expect(chosen.status).toBe(403);
+    expect(fake.requests).toHaveLength(2);
   });
 });
 

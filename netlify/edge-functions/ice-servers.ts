@@ -1,8 +1,10 @@
 import { handle } from "../../shared/handle.ts";
+import { netlifyOwnOrigins, type NetlifySiteFacts } from "../../shared/own-origins.ts";
 
 declare const Netlify: { env: { toObject(): Record<string, string> } };
 
 // No inline `config.path` on purpose: the route is declared in netlify.toml, so the
 // Deno runtime answers /api/ice-servers only when a deployment opts in there.
 // The edge has no TCP sockets: rate limits shared across instances go through Upstash's REST protocol.
-export default (request: Request, context: { ip?: string }) => handle(request, Netlify.env.toObject(), { clientIp: context.ip });
+export default (request: Request, context: { ip?: string } & NetlifySiteFacts) =>
+  handle(request, Netlify.env.toObject(), { clientIp: context.ip, ownOrigins: netlifyOwnOrigins(request, context) });

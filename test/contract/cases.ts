@@ -42,6 +42,8 @@ export interface ContractCase {
   name: string;
   /** The status the case expects from the function, where one status is the point of the case. */
   status?: number;
+  /** Sends a request-target that is not a plain path, which a dev server may act on before the function sees it. */
+  hostileTarget?: boolean;
   run(target: ContractTarget): Promise<void>;
 }
 
@@ -101,6 +103,7 @@ const json = (body: unknown): RequestInit => ({
 function badInput(name: string, path: string, init: RequestInit | undefined, status: number, code: string): ContractCase {
   return {
     name: `bad input: ${name} → ${status} ${code}`,
+    status,
     async run(target) {
       assertError(await call(target, path, init), status, code);
       assertNoUpstreamCall(target);
@@ -249,6 +252,17 @@ export const contractCases: ContractCase[] = [
       const answer = await call(target, PATH, { method: "DELETE" });
       assertError(answer, 405, "method_not_allowed");
       assert.equal(answer.headers.get("allow"), "GET, POST, OPTIONS");
+      assertNoUpstreamCall(target);
+    },
+  },
+  {
+    name: "bad input: a request-target //evil.example/… with Origin https://evil.example → 400 invalid_request, no CORS",
+    status: 400,
+    hostileTarget: true,
+    async run(target) {
+      const answer = await call(target, `//evil.example${PATH}`, { headers: { origin: "https://evil.example" } });
+      assertError(answer, 400, "invalid_request");
+      assert.equal(answer.headers.get("access-control-allow-origin"), null);
       assertNoUpstreamCall(target);
     },
   },

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { configureOrigins, originAllowed } from "../../shared/origins.ts";
 
-const site = new URL("https://turn.example.com/api/ice-servers");
+const site = ["https://turn.example.com"];
 
-function allowed(origin: string, env: Record<string, string>, local = false, url = site) {
-  return originAllowed(origin, configureOrigins(env), url, local);
+function allowed(origin: string, env: Record<string, string>, local = false, own: readonly string[] = site) {
+  return originAllowed(origin, configureOrigins(env), own, local);
 }
 
 describe("origins", () => {
@@ -14,8 +14,20 @@ describe("origins", () => {
     expect(allowed("http://localhost:5173", {})).toBe(false);
   });
 
-  it("treats the same host as same-origin even when the platform hands the function an http:// URL", () => {
-    expect(allowed("https://turn.example.com", {}, false, new URL("http://turn.example.com/api/ice-servers"))).toBe(true);
+  it("treats the same host as same-origin whichever scheme the adapter names it with", () => {
+    expect(allowed("https://turn.example.com", {}, false, ["http://turn.example.com"])).toBe(true);
+  });
+
+  it("takes same-origin from the host's own origins only, so no request can name its own", () => {
+    expect(allowed("https://evil.example", {}, false, [])).toBe(false);
+    expect(allowed("https://turn.example.com", {}, false, [])).toBe(false);
+    expect(allowed("https://preview.example.com", {}, false, ["https://turn.example.com", "https://preview.example.com"])).toBe(true);
+    expect(allowed("https://turn.example.com", {}, false, ["not an origin"])).toBe(false);
+  });
+
+  it("keeps ALLOWED_ORIGINS working beside the host's own origins", () => {
+    expect(allowed("https://app.example.com", { ALLOWED_ORIGINS: "https://app.example.com" })).toBe(true);
+    expect(allowed("https://turn.example.com", { ALLOWED_ORIGINS: "https://app.example.com" })).toBe(true);
   });
 
   it("allows localhost on any port under npm start", () => {
