@@ -59,7 +59,16 @@ function storeFor(choice: StoreChoice, fallback: StoreChoice | undefined, config
  */
 export function checkOrigin(request: Request, config: Config, facts: Pick<HostFacts, "ownOrigins" | "local">): Record<string, string> {
   const origin = requestOrigin(request);
-  if (!origin) return {};
+  if (!origin) {
+    // Browsers send no Origin on no-cors GETs (<img>, <script>) or navigations, but Fetch
+    // Metadata still says another site asked. No Sec-Fetch-Site: a non-browser client, or an
+    // old browser; "none": the address bar; "same-origin": our own page.
+    const site = request.headers.get("sec-fetch-site")?.trim().toLowerCase();
+    if (site === "cross-site" || site === "same-site") {
+      throw new ServiceError("origin_not_allowed", "a request from another site must come from an origin in ALLOWED_ORIGINS, with fetch() in cors mode");
+    }
+    return {};
+  }
   if (!originAllowed(origin, config.origins, facts.ownOrigins ?? [], facts.local ?? false)) {
     throw new ServiceError("origin_not_allowed", "this origin may not call this endpoint: add it to ALLOWED_ORIGINS");
   }

@@ -128,6 +128,10 @@ const badInputs: Case[] = [
   ["a look-alike Origin", 403, "origin_not_allowed", {}, () => ["/api/ice-servers", { headers: { origin: "https://app.example.com.evil.example" } }]],
   ["a preflight from a disallowed Origin", 403, "origin_not_allowed", {}, () => ["/api/ice-servers", { method: "OPTIONS", headers: { origin: "https://evil.example", "access-control-request-method": "POST" } }]],
   ["a disallowed Origin with a valid JWT", 403, "origin_not_allowed", JWT_ENV, async () => ["/api/ice-servers", bearer(await jwt(), { origin: "https://evil.example" })]],
+  ["a cross-site <img> (no Origin)", 403, "origin_not_allowed", {}, () => ["/api/ice-servers", { headers: { "sec-fetch-site": "cross-site", "sec-fetch-mode": "no-cors", "sec-fetch-dest": "image" } }]],
+  ["a cross-site <img> (no Origin) with a valid JWT", 403, "origin_not_allowed", JWT_ENV, async () => ["/api/ice-servers", bearer(await jwt(), { "sec-fetch-site": "cross-site" })]],
+  ["a same-site <script> (no Origin)", 403, "origin_not_allowed", {}, () => ["/api/ice-servers", { headers: { "sec-fetch-site": "Same-Site" } }]],
+  ["a link from another site (no Origin)", 403, "origin_not_allowed", {}, () => ["/api/ice-servers?ttl=60", { headers: { "sec-fetch-site": "cross-site", "sec-fetch-mode": "navigate" } }]],
   ["a Host header naming another host than the request URL", 400, "invalid_request", {}, () => ["/api/ice-servers", { headers: { host: "evil.example", origin: "https://evil.example" } }]],
 ];
 

@@ -255,6 +255,19 @@ export const contractCases: ContractCase[] = [
       assertNoUpstreamCall(target);
     },
   },
+  badInput("a cross-site no-cors GET (Sec-Fetch-Site: cross-site, no Origin)", PATH, { headers: { "sec-fetch-site": "cross-site", "sec-fetch-mode": "no-cors", "sec-fetch-dest": "image" } }, 403, "origin_not_allowed"),
+  badInput("a navigation from another site (Sec-Fetch-Site: cross-site, no Origin)", PATH, { headers: { "sec-fetch-site": "cross-site", "sec-fetch-mode": "navigate", "sec-fetch-dest": "document" } }, 403, "origin_not_allowed"),
+  badInput("a same-site no-cors GET without Origin", PATH, { headers: { "sec-fetch-site": "same-site", "sec-fetch-mode": "no-cors", "sec-fetch-dest": "script" } }, 403, "origin_not_allowed"),
+  badInput("a cross-site POST whose Origin is not allowed", PATH, { ...json({ ttl: 60 }), headers: { "content-type": "application/json", origin: "https://evil.example", "sec-fetch-site": "cross-site" } }, 403, "origin_not_allowed"),
+  {
+    name: "Fetch Metadata: same-origin, address-bar (none) and non-browser requests are served",
+    async run(target) {
+      for (const site of ["same-origin", "none", undefined]) {
+        const answer = await call(target, PATH, { headers: site ? { "sec-fetch-site": site } : {} });
+        assert.equal(answer.status, 200, `Sec-Fetch-Site ${site}: ${answer.text}`);
+      }
+    },
+  },
   {
     name: "bad input: a request-target //evil.example/… with Origin https://evil.example → 400 invalid_request, no CORS",
     status: 400,
