@@ -1,5 +1,6 @@
 import type { JWTVerifyGetKey } from "jose";
 import * as v from "valibot";
+import { cappedFetch } from "./capped-body.ts";
 import { httpUrl, readList, readVar, type Env } from "./env.ts";
 import { ServiceError } from "./errors.ts";
 
@@ -30,8 +31,9 @@ const keySets = new Map<string, JWTVerifyGetKey>();
 async function keySetFor(url: string): Promise<JWTVerifyGetKey> {
   let keySet = keySets.get(url);
   if (!keySet) {
-    const { createRemoteJWKSet } = await loadJose();
-    keySet = createRemoteJWKSet(new URL(url), { timeoutDuration: 2000, cooldownDuration: 30_000 });
+    const { createRemoteJWKSet, customFetch } = await loadJose();
+    // jose fetches the key set itself: cappedFetch holds its body to the same cap as every upstream's.
+    keySet = createRemoteJWKSet(new URL(url), { timeoutDuration: 2000, cooldownDuration: 30_000, [customFetch]: cappedFetch });
     keySets.set(url, keySet);
   }
   return keySet;
