@@ -1,7 +1,7 @@
 import type { JWTVerifyGetKey } from "jose";
 import * as v from "valibot";
 import { cappedFetch } from "./capped-body.ts";
-import { httpUrl, readList, readVar, type Env } from "./env.ts";
+import { httpUrl, readSecretList, readVar, type Env } from "./env.ts";
 import { ServiceError } from "./errors.ts";
 
 export type AuthConfig =
@@ -39,6 +39,22 @@ async function keySetFor(url: string): Promise<JWTVerifyGetKey> {
   return keySet;
 }
 
+// 32 characters of random text (openssl rand -hex 16 is 32 hex digits, 128 bits) cannot be guessed
+// online; the Authorization header carries printable ASCII only, so a token with anything else never matches.
+const MIN_BEARER_TOKEN_LENGTH = 32;
+// RFC 7518 §3.2: an HS256 key must be at least as long as the hash, 256 bits.
+const MIN_HS256_SECRET_BYTES = 32;
+
+function bearerTokensFrom(env: Env): string[] {
+  const tokens = readSecretList(env, "AUTH_BEARER_TOKENS");
+  tokens.forEach((token, index) => {
+    if (token.length < MIN_BEARER_TOKEN_LENGTH || !/^[\x21-\x7e]+$/.test(token)) {
+      throw new ServiceError("invalid_config", `AUTH_BEARER_TOKENS entry ${index + 1} must be at least ${MIN_BEARER_TOKEN_LENGTH} printable ASCII characters, without spaces`);
+    }
+  });
+  return tokens;
+}
+
 function required(env: Env, name: string): string {
   const value = readVar(env, name);
   if (!value) throw new ServiceError("not_configured", `AUTH_MODE=jwt needs ${name}`);
@@ -49,7 +65,7 @@ export function configureAuth(env: Env): AuthConfig {
   const mode = (readVar(env, "AUTH_MODE") ?? "none").toLowerCase();
   if (mode === "none") return { mode };
   if (mode === "bearer") {
-    const tokens = readList(env, "AUTH_BEARER_TOKENS");
+    const tokens = bearerTokensFrom(env);
     if (tokens.length === 0) throw new ServiceError("not_configured", "AUTH_MODE=bearer needs AUTH_BEARER_TOKENS");
     return { mode, tokens };
   }
@@ -59,7 +75,13 @@ export function configureAuth(env: Env): AuthConfig {
   const secret = readVar(env, "AUTH_JWT_SECRET");
   const jwksUrl = readVar(env, "AUTH_JWKS_URL");
   if (secret && jwksUrl) throw new ServiceError("invalid_config", "set AUTH_JWT_SECRET or AUTH_JWKS_URL, not both");
-  if (secret) return { mode, key: { secret: encoder.encode(secret) }, issuer, audience };
+  if (secret) {
+    const key = encoder.encode(secret);
+    if (key.byteLength < MIN_HS256_SECRET_BYTES) {
+      throw new ServiceError("invalid_config", `AUTH_JWT_SECRET must be at least ${MIN_HS256_SECRET_BYTES} bytes: HS256 needs a key as long as its hash (RFC 7518 §3.2)`);
+    }
+    return { mode, key: { secret: key }, issuer, audience };
+  }
   if (!jwksUrl) throw new ServiceError("not_configured", "AUTH_MODE=jwt needs AUTH_JWKS_URL or AUTH_JWT_SECRET");
   const parsed = v.safeParse(JwksUrl, jwksUrl);
   if (!parsed.success) throw new ServiceError("invalid_config", parsed.issues[0].message);
