@@ -122,6 +122,17 @@ async function matchesAny(token: string, tokens: readonly string[]): Promise<boo
   return matched === 1;
 }
 
+// The sub becomes the caller's allowance key, the revoke token's owner and Cloudflare's customIdentifier.
+const MAX_SUB_LENGTH = 255;
+
+/** A JWT's sub, only as a non-empty string of bounded length: jose checks that it is present, not what it is. */
+function subjectOf(sub: unknown): string {
+  if (typeof sub !== "string" || sub.length === 0 || sub.length > MAX_SUB_LENGTH) {
+    throw unauthorized(`the token's sub must be a non-empty string of at most ${MAX_SUB_LENGTH} characters`, true);
+  }
+  return sub;
+}
+
 /** Verifies the caller, or throws 401 unauthorized (503 auth_unavailable when the key set cannot be fetched). */
 export async function authenticate(request: Request, config: AuthConfig): Promise<Caller> {
   if (config.mode === "none") return {};
@@ -143,8 +154,9 @@ export async function authenticate(request: Request, config: AuthConfig): Promis
       "secret" in config.key
         ? await jwtVerify(token, config.key.secret, { ...options, algorithms: ["HS256"] })
         : await jwtVerify(token, await keySetFor(config.key.jwksUrl), options);
-    return { user: payload.sub };
+    return { user: subjectOf(payload.sub) };
   } catch (error) {
+    if (error instanceof ServiceError) throw error;
     // A failed key-set fetch is ours to fix, not the caller's: jose reports it as a timeout,
     // an invalid key set, a bare JOSEError for a non-200, or fetch's own TypeError.
     const keySetFailed =

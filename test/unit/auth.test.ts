@@ -1,7 +1,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { exportJWK, generateKeyPair, SignJWT, type JWK } from "jose";
-import { signHs256, type Hs256Claims } from "../helpers/jwt.ts";
+import { signHs256, signHs256AnySub, type Hs256Claims } from "../helpers/jwt.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { authenticate, configureAuth } from "../../shared/auth.ts";
 import { rejectionOf, thrownBy } from "../helpers/service-error.ts";
@@ -64,6 +64,28 @@ describe("JWTs signed with a shared secret (HS256)", () => {
 
   it("accepts a valid token and makes its sub the user", async () => {
     expect(await authenticate(withToken(await hs256({ sub: "user-42", exp: "5m" })), config)).toEqual({ user: "user-42" });
+  });
+
+  it("accepts a sub of 255 characters", async () => {
+    const sub = "u".repeat(255);
+    expect(await authenticate(withToken(await hs256({ sub, exp: "5m" })), config)).toEqual({ user: sub });
+  });
+
+  it.each([
+    ["a number", 42],
+    ["an object", {}],
+    ["an array", ["alice"]],
+    ["null", null],
+    ["true", true],
+    ["an empty string", ""],
+    ["256 characters", "u".repeat(256)],
+  ])("refuses a correctly signed token whose sub is %s: 401, not a user", async (_, sub) => {
+    const token = await signHs256AnySub(SECRET, { iss: ISSUER, aud: AUDIENCE }, sub);
+    const error = await rejectionOf(authenticate(withToken(token), config));
+    expect(error.status).toBe(401);
+    expect(error.code).toBe("unauthorized");
+    expect(error.headers["www-authenticate"]).toContain('error="invalid_token"');
+    expect(error.message).toContain("sub");
   });
 
   it("allows a small clock skew on expiry", async () => {
