@@ -1,7 +1,7 @@
 import type { JWTVerifyGetKey } from "jose";
 import * as v from "valibot";
 import { cappedFetch } from "./capped-body.ts";
-import { httpUrl, readSecretList, readVar, type Env } from "./env.ts";
+import { secureUrl, readSecretList, readVar, type Env } from "./env.ts";
 import { ServiceError } from "./errors.ts";
 
 export type AuthConfig =
@@ -19,7 +19,7 @@ export const JWT_CLOCK_SKEW_SECONDS = 30;
 const REALM = 'Bearer realm="turn-credentials"';
 const encoder = new TextEncoder();
 
-const JwksUrl = httpUrl("AUTH_JWKS_URL");
+const JwksUrl = secureUrl("AUTH_JWKS_URL");
 
 // jose is loaded only where JWTs are used, so that every other instance starts without it.
 let jose: Promise<typeof import("jose")> | undefined;

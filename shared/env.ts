@@ -59,3 +59,22 @@ export const httpUrl = (name: string) =>
     v.check((url) => /^https?:\/\//i.test(url), `${name} must be an http(s) URL`),
     v.transform((url) => url.replace(/\/+$/, "")),
   );
+
+/** 127.0.0.0/8, ::1 and localhost: what a test or a local proxy listens on. */
+export function isLoopbackHost(hostname: string): boolean {
+  return hostname === "localhost" || hostname === "[::1]" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
+}
+
+/**
+ * An http(s) URL that carries a secret or an identity (an API token, the JWKS):
+ * https:// only, since over plain http:// anyone on the path reads or changes it.
+ * Plain http:// is allowed to a loopback host, where there is no path to be on.
+ */
+export const secureUrl = (name: string) =>
+  v.pipe(
+    httpUrl(name),
+    v.check((url) => {
+      const parsed = new URL(url);
+      return parsed.protocol === "https:" || isLoopbackHost(parsed.hostname);
+    }, `${name} must be an https:// URL: plain http:// is allowed only to a loopback host (127.0.0.1, ::1, localhost)`),
+  );

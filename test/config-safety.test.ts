@@ -56,6 +56,14 @@ export const unsafeCases: UnsafeCase[] = [
     "TURN_SHARED_SECRET",
     [WEAK_SECRET],
   ],
+  ["a wildcard origin over a top-level domain", { ALLOWED_ORIGINS: "https://*.com" }, "ALLOWED_ORIGINS", []],
+  ["a wildcard origin over a country's second level", { ALLOWED_ORIGINS: "https://app.example.com,https://*.co.uk" }, "ALLOWED_ORIGINS", []],
+  ["a wildcard origin over a hosting platform", { ALLOWED_ORIGINS: "https://*.github.io" }, "ALLOWED_ORIGINS", []],
+  ["Cloudflare's API base over plain http://", { CLOUDFLARE_TURN_API_BASE: "http://cf-proxy.example.com/v1" }, "CLOUDFLARE_TURN_API_BASE", ["cf-proxy"]],
+  ["a JWKS URL over plain http://", { ...JWT, AUTH_JWKS_URL: "http://idp.example.com/jwks.json" }, "AUTH_JWKS_URL", ["idp.example.com"]],
+  ["an Upstash URL over plain http://", { RATE_LIMIT: "20/60s", UPSTASH_REDIS_REST_URL: "http://redis.example.com", UPSTASH_REDIS_REST_TOKEN: STRONG_TOKEN }, "UPSTASH_REDIS_REST_URL", ["redis.example.com", STRONG_TOKEN]],
+  ["a Metered origin over plain http://", { TURN_PROVIDERS: "metered", METERED_APP: "http://demo.metered.live", METERED_SECRET_KEY: STRONG_TOKEN }, "METERED_APP", [STRONG_TOKEN]],
+  ["a Metered origin that is no URL", { TURN_PROVIDERS: "metered", METERED_APP: "http://[", METERED_SECRET_KEY: STRONG_TOKEN }, "METERED_APP", [STRONG_TOKEN]],
 ];
 
 describe("unsafe configuration through the functions", () => {

@@ -1,5 +1,5 @@
 import * as v from "valibot";
-import { httpUrl, readVar, type Env } from "../env.ts";
+import { secureUrl, readVar, type Env } from "../env.ts";
 import { ServiceError } from "../errors.ts";
 import { IceServerSchema, type IceServer } from "../ice-urls.ts";
 import { parseReply, upstreamStatusError, type UpstreamReply, type UpstreamRequest } from "../upstream.ts";
@@ -15,7 +15,7 @@ export interface CloudflareConfig {
   readonly apiBase: string;
 }
 
-const ApiBase = httpUrl("CLOUDFLARE_TURN_API_BASE");
+const ApiBase = secureUrl("CLOUDFLARE_TURN_API_BASE");
 
 function configureCloudflare(env: Env): CloudflareConfig | undefined {
   const keyId = readVar(env, "CLOUDFLARE_TURN_KEY_ID");
