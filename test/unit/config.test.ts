@@ -90,6 +90,12 @@ describe("parseConfig", () => {
     }
   });
 
+  it.each([".", ".."])("refuses CLOUDFLARE_TURN_KEY_ID=%s, which no URL path can carry", (keyId) => {
+    const error = failure({ CLOUDFLARE_TURN_KEY_ID: keyId, CLOUDFLARE_TURN_KEY_API_TOKEN: SECRET });
+    expect(error.code).toBe("invalid_config");
+    expect(error.message).toContain("CLOUDFLARE_TURN_KEY_ID");
+  });
+
   it.each([
     ["true", true],
     ["TRUE", true],
