@@ -4,12 +4,13 @@
  * on loopback it costs about twice the CPU per call, which is most of a
  * Cloudflare request's CPU (bench: `npm run bench`). It does only what the core
  * asks of a fetch: one request, the status, the headers and the whole body as
- * text, at most init.maxBodyBytes of it; no redirects, no cookies. The time budget stays with the core
+ * text, at most init.maxBodyBytes (by default the core's cap) of it; no
+ * redirects, no cookies. The time budget stays with the core
  * (fetchWithin), which aborts through the signal.
  */
 import http from "node:http";
 import https from "node:https";
-import { declaredOver, UpstreamBodyTooLarge } from "../shared/capped-body.ts";
+import { declaredOver, MAX_UPSTREAM_BODY_BYTES, UpstreamBodyTooLarge } from "../shared/capped-body.ts";
 import type { Fetch, UpstreamResponse } from "../shared/upstream.ts";
 
 // Node's own global agents' settings: the most recently used connection first, and an idle one
@@ -42,11 +43,12 @@ export const nodeFetch: Fetch = (url, init) =>
     }
     const request = client.request(target, { method: init.method, headers: init.headers, agent: client.agent, signal: init.signal }, (response) => {
       // Past the cap the connection is dropped: a declared length at once, a chunked body as it streams in.
+      const maxBytes = init.maxBodyBytes ?? MAX_UPSTREAM_BODY_BYTES;
       const tooLarge = () => {
         response.destroy();
-        reject(new UpstreamBodyTooLarge(init.maxBodyBytes));
+        reject(new UpstreamBodyTooLarge(maxBytes));
       };
-      if (declaredOver(response.headers["content-length"], init.maxBodyBytes)) {
+      if (declaredOver(response.headers["content-length"], maxBytes)) {
         tooLarge();
         return;
       }
@@ -54,7 +56,7 @@ export const nodeFetch: Fetch = (url, init) =>
       let size = 0;
       response.on("data", (chunk: Buffer) => {
         size += chunk.length;
-        if (size > init.maxBodyBytes) tooLarge();
+        if (size > maxBytes) tooLarge();
         else chunks.push(chunk);
       });
       response.on("error", (error) => reject(failed(error)));

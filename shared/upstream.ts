@@ -20,8 +20,11 @@ export interface UpstreamInit {
   headers: Readonly<Record<string, string>>;
   body?: string;
   signal: AbortSignal;
-  /** The most the body may hold: a client that buffers the body itself stops there, rejecting with UpstreamBodyTooLarge. */
-  maxBodyBytes: number;
+  /**
+   * The most the body may hold (MAX_UPSTREAM_BODY_BYTES when absent): a client that buffers
+   * the body itself stops there, rejecting with UpstreamBodyTooLarge.
+   */
+  maxBodyBytes?: number;
 }
 
 /** The part of a fetch Response that is read: a Response fits. */

@@ -148,6 +148,9 @@ describe("nodeFetch", () => {
     };
     const error = await nodeFetch(origin, init()).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(UpstreamBodyTooLarge);
+    // A caller that names no cap gets the core's.
+    const { maxBodyBytes: _, ...uncapped } = init();
+    expect(await nodeFetch(origin, uncapped).catch((caught: unknown) => caught)).toMatchObject({ maxBytes: MAX_UPSTREAM_BODY_BYTES });
   });
 
   it("cuts off a chunked body at the cap and drops the connection, so memory stays bounded", async () => {
