@@ -74,6 +74,7 @@ export const secureUrl = (name: string) =>
   v.pipe(
     httpUrl(name),
     v.check((url) => {
+      if (!URL.canParse(url)) return false;
       const parsed = new URL(url);
       return parsed.protocol === "https:" || isLoopbackHost(parsed.hostname);
     }, `${name} must be an https:// URL: plain http:// is allowed only to a loopback host (127.0.0.1, ::1, localhost)`),

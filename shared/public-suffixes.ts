@@ -23,7 +23,7 @@ const MULTI_LABEL_SUFFIXES = new Set(
     // Hosting platforms that give each customer a subdomain.
     "github.io githubusercontent.com app.github.dev gitlab.io bitbucket.io readthedocs.io",
     "netlify.app vercel.app now.sh pages.dev workers.dev r2.dev trycloudflare.com",
-    "herokuapp.com herokussl.com fly.dev onrender.com railway.app up.railway.app deno.dev deno.net",
+    "herokuapp.com fly.dev onrender.com railway.app up.railway.app deno.dev deno.net",
     "web.app firebaseapp.com appspot.com cloudfunctions.net run.app",
     "azurewebsites.net azurestaticapps.net cloudapp.net azureedge.net blob.core.windows.net",
     "cloudfront.net amplifyapp.com s3.amazonaws.com elasticbeanstalk.com awsapprunner.com",
