@@ -4,11 +4,13 @@
  * on loopback it costs about twice the CPU per call, which is most of a
  * Cloudflare request's CPU (bench: `npm run bench`). It does only what the core
  * asks of a fetch: one request, the status, the headers and the whole body as
- * text; no redirects, no cookies. The time budget stays with the core
+ * text, at most init.maxBodyBytes (by default the core's cap) of it; no
+ * redirects, no cookies. The time budget stays with the core
  * (fetchWithin), which aborts through the signal.
  */
 import http from "node:http";
 import https from "node:https";
+import { declaredOver, MAX_UPSTREAM_BODY_BYTES, UpstreamBodyTooLarge } from "../shared/capped-body.ts";
 import type { Fetch, UpstreamResponse } from "../shared/upstream.ts";
 
 // Node's own global agents' settings: the most recently used connection first, and an idle one
@@ -40,8 +42,23 @@ export const nodeFetch: Fetch = (url, init) =>
       return;
     }
     const request = client.request(target, { method: init.method, headers: init.headers, agent: client.agent, signal: init.signal }, (response) => {
+      // Past the cap the connection is dropped: a declared length at once, a chunked body as it streams in.
+      const maxBytes = init.maxBodyBytes ?? MAX_UPSTREAM_BODY_BYTES;
+      const tooLarge = () => {
+        response.destroy();
+        reject(new UpstreamBodyTooLarge(maxBytes));
+      };
+      if (declaredOver(response.headers["content-length"], maxBytes)) {
+        tooLarge();
+        return;
+      }
       const chunks: Buffer[] = [];
-      response.on("data", (chunk: Buffer) => chunks.push(chunk));
+      let size = 0;
+      response.on("data", (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > maxBytes) tooLarge();
+        else chunks.push(chunk);
+      });
       response.on("error", (error) => reject(failed(error)));
       response.on("close", () => {
         // A connection that closes before the declared end of the body is a failure, not a short body.

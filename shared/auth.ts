@@ -1,6 +1,7 @@
 import type { JWTVerifyGetKey } from "jose";
 import * as v from "valibot";
-import { httpUrl, readList, readVar, type Env } from "./env.ts";
+import { cappedFetch } from "./capped-body.ts";
+import { secureUrl, readSecretList, readVar, type Env } from "./env.ts";
 import { ServiceError } from "./errors.ts";
 
 export type AuthConfig =
@@ -18,7 +19,7 @@ export const JWT_CLOCK_SKEW_SECONDS = 30;
 const REALM = 'Bearer realm="turn-credentials"';
 const encoder = new TextEncoder();
 
-const JwksUrl = httpUrl("AUTH_JWKS_URL");
+const JwksUrl = secureUrl("AUTH_JWKS_URL");
 
 // jose is loaded only where JWTs are used, so that every other instance starts without it.
 let jose: Promise<typeof import("jose")> | undefined;
@@ -30,11 +31,28 @@ const keySets = new Map<string, JWTVerifyGetKey>();
 async function keySetFor(url: string): Promise<JWTVerifyGetKey> {
   let keySet = keySets.get(url);
   if (!keySet) {
-    const { createRemoteJWKSet } = await loadJose();
-    keySet = createRemoteJWKSet(new URL(url), { timeoutDuration: 2000, cooldownDuration: 30_000 });
+    const { createRemoteJWKSet, customFetch } = await loadJose();
+    // jose fetches the key set itself: cappedFetch holds its body to the same cap as every upstream's.
+    keySet = createRemoteJWKSet(new URL(url), { timeoutDuration: 2000, cooldownDuration: 30_000, [customFetch]: cappedFetch });
     keySets.set(url, keySet);
   }
   return keySet;
+}
+
+// 32 characters of random text (openssl rand -hex 16 is 32 hex digits, 128 bits) cannot be guessed
+// online; the Authorization header carries printable ASCII only, so a token with anything else never matches.
+const MIN_BEARER_TOKEN_LENGTH = 32;
+// RFC 7518 §3.2: an HS256 key must be at least as long as the hash, 256 bits.
+const MIN_HS256_SECRET_BYTES = 32;
+
+function bearerTokensFrom(env: Env): string[] {
+  const tokens = readSecretList(env, "AUTH_BEARER_TOKENS");
+  tokens.forEach((token, index) => {
+    if (token.length < MIN_BEARER_TOKEN_LENGTH || !/^[\x21-\x7e]+$/.test(token)) {
+      throw new ServiceError("invalid_config", `AUTH_BEARER_TOKENS entry ${index + 1} must be at least ${MIN_BEARER_TOKEN_LENGTH} printable ASCII characters, without spaces`);
+    }
+  });
+  return tokens;
 }
 
 function required(env: Env, name: string): string {
@@ -47,7 +65,7 @@ export function configureAuth(env: Env): AuthConfig {
   const mode = (readVar(env, "AUTH_MODE") ?? "none").toLowerCase();
   if (mode === "none") return { mode };
   if (mode === "bearer") {
-    const tokens = readList(env, "AUTH_BEARER_TOKENS");
+    const tokens = bearerTokensFrom(env);
     if (tokens.length === 0) throw new ServiceError("not_configured", "AUTH_MODE=bearer needs AUTH_BEARER_TOKENS");
     return { mode, tokens };
   }
@@ -57,7 +75,13 @@ export function configureAuth(env: Env): AuthConfig {
   const secret = readVar(env, "AUTH_JWT_SECRET");
   const jwksUrl = readVar(env, "AUTH_JWKS_URL");
   if (secret && jwksUrl) throw new ServiceError("invalid_config", "set AUTH_JWT_SECRET or AUTH_JWKS_URL, not both");
-  if (secret) return { mode, key: { secret: encoder.encode(secret) }, issuer, audience };
+  if (secret) {
+    const key = encoder.encode(secret);
+    if (key.byteLength < MIN_HS256_SECRET_BYTES) {
+      throw new ServiceError("invalid_config", `AUTH_JWT_SECRET must be at least ${MIN_HS256_SECRET_BYTES} bytes: HS256 needs a key as long as its hash (RFC 7518 §3.2)`);
+    }
+    return { mode, key: { secret: key }, issuer, audience };
+  }
   if (!jwksUrl) throw new ServiceError("not_configured", "AUTH_MODE=jwt needs AUTH_JWKS_URL or AUTH_JWT_SECRET");
   const parsed = v.safeParse(JwksUrl, jwksUrl);
   if (!parsed.success) throw new ServiceError("invalid_config", parsed.issues[0].message);
@@ -98,6 +122,17 @@ async function matchesAny(token: string, tokens: readonly string[]): Promise<boo
   return matched === 1;
 }
 
+// The sub becomes the caller's allowance key, the revoke token's owner and Cloudflare's customIdentifier.
+const MAX_SUB_LENGTH = 255;
+
+/** A JWT's sub, only as a non-empty string of bounded length: jose checks that it is present, not what it is. */
+function subjectOf(sub: unknown): string {
+  if (typeof sub !== "string" || sub.length === 0 || sub.length > MAX_SUB_LENGTH) {
+    throw unauthorized(`the token's sub must be a non-empty string of at most ${MAX_SUB_LENGTH} characters`, true);
+  }
+  return sub;
+}
+
 /** Verifies the caller, or throws 401 unauthorized (503 auth_unavailable when the key set cannot be fetched). */
 export async function authenticate(request: Request, config: AuthConfig): Promise<Caller> {
   if (config.mode === "none") return {};
@@ -119,8 +154,9 @@ export async function authenticate(request: Request, config: AuthConfig): Promis
       "secret" in config.key
         ? await jwtVerify(token, config.key.secret, { ...options, algorithms: ["HS256"] })
         : await jwtVerify(token, await keySetFor(config.key.jwksUrl), options);
-    return { user: payload.sub };
+    return { user: subjectOf(payload.sub) };
   } catch (error) {
+    if (error instanceof ServiceError) throw error;
     // A failed key-set fetch is ours to fix, not the caller's: jose reports it as a timeout,
     // an invalid key set, a bare JOSEError for a non-200, or fetch's own TypeError.
     const keySetFailed =

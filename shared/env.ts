@@ -1,4 +1,5 @@
 import * as v from "valibot";
+import { ServiceError } from "./errors.ts";
 
 /** Environment as every platform can hand it over: names to optional strings. */
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -15,6 +16,22 @@ export function readList(env: Env, name: string): string[] {
     .split(",")
     .map((item) => item.trim())
     .filter((item) => item.length > 0);
+}
+
+/**
+ * A comma list of secrets. Commas separate, so no secret can hold one; and so that
+ * a secret that does is not split silently into two weaker ones, an empty entry or
+ * one with whitespace at either end (", " is how a split phrase looks) is refused.
+ */
+export function readSecretList(env: Env, name: string): string[] {
+  const value = readVar(env, name);
+  if (value === undefined) return [];
+  return value.split(",").map((entry, index) => {
+    const rule = "separate secrets with a comma alone, and note that a secret cannot contain a comma";
+    if (entry === "") throw new ServiceError("invalid_config", `${name} entry ${index + 1} is empty: ${rule}`);
+    if (entry.trim() !== entry) throw new ServiceError("invalid_config", `${name} entry ${index + 1} begins or ends with whitespace: ${rule}`);
+    return entry;
+  });
 }
 
 // Messages name the variable and the rule, never the value: some values are secrets.
@@ -41,4 +58,24 @@ export const httpUrl = (name: string) =>
     v.url(`${name} must be an http(s) URL`),
     v.check((url) => /^https?:\/\//i.test(url), `${name} must be an http(s) URL`),
     v.transform((url) => url.replace(/\/+$/, "")),
+  );
+
+/** 127.0.0.0/8, ::1 and localhost: what a test or a local proxy listens on. */
+export function isLoopbackHost(hostname: string): boolean {
+  return hostname === "localhost" || hostname === "[::1]" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
+}
+
+/**
+ * An http(s) URL that carries a secret or an identity (an API token, the JWKS):
+ * https:// only, since over plain http:// anyone on the path reads or changes it.
+ * Plain http:// is allowed to a loopback host, where there is no path to be on.
+ */
+export const secureUrl = (name: string) =>
+  v.pipe(
+    httpUrl(name),
+    v.check((url) => {
+      if (!URL.canParse(url)) return false;
+      const parsed = new URL(url);
+      return parsed.protocol === "https:" || isLoopbackHost(parsed.hostname);
+    }, `${name} must be an https:// URL: plain http:// is allowed only to a loopback host (127.0.0.1, ::1, localhost)`),
   );

@@ -1,5 +1,6 @@
 import { readList, type Env } from "./env.ts";
 import { ServiceError } from "./errors.ts";
+import { isPublicSuffix } from "./public-suffixes.ts";
 
 /**
  * Which web pages may call the endpoint from a browser. This is a browser-side
@@ -26,6 +27,9 @@ export function configureOrigins(env: Env): OriginPolicy {
       throw new ServiceError("invalid_config", `ALLOWED_ORIGINS entry ${index + 1} is not an origin such as https://app.example.com or https://*.example.com`);
     }
     const [, scheme, wildcard, host, port = ""] = match;
+    if (wildcard && isPublicSuffix(host)) {
+      throw new ServiceError("invalid_config", `ALLOWED_ORIGINS entry ${index + 1} is a wildcard over a public suffix, where anyone can own a subdomain: name a domain of yours, such as https://*.example.com`);
+    }
     if (wildcard) suffixes.push({ scheme, suffix: `.${host}${port}` });
     else exact.add(entry);
   });

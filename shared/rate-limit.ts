@@ -1,5 +1,5 @@
 import * as v from "valibot";
-import { httpUrl, integerBetween, readVar, type Env } from "./env.ts";
+import { secureUrl, integerBetween, readVar, type Env } from "./env.ts";
 import { ServiceError } from "./errors.ts";
 import { fetchWithin, parseReply, withinTime, type Fetch, type UpstreamReply, type UpstreamRequest } from "./upstream.ts";
 
@@ -53,7 +53,7 @@ function parseRule(text: string): RateLimitRule | undefined {
 }
 
 const Timeout = integerBetween("RATE_LIMIT_TIMEOUT_MS", 1, 10_000);
-const UpstashUrl = httpUrl("UPSTASH_REDIS_REST_URL");
+const UpstashUrl = secureUrl("UPSTASH_REDIS_REST_URL");
 
 export function configureRateLimit(env: Env): RateLimitConfig {
   const rule = parseRule(readVar(env, "RATE_LIMIT") ?? DEFAULT_RATE_LIMIT);

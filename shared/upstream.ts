@@ -1,4 +1,5 @@
 import * as v from "valibot";
+import { MAX_UPSTREAM_BODY_BYTES, readCapped, UpstreamBodyTooLarge } from "./capped-body.ts";
 import { ServiceError } from "./errors.ts";
 
 /**
@@ -19,12 +20,19 @@ export interface UpstreamInit {
   headers: Readonly<Record<string, string>>;
   body?: string;
   signal: AbortSignal;
+  /**
+   * The most the body may hold (MAX_UPSTREAM_BODY_BYTES when absent): a client that buffers
+   * the body itself stops there, rejecting with UpstreamBodyTooLarge.
+   */
+  maxBodyBytes?: number;
 }
 
 /** The part of a fetch Response that is read: a Response fits. */
 export interface UpstreamResponse {
   readonly status: number;
   readonly headers: Headers;
+  /** A fetch Response's stream, read chunk by chunk up to the cap; absent where the client buffers the body itself. */
+  readonly body?: ReadableStream<Uint8Array> | null;
   text(): Promise<string>;
 }
 
@@ -61,14 +69,15 @@ export async function withinTime<T>(work: Promise<T>, ms: number, expire: () => 
 /**
  * Sends the request and reads the whole body within `timeoutMs`: connecting,
  * the headers and the body share one budget, so a hung upstream, or one whose
- * body never ends, still gets an answer in time.
+ * body never ends, still gets an answer in time. A body over
+ * MAX_UPSTREAM_BODY_BYTES is cut off there: upstream_invalid_response.
  */
 export async function fetchWithin(fetch: Fetch, request: UpstreamRequest, timeoutMs: number, provider: string): Promise<UpstreamReply> {
   const controller = new AbortController();
   const exchange = (async () => {
     const { url, method, headers, body } = request;
-    const response = await fetch(url, { method, headers, body, signal: controller.signal });
-    return { status: response.status, headers: response.headers, body: await response.text() };
+    const response = await fetch(url, { method, headers, body, signal: controller.signal, maxBodyBytes: MAX_UPSTREAM_BODY_BYTES });
+    return { status: response.status, headers: response.headers, body: await readCapped(response, MAX_UPSTREAM_BODY_BYTES) };
   })();
   try {
     return await withinTime(exchange, timeoutMs, () => {
@@ -77,6 +86,10 @@ export async function fetchWithin(fetch: Fetch, request: UpstreamRequest, timeou
     });
   } catch (error) {
     if (error instanceof ServiceError) throw error;
+    if (error instanceof UpstreamBodyTooLarge) {
+      controller.abort();
+      throw new ServiceError("upstream_invalid_response", `${provider} answered with a body over ${error.maxBytes / 1024} KiB`);
+    }
     // The cause can carry the upstream URL; only a system error code such as ECONNREFUSED is kept.
     const code = (error as { cause?: { code?: unknown } } | undefined)?.cause?.code;
     const reason = typeof code === "string" && /^E[A-Z_]{2,30}$/.test(code) ? ` (${code})` : "";

@@ -9,7 +9,7 @@ import vercel from "../api/ice-servers.ts";
 import netlify from "../functions/ice-servers.mts";
 import { startFakeCloudflare, type FakeCloudflare } from "./fake-cloudflare.ts";
 import { unset, useProcessEnv } from "./helpers/env.ts";
-import { signHs256 } from "./helpers/jwt.ts";
+import { signHs256, signHs256AnySub } from "./helpers/jwt.ts";
 import { secret } from "./helpers/secrets.ts";
 
 const SECRETS = {
@@ -119,6 +119,9 @@ const badInputs: Case[] = [
   ],
   ["JWT: Basic credentials", 401, "unauthorized", JWT_ENV, () => ["/api/ice-servers", { headers: { authorization: "Basic YWRtaW46YWRtaW4=" } }]],
   ["JWT: an empty Bearer", 401, "unauthorized", JWT_ENV, () => ["/api/ice-servers", { headers: { authorization: "Bearer " } }]],
+  ...([["a number", 42], ["an object", {}], ["an empty string", ""], ["256 characters", "u".repeat(256)]] as const).map(
+    ([what, sub]): Case => [`JWT: sub is ${what}`, 401, "unauthorized", JWT_ENV, async () => ["/api/ice-servers", bearer(await signHs256AnySub(SECRETS.jwtSecret, { iss: ISSUER, aud: AUDIENCE }, sub))]],
+  ),
   ["bearer: a prefix of the token", 401, "unauthorized", { AUTH_MODE: "bearer", AUTH_BEARER_TOKENS: SECRETS.bearer }, () => ["/api/ice-servers", bearer(SECRETS.bearer.slice(0, -1))]],
   ["bearer: the token and one more character", 401, "unauthorized", { AUTH_MODE: "bearer", AUTH_BEARER_TOKENS: SECRETS.bearer }, () => ["/api/ice-servers", bearer(`${SECRETS.bearer}x`)]],
   ["bearer: the token in upper case", 401, "unauthorized", { AUTH_MODE: "bearer", AUTH_BEARER_TOKENS: SECRETS.bearer }, () => ["/api/ice-servers", bearer(SECRETS.bearer.toUpperCase())]],

@@ -22,7 +22,15 @@ export type Fault =
   /** Promise a longer body than is sent, then close the connection. */
   | { kind: "truncated" }
   /** Destroy the connection without an answer. */
-  | { kind: "reset" };
+  | { kind: "reset" }
+  /**
+   * The normal answer padded past the clients' body cap (shared/capped-body.ts) with a field
+   * every parser ignores: with a Content-Length, or chunked so only counting the bytes finds out.
+   */
+  | { kind: "oversized"; chunked: boolean };
+
+/** How far past the cap an oversized answer goes. */
+export const OVERSIZED_PADDING_BYTES = 320 * 1024;
 
 export interface RecordedRequest {
   method: string;
@@ -136,6 +144,21 @@ export async function startFakeUpstream(routes: FakeRoutes): Promise<FakeUpstrea
         res.write(full.slice(0, Math.floor(full.length / 2)));
         await later(20);
         req.socket.destroy();
+        return;
+      }
+      case "oversized": {
+        const reply = routes.route(recorded);
+        const text = JSON.stringify({ ...(reply.body as object), padding: "x".repeat(OVERSIZED_PADDING_BYTES) });
+        // The client drops the connection once it has seen enough; writes after that go nowhere.
+        res.on("error", () => {});
+        if (!fault.chunked) {
+          res.writeHead(reply.status, { "content-type": "application/json", "content-length": String(Buffer.byteLength(text)) });
+          res.end(text);
+          return;
+        }
+        res.writeHead(reply.status, { "content-type": "application/json" });
+        for (let offset = 0; offset < text.length && !res.destroyed; offset += 16 * 1024) res.write(text.slice(offset, offset + 16 * 1024));
+        res.end();
         return;
       }
       case "latency":

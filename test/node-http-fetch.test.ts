@@ -10,6 +10,7 @@ import type { AddressInfo, Socket } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { nodeFetch } from "../node/http-fetch.ts";
+import { MAX_UPSTREAM_BODY_BYTES, UpstreamBodyTooLarge } from "../shared/capped-body.ts";
 import { fetchWithin } from "../shared/upstream.ts";
 import { readBody } from "./fake-upstream.ts";
 import { freePort } from "./helpers/process.ts";
@@ -48,7 +49,7 @@ afterAll(async () => {
   await Promise.all([plain, secure].map((server) => new Promise((resolve) => server.close(resolve))));
 });
 
-const init = (extra: Partial<Parameters<typeof nodeFetch>[1]> = {}) => ({ method: "GET", headers: {}, signal: new AbortController().signal, ...extra });
+const init = (extra: Partial<Parameters<typeof nodeFetch>[1]> = {}) => ({ method: "GET", headers: {}, signal: new AbortController().signal, maxBodyBytes: MAX_UPSTREAM_BODY_BYTES, ...extra });
 
 describe("nodeFetch", () => {
   it("sends the method, headers and body, and reads the status, every header and the whole body", async () => {
@@ -133,6 +134,47 @@ describe("nodeFetch", () => {
     const error = (await nodeFetch(origin, init()).catch((caught: unknown) => caught)) as TypeError & { cause?: { code?: string } };
     expect(error).toBeInstanceOf(TypeError);
     expect(error.cause?.code).toBe("ECONNRESET");
+  });
+
+  it("reads a body of exactly the cap", async () => {
+    handler = (_req, res) => res.end("x".repeat(MAX_UPSTREAM_BODY_BYTES));
+    expect((await (await nodeFetch(origin, init())).text()).length).toBe(MAX_UPSTREAM_BODY_BYTES);
+  });
+
+  it("refuses a declared Content-Length over the cap at once, without waiting for the body", async () => {
+    handler = (_req, res) => {
+      res.writeHead(200, { "content-length": String(300 * 1024 * 1024) });
+      res.write("{");
+    };
+    const error = await nodeFetch(origin, init()).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(UpstreamBodyTooLarge);
+    // A caller that names no cap gets the core's.
+    const { maxBodyBytes: _, ...uncapped } = init();
+    expect(await nodeFetch(origin, uncapped).catch((caught: unknown) => caught)).toMatchObject({ maxBytes: MAX_UPSTREAM_BODY_BYTES });
+  });
+
+  it("cuts off a chunked body at the cap and drops the connection, so memory stays bounded", async () => {
+    let written = 0;
+    let closed: () => void = () => {};
+    const connectionClosed = new Promise<void>((resolve) => (closed = resolve));
+    handler = (req, res) => {
+      req.socket.on("close", () => closed());
+      const chunk = Buffer.alloc(64 * 1024, "x");
+      // Writes as fast as the client reads, up to 64 MiB, until the connection is dropped.
+      const pump = () => {
+        while (written < 64 * 1024 * 1024 && !res.destroyed) {
+          written += chunk.length;
+          if (!res.write(chunk)) return void res.once("drain", pump);
+        }
+      };
+      res.writeHead(200, { "content-type": "application/json" });
+      pump();
+    };
+    const error = await nodeFetch(origin, init()).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(UpstreamBodyTooLarge);
+    await connectionClosed;
+    // What the kernel's socket buffers took before the client let go; the client itself kept at most the cap.
+    expect(written).toBeLessThan(32 * 1024 * 1024);
   });
 
   it("refuses a URL that is not http: or https:", async () => {

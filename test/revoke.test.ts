@@ -94,6 +94,31 @@ describe("revocation", () => {
     expect((await revoke(vars, body.revokeToken)).status).toBe(204);
   });
 
+  // Cloudflare's usernames are hex, but whatever it answers must not break the revoke path.
+  it.each(["a/b", "../../keys", "x?y#z", "%2e%2e", "100%", "a b"])("Cloudflare: a username %j is revoked by that name, one path segment", async (username) => {
+    const vars = env();
+    cloudflare.queueFaults({ kind: "status", status: 201, body: JSON.stringify({ iceServers: [{ urls: ["turn:turn.cloudflare.com:3478"], username, credential: "c" }] }) });
+    const body = await issue(vars);
+    expect(usernameOf(body)).toBe(username);
+    cloudflare.reset();
+    const answer = await revoke(vars, body.revokeToken);
+    expect(answer.status).toBe(204);
+    expect(cloudflare.requests).toHaveLength(1);
+    expect(cloudflare.requests[0].path).toBe(`/v1/turn/keys/kid/credentials/${encodeURIComponent(username)}/revoke`);
+    expect(cloudflare.revoked.has(username)).toBe(true);
+  });
+
+  it.each([".", ".."])("Cloudflare: a username %j, which no URL path can carry, is 409 not_revocable, not a 500, with no upstream call", async (username) => {
+    const vars = env();
+    cloudflare.queueFaults({ kind: "status", status: 201, body: JSON.stringify({ iceServers: [{ urls: ["turn:turn.cloudflare.com:3478"], username, credential: "c" }] }) });
+    const body = await issue(vars);
+    cloudflare.reset();
+    const answer = await revoke(vars, body.revokeToken);
+    expect(answer.status).toBe(409);
+    expect(answer.body.error.code).toBe("not_revocable");
+    expect(cloudflare.requests).toHaveLength(0);
+  });
+
   it("Metered: deletes the credential through its API", async () => {
     const vars = env({ TURN_PROVIDERS: "metered" });
     const body = await issue(vars);

@@ -1,8 +1,9 @@
 import * as v from "valibot";
-import { httpUrl, readVar, type Env } from "../env.ts";
+import { secureUrl, readVar, type Env } from "../env.ts";
 import { ServiceError } from "../errors.ts";
 import { IceServerSchema, type IceServer } from "../ice-urls.ts";
 import { parseReply, upstreamStatusError, type UpstreamReply, type UpstreamRequest } from "../upstream.ts";
+import { isPathSegment } from "../cloudflare-keys.ts";
 import { prepareRevokeCredential } from "../cloudflare-revoke.ts";
 import type { Provider } from "./provider.ts";
 
@@ -15,7 +16,7 @@ export interface CloudflareConfig {
   readonly apiBase: string;
 }
 
-const ApiBase = httpUrl("CLOUDFLARE_TURN_API_BASE");
+const ApiBase = secureUrl("CLOUDFLARE_TURN_API_BASE");
 
 function configureCloudflare(env: Env): CloudflareConfig | undefined {
   const keyId = readVar(env, "CLOUDFLARE_TURN_KEY_ID");
@@ -27,6 +28,8 @@ function configureCloudflare(env: Env): CloudflareConfig | undefined {
   if (!apiToken) {
     throw new ServiceError("not_configured", "CLOUDFLARE_TURN_KEY_API_TOKEN is not set, but CLOUDFLARE_TURN_KEY_ID is: set both or neither");
   }
+  // The key id is a path segment of every call: "." or ".." would reach another endpoint.
+  if (!isPathSegment(keyId)) throw new ServiceError("invalid_config", "CLOUDFLARE_TURN_KEY_ID cannot be '.' or '..'");
   const base = v.safeParse(ApiBase, readVar(env, "CLOUDFLARE_TURN_API_BASE") ?? CLOUDFLARE_DEFAULT_API_BASE);
   if (!base.success) throw new ServiceError("invalid_config", base.issues[0].message);
   return { keyId, apiToken, apiBase: base.output };
@@ -81,6 +84,10 @@ export const cloudflare: Provider<CloudflareConfig> = {
     return processCloudflare(await upstream.call(prepareCloudflare(config, request.ttl, request.user)));
   },
   async revoke(config, username, upstream) {
+    // The username is a path segment of the revoke call, and no URL can carry "." or "..".
+    if (!isPathSegment(username)) {
+      throw new ServiceError("not_revocable", `${CLOUDFLARE} cannot be asked to revoke a credential whose username is '.' or '..': it can only expire`);
+    }
     processCloudflareRevoke(await upstream.call(prepareRevokeCredential(config, username)));
   },
 };

@@ -1,5 +1,5 @@
 import * as v from "valibot";
-import { readVar, type Env } from "../env.ts";
+import { isLoopbackHost, readVar, type Env } from "../env.ts";
 import { ServiceError } from "../errors.ts";
 import { IceServerSchema, type IceServer } from "../ice-urls.ts";
 import { parseReply, upstreamStatusError, type UpstreamReply, type UpstreamRequest } from "../upstream.ts";
@@ -36,6 +36,12 @@ function originOf(app: string): string | undefined {
   return undefined;
 }
 
+function secureOrigin(origin: string): boolean {
+  if (!URL.canParse(origin)) return false;
+  const { protocol, hostname } = new URL(origin);
+  return protocol === "https:" || isLoopbackHost(hostname);
+}
+
 function configureMetered(env: Env): MeteredConfig | undefined {
   const app = readVar(env, "METERED_APP");
   const secretKey = readVar(env, "METERED_SECRET_KEY");
@@ -48,6 +54,10 @@ function configureMetered(env: Env): MeteredConfig | undefined {
   }
   const origin = originOf(app);
   if (!origin) throw new ServiceError("invalid_config", "METERED_APP must be the app name, its domain, or its https:// origin");
+  // The secret key travels in the query string: in clear over http://, except to a loopback test server.
+  if (!secureOrigin(origin)) {
+    throw new ServiceError("invalid_config", "METERED_APP must be the app name, its domain, or its https:// origin: plain http:// is allowed only to a loopback host (127.0.0.1, ::1, localhost)");
+  }
   if (region !== undefined && !/^[a-z0-9_-]{1,64}$/i.test(region)) {
     throw new ServiceError("invalid_config", "METERED_REGION must be a region name such as europe or us_east");
   }

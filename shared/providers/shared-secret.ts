@@ -1,4 +1,4 @@
-import { readList, type Env } from "../env.ts";
+import { readList, readSecretList, type Env } from "../env.ts";
 import { ServiceError } from "../errors.ts";
 import { base64, hmacKey } from "../hmac.ts";
 import { parseIceUrl, type IceServer } from "../ice-urls.ts";
@@ -15,7 +15,7 @@ export interface SharedSecretConfig {
 }
 
 function configureSharedSecret(env: Env): SharedSecretConfig | undefined {
-  const secrets = readList(env, "TURN_SHARED_SECRET");
+  const secrets = readSecretList(env, "TURN_SHARED_SECRET");
   const urls = readList(env, "TURN_URLS");
   if (secrets.length === 0 && urls.length === 0) return undefined;
   if (secrets.length === 0) throw new ServiceError("not_configured", "TURN_SHARED_SECRET is not set, but TURN_URLS is: set both or neither");

@@ -295,6 +295,8 @@ export const contractCases: ContractCase[] = [
   upstreamFault("wrong shape", { kind: "wrong-shape" }, 502, "upstream_invalid_response", 1),
   upstreamFault("truncated body, retried once", { kind: "truncated" }, 502, "upstream_unreachable", 2),
   upstreamFault("connection reset, retried once", { kind: "reset" }, 502, "upstream_unreachable", 2),
+  upstreamFault("body over the size cap, with a Content-Length", { kind: "oversized", chunked: false }, 502, "upstream_invalid_response", 1),
+  upstreamFault("body over the size cap, chunked", { kind: "oversized", chunked: true }, 502, "upstream_invalid_response", 1),
   upstreamFault("hang, not retried", { kind: "hang" }, 504, "upstream_timeout", 1, assertWithinBudget),
   upstreamFault("body that never finishes", { kind: "stall-body" }, 504, "upstream_timeout", 1, assertWithinBudget),
   {

@@ -104,6 +104,8 @@ const FAULTS: { name: string; fault: Fault }[] = [
   { name: "wrong shape", fault: { kind: "wrong-shape" } },
   { name: "truncated body", fault: { kind: "truncated" } },
   { name: "reset connection", fault: { kind: "reset" } },
+  { name: "body over the size cap, with a Content-Length", fault: { kind: "oversized", chunked: false } },
+  { name: "body over the size cap, chunked", fault: { kind: "oversized", chunked: true } },
 ];
 
 function failoverCase(first: Side, second: Side, name: string, fault: Fault): ChainCase {

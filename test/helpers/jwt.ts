@@ -17,3 +17,10 @@ export function signHs256(secret: string, claims: Hs256Claims): Promise<string> 
   if (claims.nbf !== undefined) jwt.setNotBefore(claims.nbf);
   return jwt.sign(new TextEncoder().encode(secret));
 }
+
+/** Like signHs256, with a sub of any JSON value: what a careless issuer might sign. */
+export function signHs256AnySub(secret: string, claims: Omit<Hs256Claims, "sub">, sub: unknown): Promise<string> {
+  const jwt = new SignJWT({ sub } as Record<string, unknown>).setProtectedHeader({ alg: "HS256" }).setIssuedAt().setIssuer(claims.iss).setAudience(claims.aud);
+  jwt.setExpirationTime(claims.exp ?? "5m");
+  return jwt.sign(new TextEncoder().encode(secret));
+}

@@ -1,7 +1,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { exportJWK, generateKeyPair, SignJWT, type JWK } from "jose";
-import { signHs256, type Hs256Claims } from "../helpers/jwt.ts";
+import { signHs256, signHs256AnySub, type Hs256Claims } from "../helpers/jwt.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { authenticate, configureAuth } from "../../shared/auth.ts";
 import { rejectionOf, thrownBy } from "../helpers/service-error.ts";
@@ -19,13 +19,16 @@ const hs256 = (claims: Partial<Hs256Claims>, secret = SECRET) => signHs256(secre
 const now = () => Math.floor(Date.now() / 1000);
 const b64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
 
+const FIRST = "first-token-AAAA-0123456789abcdef";
+const SECOND = "second-token-BBBB-0123456789abcdef";
+
 describe("bearer tokens", () => {
-  const config = configureAuth({ AUTH_MODE: "bearer", AUTH_BEARER_TOKENS: "first-token-AAAA, second-token-BBBB" });
+  const config = configureAuth({ AUTH_MODE: "bearer", AUTH_BEARER_TOKENS: `${FIRST},${SECOND}` });
 
   it("accepts any configured token, and names no user", async () => {
-    expect(await authenticate(withToken("first-token-AAAA"), config)).toEqual({});
-    expect(await authenticate(withToken("second-token-BBBB"), config)).toEqual({});
-    expect(await authenticate(withToken("second-token-BBBB", "bearer"), config)).toEqual({});
+    expect(await authenticate(withToken(FIRST), config)).toEqual({});
+    expect(await authenticate(withToken(SECOND), config)).toEqual({});
+    expect(await authenticate(withToken(SECOND, "bearer"), config)).toEqual({});
   });
 
   it("asks for a token with WWW-Authenticate when there is none", async () => {
@@ -36,10 +39,10 @@ describe("bearer tokens", () => {
   });
 
   it.each([
-    ["a prefix", "first-token-AAA"],
-    ["one more character", "first-token-AAAAA"],
-    ["another case", "FIRST-TOKEN-AAAA"],
-    ["two tokens joined", "first-token-AAAA,second-token-BBBB"],
+    ["a prefix", FIRST.slice(0, -1)],
+    ["one more character", `${FIRST}f`],
+    ["another case", FIRST.toUpperCase()],
+    ["two tokens joined", `${FIRST},${SECOND}`],
     ["an empty-looking token", "-"],
   ])("refuses a near miss: %s", async (_, token) => {
     const error = await rejectionOf(authenticate(withToken(token), config));
@@ -47,7 +50,7 @@ describe("bearer tokens", () => {
     expect(error.message).not.toContain("first-token");
   });
 
-  it.each([["Basic", "Basic Zm9vOmJhcg=="], ["no scheme", "first-token-AAAA"], ["a space in the token", "Bearer first token"]])(
+  it.each([["Basic", "Basic Zm9vOmJhcg=="], ["no scheme", FIRST], ["a space in the token", "Bearer first token"]])(
     "refuses a malformed Authorization header: %s",
     async (_, header) => {
       const request = new Request("https://site.example/", { headers: { authorization: header } });
@@ -61,6 +64,28 @@ describe("JWTs signed with a shared secret (HS256)", () => {
 
   it("accepts a valid token and makes its sub the user", async () => {
     expect(await authenticate(withToken(await hs256({ sub: "user-42", exp: "5m" })), config)).toEqual({ user: "user-42" });
+  });
+
+  it("accepts a sub of 255 characters", async () => {
+    const sub = "u".repeat(255);
+    expect(await authenticate(withToken(await hs256({ sub, exp: "5m" })), config)).toEqual({ user: sub });
+  });
+
+  it.each([
+    ["a number", 42],
+    ["an object", {}],
+    ["an array", ["alice"]],
+    ["null", null],
+    ["true", true],
+    ["an empty string", ""],
+    ["256 characters", "u".repeat(256)],
+  ])("refuses a correctly signed token whose sub is %s: 401, not a user", async (_, sub) => {
+    const token = await signHs256AnySub(SECRET, { iss: ISSUER, aud: AUDIENCE }, sub);
+    const error = await rejectionOf(authenticate(withToken(token), config));
+    expect(error.status).toBe(401);
+    expect(error.code).toBe("unauthorized");
+    expect(error.headers["www-authenticate"]).toContain('error="invalid_token"');
+    expect(error.message).toContain("sub");
   });
 
   it("allows a small clock skew on expiry", async () => {
@@ -146,5 +171,27 @@ describe("auth configuration", () => {
     expect(error.code).toBe(code);
     expect(error.message).toContain(message);
     expect(error.message).not.toContain(SECRET);
+  });
+
+  const JWT = { AUTH_MODE: "jwt", AUTH_JWT_ISSUER: ISSUER, AUTH_JWT_AUDIENCE: AUDIENCE };
+  it.each([
+    ["a one-character HS256 secret", { ...JWT, AUTH_JWT_SECRET: "x" }, "AUTH_JWT_SECRET must be at least 32 bytes", "x"],
+    ["an HS256 secret one byte short", { ...JWT, AUTH_JWT_SECRET: "s".repeat(31) }, "AUTH_JWT_SECRET must be at least 32 bytes", "s".repeat(31)],
+    ["a one-character bearer token", { AUTH_MODE: "bearer", AUTH_BEARER_TOKENS: "Q" }, "AUTH_BEARER_TOKENS entry 1 must be at least 32", "Q"],
+    ["a short second bearer token", { AUTH_MODE: "bearer", AUTH_BEARER_TOKENS: `${FIRST},short-token-9` }, "AUTH_BEARER_TOKENS entry 2 must be at least 32", "short-token-9"],
+    ["a bearer token with a space inside", { AUTH_MODE: "bearer", AUTH_BEARER_TOKENS: `${FIRST} ${SECOND}` }, "printable ASCII characters, without spaces", FIRST],
+    ["bearer tokens split by a comma and a space", { AUTH_MODE: "bearer", AUTH_BEARER_TOKENS: `${FIRST}, ${SECOND}` }, "AUTH_BEARER_TOKENS entry 2 begins or ends with whitespace", FIRST],
+    ["an empty bearer token", { AUTH_MODE: "bearer", AUTH_BEARER_TOKENS: `${FIRST},,${SECOND}` }, "AUTH_BEARER_TOKENS entry 2 is empty", FIRST],
+  ])("refuses %s with invalid_config, naming the variable and not the value", (_, env, message, value) => {
+    const error = thrownBy(() => configureAuth(env));
+    expect(error.code).toBe("invalid_config");
+    expect(error.message).toContain(message);
+    expect(error.message).not.toContain(value);
+  });
+
+  it("accepts an HS256 secret of exactly 32 bytes, counted as UTF-8", () => {
+    expect(configureAuth({ ...JWT, AUTH_JWT_SECRET: "s".repeat(32) }).mode).toBe("jwt");
+    // 16 two-byte characters are 32 bytes.
+    expect(configureAuth({ ...JWT, AUTH_JWT_SECRET: "é".repeat(16) }).mode).toBe("jwt");
   });
 });

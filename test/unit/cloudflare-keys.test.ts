@@ -68,9 +68,18 @@ describe("prepare", () => {
     expect(JSON.parse(request.body!)).toEqual({ name: "renamed" });
   });
 
-  it.each(["", ".", "..", "%2e", "%2E%2e"])("refuses the path segment %j, which URL parsing would drop", (segment) => {
+  it.each(["", ".", ".."])("refuses the path segment %j, which URL parsing would drop", (segment) => {
     expect(() => pathSegment(segment)).toThrow(RangeError);
     expect(() => prepareGetKey(CONFIG, segment)).toThrow(RangeError);
+  });
+
+  it.each(["%2e", "%2E%2e", "a/b", "..%2f", "x?y#z", "100%", "a b"])("encodes the path segment %j so that it stays one segment, as it is", (segment) => {
+    const url = new URL(prepareGetKey(CONFIG, segment).url);
+    const last = url.pathname.split("/").at(-1)!;
+    expect(url.pathname).toBe(`${new URL(KEYS).pathname}/${last}`);
+    expect(decodeURIComponent(last)).toBe(segment);
+    expect(url.search).toBe("");
+    expect(url.hash).toBe("");
   });
 });
 

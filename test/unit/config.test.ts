@@ -73,6 +73,30 @@ describe("parseConfig", () => {
   });
 
   it.each([
+    ["CLOUDFLARE_TURN_API_BASE", { CLOUDFLARE_TURN_KEY_ID: "abc", CLOUDFLARE_TURN_KEY_API_TOKEN: SECRET }],
+    ["AUTH_JWKS_URL", { AUTH_MODE: "jwt", AUTH_JWT_ISSUER: "https://idp.example/", AUTH_JWT_AUDIENCE: "turn" }],
+    ["UPSTASH_REDIS_REST_URL", { UPSTASH_REDIS_REST_TOKEN: SECRET }],
+    ["METERED_APP", { METERED_SECRET_KEY: SECRET }],
+  ])("%s: plain http:// only to a loopback host", (name, rest) => {
+    for (const url of ["http://api.example.com/v1", "http://10.0.0.5:8080", "http://127.0.0.1.nip.io", "http://[::2]:80"]) {
+      const error = failure({ ...rest, [name]: url });
+      expect(error.code, url).toBe("invalid_config");
+      expect(error.message).toContain(`${name} must be`);
+      expect(error.message).toContain("https://");
+      expect(error.message).not.toContain(url);
+    }
+    for (const url of ["https://api.example.com", "http://127.0.0.1:9999", "http://127.8.9.10", "http://localhost:8080", "http://[::1]:8080"]) {
+      expect(() => parseConfig({ ...rest, [name]: url }), url).not.toThrow();
+    }
+  });
+
+  it.each([".", ".."])("refuses CLOUDFLARE_TURN_KEY_ID=%s, which no URL path can carry", (keyId) => {
+    const error = failure({ CLOUDFLARE_TURN_KEY_ID: keyId, CLOUDFLARE_TURN_KEY_API_TOKEN: SECRET });
+    expect(error.code).toBe("invalid_config");
+    expect(error.message).toContain("CLOUDFLARE_TURN_KEY_ID");
+  });
+
+  it.each([
     ["true", true],
     ["TRUE", true],
     ["1", true],

@@ -25,7 +25,7 @@ describe("TURN REST API credentials (coturn use-auth-secret)", () => {
   it("issues from the environment alone, stamping expiry and identity, signing with the first secret", async () => {
     const now = Date.UTC(2031, 5, 1);
     const env = {
-      TURN_SHARED_SECRET: "current-secret, previous-secret",
+      TURN_SHARED_SECRET: "current-secret,previous-secret",
       TURN_URLS: "stun:turn.example.test:3478, turn:turn.example.test:3478?transport=udp, turns:turn.example.test:443?transport=tcp",
     };
     const response = await handle(new Request("https://site.example/api/ice-servers?ttl=600"), env, { now: () => now });
@@ -57,6 +57,10 @@ describe("TURN REST API credentials (coturn use-auth-secret)", () => {
     [{ TURN_SHARED_SECRET: HALF_SECRET }, "not_configured", "TURN_URLS is not set"],
     [{ TURN_URLS: "turn:t.example" }, "not_configured", "TURN_SHARED_SECRET is not set"],
     [{ TURN_SHARED_SECRET: HALF_SECRET, TURN_URLS: "turn:t.example, https://nope.example" }, "invalid_config", "TURN_URLS entry 2"],
+    // A secret holding a comma, split in two: the list is refused rather than signing with half of it.
+    [{ TURN_SHARED_SECRET: `${HALF_SECRET}, and more`, TURN_URLS: "turn:t.example" }, "invalid_config", "TURN_SHARED_SECRET entry 2 begins or ends with whitespace"],
+    [{ TURN_SHARED_SECRET: `${HALF_SECRET},`, TURN_URLS: "turn:t.example" }, "invalid_config", "TURN_SHARED_SECRET entry 2 is empty"],
+    [{ TURN_SHARED_SECRET: `${HALF_SECRET},,${HALF_SECRET}`, TURN_URLS: "turn:t.example" }, "invalid_config", "TURN_SHARED_SECRET entry 2 is empty"],
   ])("refuses a half or bad configuration %j", (env, code, message) => {
     const error = thrownBy(() => parseConfig(env));
     expect(error.message).toContain(message);

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { MAX_UPSTREAM_BODY_BYTES } from "../../shared/capped-body.ts";
 import { fetchWithin, type UpstreamRequest } from "../../shared/upstream.ts";
 import { rejectionOf } from "../helpers/service-error.ts";
 
@@ -70,5 +71,62 @@ describe("fetchWithin", () => {
     expect(error.status).toBe(502);
     expect(error.message).not.toContain("secret-path");
     expect(error.message).not.toContain("token");
+  });
+
+  describe("the body cap", () => {
+    /** An endless body of 16 KiB chunks, counting what is pulled from it and whether it was cancelled. */
+    function endlessBody() {
+      const seen = { pulled: 0, cancelled: false };
+      const chunk = new Uint8Array(16 * 1024).fill(0x20);
+      const stream = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          seen.pulled += chunk.byteLength;
+          controller.enqueue(chunk);
+        },
+        cancel() {
+          seen.cancelled = true;
+        },
+      });
+      return { stream, seen };
+    }
+
+    it("reads a body of exactly the cap", async () => {
+      const reply = await fetchWithin(async () => new Response("x".repeat(MAX_UPSTREAM_BODY_BYTES)), request(), 1000, "Up");
+      expect(reply.body.length).toBe(MAX_UPSTREAM_BODY_BYTES);
+    });
+
+    it("refuses a declared Content-Length over the cap before reading the body: 502 upstream_invalid_response", async () => {
+      const { stream, seen } = endlessBody();
+      const response = new Response(stream, { headers: { "content-length": String(MAX_UPSTREAM_BODY_BYTES + 1) } });
+      const error = await rejectionOf(fetchWithin(async () => response, request(), 1000, "Up"));
+      expect(error.code).toBe("upstream_invalid_response");
+      expect(error.status).toBe(502);
+      expect(error.message).toBe("Up answered with a body over 256 KiB");
+      expect(seen.cancelled).toBe(true);
+      // What the stream queued on its own before anyone read: nothing more.
+      expect(seen.pulled).toBeLessThanOrEqual(16 * 1024);
+    });
+
+    it("cuts off a body without a length at the cap, and cancels it", async () => {
+      const { stream, seen } = endlessBody();
+      const error = await rejectionOf(fetchWithin(async () => new Response(stream), request(), 5000, "Up"));
+      expect(error.code).toBe("upstream_invalid_response");
+      expect(seen.cancelled).toBe(true);
+      expect(seen.pulled).toBeLessThanOrEqual(MAX_UPSTREAM_BODY_BYTES + 2 * 16 * 1024);
+    });
+
+    it("holds a client without a stream to the cap too", async () => {
+      const big = { status: 200, headers: new Headers(), text: async () => "é".repeat(MAX_UPSTREAM_BODY_BYTES / 2 + 1) };
+      expect((await rejectionOf(fetchWithin(async () => big, request(), 1000, "Up"))).code).toBe("upstream_invalid_response");
+    });
+
+    it("tells the client the cap", async () => {
+      let cap: number | undefined;
+      await fetchWithin(async (_, init) => {
+        cap = init.maxBodyBytes;
+        return new Response("");
+      }, request(), 1000, "Up");
+      expect(cap).toBe(MAX_UPSTREAM_BODY_BYTES);
+    });
   });
 });
