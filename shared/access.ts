@@ -1,4 +1,5 @@
 import { authenticate, type Caller } from "./auth.ts";
+import { addressKey } from "./client-key.ts";
 import type { Config } from "./config.ts";
 import { ServiceError } from "./errors.ts";
 import { CORS_ALLOWED_HEADERS, corsHeaders, originAllowed, requestOrigin } from "./origins.ts";
@@ -80,7 +81,7 @@ export function preflight(methods: readonly string[]): Response {
  */
 export async function admit(request: Request, config: Config, options: AccessOptions): Promise<{ caller: Caller; headers: Record<string, string> }> {
   const caller = await authenticate(request, config.auth);
-  const key = caller.user !== undefined ? `user:${caller.user}` : options.clientIp ? `ip:${options.clientIp}` : undefined;
+  const key = caller.user !== undefined ? `user:${caller.user}` : options.clientIp ? `ip:${addressKey(options.clientIp)}` : undefined;
   const rule = config.rateLimit.rule;
   // Without a user or an address there is nothing to count by; every adapter here passes the address.
   if (!rule || !key) return { caller, headers: {} };
