@@ -196,17 +196,23 @@ export async function checkRateLimit(
     }
     throw new ServiceError("rate_limit_unavailable", "the rate limiter is unavailable; try again shortly");
   }
-  const resetSeconds = Math.max(1, Math.ceil(hit.resetInMs / 1000));
-  const headers = {
-    "ratelimit-limit": String(config.rule.limit),
-    "ratelimit-remaining": String(Math.max(0, config.rule.limit - hit.count)),
-    "ratelimit-reset": String(resetSeconds),
+  if (hit.count > config.rule.limit) throw rateLimited(config.rule, hit.resetInMs);
+  return { headers: rateLimitHeaders(config.rule, hit) };
+}
+
+function rateLimitHeaders(rule: RateLimitRule, hit: Hit): Record<string, string> {
+  return {
+    "ratelimit-limit": String(rule.limit),
+    "ratelimit-remaining": String(Math.max(0, rule.limit - hit.count)),
+    "ratelimit-reset": String(Math.max(1, Math.ceil(hit.resetInMs / 1000))),
   };
-  if (hit.count > config.rule.limit) {
-    throw new ServiceError("rate_limited", `too many requests: at most ${config.rule.limit} per ${config.rule.windowMs / 1000} s`, {
-      ...headers,
-      "retry-after": String(resetSeconds),
-    });
-  }
-  return { headers };
+}
+
+/** 429 rate_limited, saying when the allowance renews. */
+export function rateLimited(rule: RateLimitRule, resetInMs: number): ServiceError {
+  const headers = rateLimitHeaders(rule, { count: rule.limit + 1, resetInMs });
+  return new ServiceError("rate_limited", `too many requests: at most ${rule.limit} per ${rule.windowMs / 1000} s`, {
+    ...headers,
+    "retry-after": headers["ratelimit-reset"],
+  });
 }
