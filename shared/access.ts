@@ -87,20 +87,21 @@ export async function admit(request: Request, config: Config, options: AccessOpt
   const rule = config.rateLimit.rule;
   if (!rule) return { caller: await authenticate(request, config.auth), headers: {} };
   const address = options.clientIp ? `ip:${addressKey(options.clientIp)}` : undefined;
-  // Under the rule it broke: a new RATE_LIMIT applies at once.
-  const noted = `${rule.limit}/${rule.windowMs}:${address}`;
+  // Only where there is a token to spare reading: without authentication every request is counted.
+  // Noted under the rule it broke, so that a new RATE_LIMIT applies at once.
+  const noted = address && config.auth.mode !== "none" ? `${rule.limit}/${rule.windowMs}:${address}` : undefined;
   const count = async (key: string) => {
     const store = storeFor(config.rateLimit.store, config.rateLimit.fallbackStore, config, options);
     try {
       return await checkRateLimit(key, { ...config.rateLimit, rule }, store, options.log);
     } catch (error) {
-      if (key === address && error instanceof ServiceError && error.code === "rate_limited") {
+      if (noted && key === address && error instanceof ServiceError && error.code === "rate_limited") {
         overLimit.note(noted, Number(error.headers["retry-after"]) * 1000);
       }
       throw error;
     }
   };
-  if (address) {
+  if (noted) {
     const waitMs = overLimit.refusedFor(noted);
     if (waitMs > 0) throw rateLimited(rule, waitMs);
   }
