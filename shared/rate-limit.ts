@@ -19,7 +19,11 @@ export interface Hit {
  * answers at once; a promise is a remote store, given RATE_LIMIT_TIMEOUT_MS.
  */
 export interface RateLimitStore {
-  hit(key: string, windowMs: number): Hit | Promise<Hit>;
+  /**
+   * `until` (as Date.now()) is when the request stops waiting: a remote store sends
+   * nothing after it, and what it sent before must not count if it runs after it.
+   */
+  hit(key: string, windowMs: number, until?: number): Hit | Promise<Hit>;
 }
 
 export type StoreChoice =
@@ -180,7 +184,7 @@ export async function checkRateLimit(
 ): Promise<Allowance> {
   let hit: Hit;
   try {
-    const answer = store.hit(key, config.rule.windowMs);
+    const answer = store.hit(key, config.rule.windowMs, Date.now() + config.timeoutMs);
     // A timer per request only where there is something to wait for.
     hit = answer instanceof Promise ? await withinTime(answer, config.timeoutMs, () => new Error(`no answer within ${config.timeoutMs} ms`)) : answer;
   } catch (error) {

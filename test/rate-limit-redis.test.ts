@@ -264,6 +264,10 @@ describe("while Redis is down", () => {
     const answers: Answer[] = [];
     for (let i = 0; i < 8; i += 1) answers.push(await ask(closed, "192.0.2.2"));
     expectExactLimit(answers, 5, 60);
+    // Nothing asked during the outage ran once Redis was back: the address it came from starts afresh.
+    const again: Answer[] = [];
+    for (let i = 0; i < 7; i += 1) again.push(await ask(closed, "192.0.2.1"));
+    expectExactLimit(again, 5, 60);
   });
 
   it("is bounded too when Redis was never reached, and connects once it starts", { timeout: 60_000 }, async () => {
@@ -285,11 +289,39 @@ describe("while Redis is down", () => {
     try {
       const back = await untilCounting(envFor(url, "closed"), "192.0.2.98", 15_000);
       console.info(`Redis started late: counting after ${back.toFixed(0)} ms`);
+      // Nothing asked while Redis was unreachable was counted when it came: the same
+      // address starts with its whole allowance.
       const answers: Answer[] = [];
-      for (let i = 0; i < 7; i += 1) answers.push(await ask(envFor(url, "closed"), "192.0.2.4"));
+      for (let i = 0; i < 7; i += 1) answers.push(await ask(envFor(url, "closed"), "192.0.2.3"));
       expectExactLimit(answers, 5, 60);
     } finally {
       await late.close();
+    }
+  });
+
+  it("does not replay, once a frozen Redis wakes, what requests sent it and gave up on", { timeout: 60_000 }, async () => {
+    const frozen = await startRedis();
+    try {
+      const open = envFor(frozen.url, "open");
+      expect((await ask(open, "192.0.2.5")).headers.get("ratelimit-remaining")).toBe("4");
+      // Frozen, the connection stays up: commands are written and wait unread, as behind a partition.
+      frozen.pause();
+      const log = captureLog();
+      const during: Answer[] = [];
+      for (let i = 0; i < 8; i += 1) during.push(await ask(open, "192.0.2.5", log));
+      expect(statuses(during)).toEqual({ 200: 8 });
+      for (const answer of during) {
+        expect(answer.headers.has("ratelimit-limit")).toBe(false);
+        expect(answer.ms).toBeLessThan(TIMEOUT_MS + MARGIN_MS);
+      }
+      frozen.resume();
+      const back = await untilCounting(open, "192.0.2.97", 15_000);
+      console.info(`Redis woke: counting again after ${back.toFixed(0)} ms`);
+      // The eight were let through uncounted, and stay uncounted: the address has 3 left, not 0.
+      const next = await ask(open, "192.0.2.5");
+      expect([next.status, next.headers.get("ratelimit-remaining")]).toEqual([200, "3"]);
+    } finally {
+      await frozen.close();
     }
   });
 });
