@@ -106,6 +106,8 @@ export function memoryStore(maxKeys = 10_000): RateLimitStore {
   // can sit behind a live one until that one ends: the table only looks fuller.)
   const windows = new Map<string, { count: number; endsAt: number }>();
   let reportedAt = -Infinity;
+  // Made once: capturing a stack per refused key would cost more than the look-up itself.
+  const full = { quiet: new RateLimitTableFull(false), report: new RateLimitTableFull(true) };
   return {
     hit(key, windowMs) {
       const now = Date.now();
@@ -121,9 +123,9 @@ export function memoryStore(maxKeys = 10_000): RateLimitStore {
           windows.delete(first[0]);
         }
         if (windows.size >= maxKeys) {
-          const report = now - reportedAt >= 60_000;
-          if (report) reportedAt = now;
-          throw new RateLimitTableFull(report);
+          if (now - reportedAt < 60_000) throw full.quiet;
+          reportedAt = now;
+          throw full.report;
         }
         entry = { count: 0, endsAt: now + windowMs };
         windows.set(key, entry);
