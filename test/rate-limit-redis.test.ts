@@ -9,7 +9,7 @@ import { createClient } from "@redis/client";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import vercel from "../api/ice-servers.ts";
 import netlify from "../functions/ice-servers.mts";
-import { redisStore } from "../node/redis-store.ts";
+import { GUARDED_WINDOW_SCRIPT, redisStore } from "../node/redis-store.ts";
 import { handle } from "../shared/handle.ts";
 import { KEY_PREFIX } from "../shared/rate-limit.ts";
 import { startFakeCloudflare, type FakeCloudflare } from "./fake-cloudflare.ts";
@@ -323,6 +323,22 @@ describe("while Redis is down", () => {
     } finally {
       await frozen.close();
     }
+  });
+});
+
+describe("the Redis store's script", () => {
+  it("counts nothing once past its deadline, and always answers with Redis's time", async () => {
+    const key = `${KEY_PREFIX}guard-test`;
+    const [seconds, micros] = (await inspector!.sendCommand(["TIME"])) as [string, string];
+    const redisNow = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+    const late = (await inspector!.eval(GUARDED_WINDOW_SCRIPT, { keys: [key], arguments: ["60000", String(redisNow - 1)] })) as number[];
+    expect(late.slice(0, 2)).toEqual([-1, -1]);
+    expect(late[2]).toBeGreaterThanOrEqual(redisNow);
+    expect(await inspector!.exists(key)).toBe(0);
+    const inTime = (await inspector!.eval(GUARDED_WINDOW_SCRIPT, { keys: [key], arguments: ["60000", String(redisNow + 60_000)] })) as number[];
+    expect(inTime.slice(0, 2)).toEqual([1, 60_000]);
+    expect(await inspector!.get(key)).toBe("1");
+    await inspector!.del(key);
   });
 });
 
