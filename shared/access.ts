@@ -1,8 +1,10 @@
 import { authenticate, type Caller } from "./auth.ts";
+import { addressKey } from "./client-key.ts";
 import type { Config } from "./config.ts";
 import { ServiceError } from "./errors.ts";
 import { CORS_ALLOWED_HEADERS, corsHeaders, originAllowed, requestOrigin } from "./origins.ts";
-import { checkRateLimit, memoryStore, upstashStore, type RateLimitStore, type StoreChoice } from "./rate-limit.ts";
+import { overLimitAddresses } from "./over-limit.ts";
+import { checkRateLimit, memoryStore, rateLimited, upstashStore, type RateLimitStore, type StoreChoice } from "./rate-limit.ts";
 import { noContent } from "./respond.ts";
 import type { Fetch } from "./upstream.ts";
 
@@ -28,6 +30,7 @@ export interface AccessOptions extends HostFacts {
 }
 
 const memory = memoryStore();
+const overLimit = overLimitAddresses();
 const upstashStores = new Map<string, RateLimitStore>();
 
 function storeFor(choice: StoreChoice, fallback: StoreChoice | undefined, config: Config, options: AccessOptions): RateLimitStore {
@@ -90,16 +93,46 @@ export function preflight(methods: readonly string[]): Response {
 
 /**
  * Authenticates the caller and counts the request against the caller's allowance:
- * the verified user when there is one, else the client's address. Returns who the
- * caller is and the rate-limit headers for the answer.
+ * the verified user when there is one, else the client's address. A failed
+ * authentication is counted against the address too, so guessing tokens ends in 429;
+ * an address known to be over its allowance is refused before its token is read.
+ * Returns who the caller is and the rate-limit headers for the answer.
  */
 export async function admit(request: Request, config: Config, options: AccessOptions): Promise<{ caller: Caller; headers: Record<string, string> }> {
-  const caller = await authenticate(request, config.auth);
-  const key = caller.user !== undefined ? `user:${caller.user}` : options.clientIp ? `ip:${options.clientIp}` : undefined;
   const rule = config.rateLimit.rule;
+  if (!rule) return { caller: await authenticate(request, config.auth), headers: {} };
+  const address = options.clientIp ? `ip:${addressKey(options.clientIp)}` : undefined;
+  // Only where there is a token to spare reading: without authentication every request is counted.
+  // Noted under the rule it broke, so that a new RATE_LIMIT applies at once.
+  const noted = address && config.auth.mode !== "none" ? `${rule.limit}/${rule.windowMs}:${address}` : undefined;
+  const count = async (key: string) => {
+    const store = storeFor(config.rateLimit.store, config.rateLimit.fallbackStore, config, options);
+    try {
+      return await checkRateLimit(key, { ...config.rateLimit, rule }, store, options.log);
+    } catch (error) {
+      if (noted && key === address && error instanceof ServiceError && error.code === "rate_limited") {
+        overLimit.note(noted, Number(error.headers["retry-after"]) * 1000);
+      }
+      throw error;
+    }
+  };
+  if (noted) {
+    const waitMs = overLimit.refusedFor(noted);
+    if (waitMs > 0) throw rateLimited(rule, waitMs);
+  }
+  let caller: Caller;
+  try {
+    caller = await authenticate(request, config.auth);
+  } catch (error) {
+    // A wrong or missing token spends the address's own allowance, the one RATE_LIMIT sets:
+    // past it the answer is 429, not 401, and says nothing of whether the guess was right.
+    if (address && error instanceof ServiceError && error.code === "unauthorized") {
+      Object.assign(error.headers, (await count(address)).headers);
+    }
+    throw error;
+  }
+  const key = caller.user !== undefined ? `user:${caller.user}` : address;
   // Without a user or an address there is nothing to count by; every adapter here passes the address.
-  if (!rule || !key) return { caller, headers: {} };
-  const store = storeFor(config.rateLimit.store, config.rateLimit.fallbackStore, config, options);
-  const allowance = await checkRateLimit(key, { ...config.rateLimit, rule }, store, options.log);
-  return { caller, headers: allowance.headers };
+  if (!key) return { caller, headers: {} };
+  return { caller, headers: (await count(key)).headers };
 }

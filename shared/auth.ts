@@ -3,6 +3,7 @@ import * as v from "valibot";
 import { cappedFetch } from "./capped-body.ts";
 import { secureUrl, readSecretList, readVar, type Env } from "./env.ts";
 import { ServiceError } from "./errors.ts";
+import { isKeySetFailure, KeySetBackoff, remoteKeySet } from "./jwks.ts";
 
 export type AuthConfig =
   | { mode: "none" }
@@ -25,15 +26,14 @@ const JwksUrl = secureUrl("AUTH_JWKS_URL");
 let jose: Promise<typeof import("jose")> | undefined;
 const loadJose = () => (jose ??= import("jose"));
 
-// One key set per URL for the life of the instance, so its cache and cooldown work.
+// One key set per URL for the life of the instance, so its cache, cooldown and back-off work.
 const keySets = new Map<string, JWTVerifyGetKey>();
 
 async function keySetFor(url: string): Promise<JWTVerifyGetKey> {
   let keySet = keySets.get(url);
   if (!keySet) {
-    const { createRemoteJWKSet, customFetch } = await loadJose();
     // jose fetches the key set itself: cappedFetch holds its body to the same cap as every upstream's.
-    keySet = createRemoteJWKSet(new URL(url), { timeoutDuration: 2000, cooldownDuration: 30_000, [customFetch]: cappedFetch });
+    keySet = remoteKeySet(await loadJose(), url, cappedFetch);
     keySets.set(url, keySet);
   }
   return keySet;
@@ -142,7 +142,8 @@ export async function authenticate(request: Request, config: AuthConfig): Promis
     if (!(await matchesAny(token, config.tokens))) throw unauthorized("the bearer token is not valid", true);
     return {};
   }
-  const { jwtVerify, errors: joseErrors } = await loadJose();
+  const jose = await loadJose();
+  const { jwtVerify, errors: joseErrors } = jose;
   try {
     const options = {
       issuer: config.issuer,
@@ -157,14 +158,13 @@ export async function authenticate(request: Request, config: AuthConfig): Promis
     return { user: subjectOf(payload.sub) };
   } catch (error) {
     if (error instanceof ServiceError) throw error;
-    // A failed key-set fetch is ours to fix, not the caller's: jose reports it as a timeout,
-    // an invalid key set, a bare JOSEError for a non-200, or fetch's own TypeError.
-    const keySetFailed =
-      error instanceof joseErrors.JWKSTimeout ||
-      error instanceof joseErrors.JWKSInvalid ||
-      !(error instanceof joseErrors.JOSEError) ||
-      error.constructor === joseErrors.JOSEError;
-    if (keySetFailed) {
+    // A failed key-set fetch is ours to fix, not the caller's.
+    if (error instanceof KeySetBackoff) {
+      throw new ServiceError("auth_unavailable", "the key set that verifies tokens could not be fetched; try again shortly", {
+        "retry-after": String(Math.ceil(error.retryAfterMs / 1000)),
+      });
+    }
+    if (isKeySetFailure(jose, error)) {
       throw new ServiceError("auth_unavailable", "the key set that verifies tokens could not be fetched; try again");
     }
     if (error instanceof joseErrors.JWTExpired) throw unauthorized("the token has expired", true);

@@ -19,7 +19,11 @@ export interface Hit {
  * answers at once; a promise is a remote store, given RATE_LIMIT_TIMEOUT_MS.
  */
 export interface RateLimitStore {
-  hit(key: string, windowMs: number): Hit | Promise<Hit>;
+  /**
+   * `until` (as Date.now()) is when the request stops waiting: a remote store sends
+   * nothing after it, and what it sent before must not count if it runs after it.
+   */
+  hit(key: string, windowMs: number, until?: number): Hit | Promise<Hit>;
 }
 
 export type StoreChoice =
@@ -78,21 +82,52 @@ export function configureRateLimit(env: Env): RateLimitConfig {
   return { rule, failOpen: fail === "open", timeoutMs: timeout.output, store, fallbackStore: redisUrl ? upstash : undefined };
 }
 
+/**
+ * What the memory store throws for a new key while every window it holds is live:
+ * it never forgets a live window (that would hand its caller a fresh allowance), so
+ * the request is let through or refused by RATE_LIMIT_FAIL. `report` is set at most
+ * once a minute, so a flood of new keys does not flood the log too.
+ */
+export class RateLimitTableFull extends Error {
+  constructor(readonly report: boolean) {
+    super("every window in the rate-limit table is live");
+    this.name = "RateLimitTableFull";
+  }
+}
+
+// Ended windows reclaimed per new key: more than one, so the table drains faster than it fills.
+const RECLAIM_PER_KEY = 2;
+
 /** Fixed windows per key, for one instance only: counts are not shared between instances. */
 export function memoryStore(maxKeys = 10_000): RateLimitStore {
+  // A window is (re)inserted when it starts and windows share one length, so the
+  // first entry ends first: ended windows are reclaimed from the front, in O(1) per
+  // new key and never by a scan. (After RATE_LIMIT changes length, an ended window
+  // can sit behind a live one until that one ends: the table only looks fuller.)
   const windows = new Map<string, { count: number; endsAt: number }>();
+  let reportedAt = -Infinity;
+  // Made once: capturing a stack per refused key would cost more than the look-up itself.
+  const full = { quiet: new RateLimitTableFull(false), report: new RateLimitTableFull(true) };
   return {
     hit(key, windowMs) {
       const now = Date.now();
       let entry = windows.get(key);
-      if (!entry || entry.endsAt <= now) {
+      if (entry && entry.endsAt <= now) {
+        windows.delete(key);
+        entry = undefined;
+      }
+      if (!entry) {
+        for (let i = 0; i < RECLAIM_PER_KEY; i += 1) {
+          const first = windows.entries().next().value;
+          if (!first || first[1].endsAt > now) break;
+          windows.delete(first[0]);
+        }
         if (windows.size >= maxKeys) {
-          for (const [name, old] of windows) if (old.endsAt <= now) windows.delete(name);
-          // Still full of live windows: forget the oldest rather than grow without bound.
-          if (windows.size >= maxKeys) windows.delete(windows.keys().next().value!);
+          if (now - reportedAt < 60_000) throw full.quiet;
+          reportedAt = now;
+          throw full.report;
         }
         entry = { count: 0, endsAt: now + windowMs };
-        windows.delete(key);
         windows.set(key, entry);
       }
       entry.count += 1;
@@ -151,29 +186,39 @@ export async function checkRateLimit(
 ): Promise<Allowance> {
   let hit: Hit;
   try {
-    const answer = store.hit(key, config.rule.windowMs);
+    const answer = store.hit(key, config.rule.windowMs, Date.now() + config.timeoutMs);
     // A timer per request only where there is something to wait for.
     hit = answer instanceof Promise ? await withinTime(answer, config.timeoutMs, () => new Error(`no answer within ${config.timeoutMs} ms`)) : answer;
   } catch (error) {
     // The store's own message can hold its URL and password: only the kind is logged.
     const kind = (error as Error)?.name ?? "Error";
     if (config.failOpen) {
-      log.warn(`rate-limit store unavailable (${kind}): letting the request through, as RATE_LIMIT_FAIL=open`);
+      if (!(error instanceof RateLimitTableFull)) {
+        log.warn(`rate-limit store unavailable (${kind}): letting the request through, as RATE_LIMIT_FAIL=open`);
+      } else if (error.report) {
+        log.warn("rate-limit table full of live windows: letting new callers through uncounted, as RATE_LIMIT_FAIL=open (logged at most once a minute)");
+      }
       return { headers: {} };
     }
     throw new ServiceError("rate_limit_unavailable", "the rate limiter is unavailable; try again shortly");
   }
-  const resetSeconds = Math.max(1, Math.ceil(hit.resetInMs / 1000));
-  const headers = {
-    "ratelimit-limit": String(config.rule.limit),
-    "ratelimit-remaining": String(Math.max(0, config.rule.limit - hit.count)),
-    "ratelimit-reset": String(resetSeconds),
+  if (hit.count > config.rule.limit) throw rateLimited(config.rule, hit.resetInMs);
+  return { headers: rateLimitHeaders(config.rule, hit) };
+}
+
+function rateLimitHeaders(rule: RateLimitRule, hit: Hit): Record<string, string> {
+  return {
+    "ratelimit-limit": String(rule.limit),
+    "ratelimit-remaining": String(Math.max(0, rule.limit - hit.count)),
+    "ratelimit-reset": String(Math.max(1, Math.ceil(hit.resetInMs / 1000))),
   };
-  if (hit.count > config.rule.limit) {
-    throw new ServiceError("rate_limited", `too many requests: at most ${config.rule.limit} per ${config.rule.windowMs / 1000} s`, {
-      ...headers,
-      "retry-after": String(resetSeconds),
-    });
-  }
-  return { headers };
+}
+
+/** 429 rate_limited, saying when the allowance renews. */
+export function rateLimited(rule: RateLimitRule, resetInMs: number): ServiceError {
+  const headers = rateLimitHeaders(rule, { count: rule.limit + 1, resetInMs });
+  return new ServiceError("rate_limited", `too many requests: at most ${rule.limit} per ${rule.windowMs / 1000} s`, {
+    ...headers,
+    "retry-after": headers["ratelimit-reset"],
+  });
 }

@@ -9,7 +9,7 @@ import { createClient } from "@redis/client";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import vercel from "../api/ice-servers.ts";
 import netlify from "../functions/ice-servers.mts";
-import { redisStore } from "../node/redis-store.ts";
+import { GUARDED_WINDOW_SCRIPT, redisStore } from "../node/redis-store.ts";
 import { handle } from "../shared/handle.ts";
 import { KEY_PREFIX } from "../shared/rate-limit.ts";
 import { startFakeCloudflare, type FakeCloudflare } from "./fake-cloudflare.ts";
@@ -264,6 +264,10 @@ describe("while Redis is down", () => {
     const answers: Answer[] = [];
     for (let i = 0; i < 8; i += 1) answers.push(await ask(closed, "192.0.2.2"));
     expectExactLimit(answers, 5, 60);
+    // Nothing asked during the outage ran once Redis was back: the address it came from starts afresh.
+    const again: Answer[] = [];
+    for (let i = 0; i < 7; i += 1) again.push(await ask(closed, "192.0.2.1"));
+    expectExactLimit(again, 5, 60);
   });
 
   it("is bounded too when Redis was never reached, and connects once it starts", { timeout: 60_000 }, async () => {
@@ -285,12 +289,56 @@ describe("while Redis is down", () => {
     try {
       const back = await untilCounting(envFor(url, "closed"), "192.0.2.98", 15_000);
       console.info(`Redis started late: counting after ${back.toFixed(0)} ms`);
+      // Nothing asked while Redis was unreachable was counted when it came: the same
+      // address starts with its whole allowance.
       const answers: Answer[] = [];
-      for (let i = 0; i < 7; i += 1) answers.push(await ask(envFor(url, "closed"), "192.0.2.4"));
+      for (let i = 0; i < 7; i += 1) answers.push(await ask(envFor(url, "closed"), "192.0.2.3"));
       expectExactLimit(answers, 5, 60);
     } finally {
       await late.close();
     }
+  });
+
+  it("does not replay, once a frozen Redis wakes, what requests sent it and gave up on", { timeout: 60_000 }, async () => {
+    const frozen = await startRedis();
+    try {
+      const open = envFor(frozen.url, "open");
+      expect((await ask(open, "192.0.2.5")).headers.get("ratelimit-remaining")).toBe("4");
+      // Frozen, the connection stays up: commands are written and wait unread, as behind a partition.
+      frozen.pause();
+      const log = captureLog();
+      const during: Answer[] = [];
+      for (let i = 0; i < 8; i += 1) during.push(await ask(open, "192.0.2.5", log));
+      expect(statuses(during)).toEqual({ 200: 8 });
+      for (const answer of during) {
+        expect(answer.headers.has("ratelimit-limit")).toBe(false);
+        expect(answer.ms).toBeLessThan(TIMEOUT_MS + MARGIN_MS);
+      }
+      frozen.resume();
+      const back = await untilCounting(open, "192.0.2.97", 15_000);
+      console.info(`Redis woke: counting again after ${back.toFixed(0)} ms`);
+      // The eight were let through uncounted, and stay uncounted: the address has 3 left, not 0.
+      const next = await ask(open, "192.0.2.5");
+      expect([next.status, next.headers.get("ratelimit-remaining")]).toEqual([200, "3"]);
+    } finally {
+      await frozen.close();
+    }
+  });
+});
+
+describe("the Redis store's script", () => {
+  it("counts nothing once past its deadline, and always answers with Redis's time", async () => {
+    const key = `${KEY_PREFIX}guard-test`;
+    const [seconds, micros] = (await inspector!.sendCommand(["TIME"])) as [string, string];
+    const redisNow = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+    const late = (await inspector!.eval(GUARDED_WINDOW_SCRIPT, { keys: [key], arguments: ["60000", String(redisNow - 1)] })) as number[];
+    expect(late.slice(0, 2)).toEqual([-1, -1]);
+    expect(late[2]).toBeGreaterThanOrEqual(redisNow);
+    expect(await inspector!.exists(key)).toBe(0);
+    const inTime = (await inspector!.eval(GUARDED_WINDOW_SCRIPT, { keys: [key], arguments: ["60000", String(redisNow + 60_000)] })) as number[];
+    expect(inTime.slice(0, 2)).toEqual([1, 60_000]);
+    expect(await inspector!.get(key)).toBe("1");
+    await inspector!.del(key);
   });
 });
 

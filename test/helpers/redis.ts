@@ -20,6 +20,12 @@ export interface RedisServer {
   stop(): Promise<void>;
   /** Starts it again on the same port and waits for PING; a no-op while it runs. */
   start(): Promise<void>;
+  /**
+   * Freezes the server (SIGSTOP): connections stay open and what clients send
+   * waits unread, as behind a network partition, until resume() (SIGCONT).
+   */
+  pause(): void;
+  resume(): void;
   /** Stops it for good and removes its working folder. */
   close(): Promise<void>;
 }
@@ -100,7 +106,11 @@ export async function startRedis(options: { port?: number; startTimeoutMs?: numb
     output: () => previousOutput + (current?.output() ?? ""),
     stop,
     start,
+    pause: () => void current?.child.kill("SIGSTOP"),
+    resume: () => void current?.child.kill("SIGCONT"),
     async close() {
+      // A paused server would not see the SIGTERM.
+      current?.child.kill("SIGCONT");
       await stop();
       rmSync(dir, { recursive: true, force: true });
     },

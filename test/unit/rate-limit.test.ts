@@ -7,9 +7,10 @@ import {
   memoryStore,
   prepareUpstashHit,
   processUpstashHit,
+  RateLimitTableFull,
   type RateLimitStore,
 } from "../../shared/rate-limit.ts";
-import { rejectionOf } from "../helpers/service-error.ts";
+import { rejectionOf, thrownBy } from "../helpers/service-error.ts";
 
 afterEach(() => {
   vi.useRealTimers();
@@ -71,12 +72,33 @@ describe("memoryStore", () => {
     expect(await store.hit("a", 1000)).toEqual({ count: 1, resetInMs: 1000 });
   });
 
-  it("stays bounded in keys", async () => {
+  it("stays bounded in keys without forgetting a live window: a new key finds the table full", async () => {
+    vi.useFakeTimers();
     const store = memoryStore(100);
-    for (let i = 0; i < 1000; i += 1) await store.hit(`key-${i}`, 60_000);
-    // The oldest were forgotten, so the first key starts over.
-    expect((await store.hit("key-0", 60_000)).count).toBe(1);
-    expect((await store.hit("key-999", 60_000)).count).toBe(2);
+    for (let i = 0; i < 100; i += 1) store.hit(`key-${i}`, 60_000);
+    for (let i = 0; i < 1000; i += 1) {
+      expect(() => store.hit(`flood-${i}`, 60_000)).toThrow(RateLimitTableFull);
+    }
+    // The first window outlived the flood: its count goes on.
+    expect(await store.hit("key-0", 60_000)).toEqual({ count: 2, resetInMs: 60_000 });
+    expect((await store.hit("key-99", 60_000)).count).toBe(2);
+    // Once windows end, new keys take their places.
+    vi.advanceTimersByTime(60_000);
+    for (let i = 0; i < 100; i += 1) expect(await store.hit(`next-${i}`, 60_000)).toEqual({ count: 1, resetInMs: 60_000 });
+    expect(() => store.hit("one-too-many", 60_000)).toThrow(RateLimitTableFull);
+  });
+
+  it("reports a full table at most once a minute", () => {
+    vi.useFakeTimers();
+    const store = memoryStore(1);
+    store.hit("a", 3_600_000);
+    const reports = () => thrownBy(() => store.hit(`new-${Math.random()}`, 3_600_000), RateLimitTableFull).report;
+    expect(reports()).toBe(true);
+    expect(reports()).toBe(false);
+    vi.advanceTimersByTime(59_000);
+    expect(reports()).toBe(false);
+    vi.advanceTimersByTime(1000);
+    expect(reports()).toBe(true);
   });
 });
 
@@ -120,6 +142,22 @@ describe("checkRateLimit", () => {
     const error = await pending;
     expect(error.status).toBe(503);
     expect(error.code).toBe("rate_limit_unavailable");
+  });
+
+  it("answers a new caller by RATE_LIMIT_FAIL while the memory table is full, logging it once", async () => {
+    vi.useFakeTimers();
+    const store = memoryStore(2);
+    const lines: string[] = [];
+    const log = { warn: (line: string) => lines.push(line) };
+    await checkRateLimit("ip:1", config(), store, log);
+    await checkRateLimit("ip:2", config(), store, log);
+    for (let i = 3; i < 10; i += 1) expect(await checkRateLimit(`ip:${i}`, config(), store, log)).toEqual({ headers: {} });
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain("RATE_LIMIT_FAIL=open");
+    const error = await rejectionOf(checkRateLimit("ip:10", config({ RATE_LIMIT_FAIL: "closed" }), store, log));
+    expect([error.status, error.code]).toEqual([503, "rate_limit_unavailable"]);
+    // Callers already counted keep their windows, full table or not.
+    await expect(checkRateLimit("ip:1", config(), store, log)).resolves.toMatchObject({ headers: { "ratelimit-remaining": "1" } });
   });
 });
 
