@@ -274,6 +274,13 @@ describe("revokeIceServers", () => {
     expect(JSON.parse(String(fetch.calls[0].init.body))).toEqual({ revokeToken: "rt-9" });
   });
 
+  it("sends before it returns when the headers are not a function, so that pagehide can use it", async () => {
+    const fetch = fakeFetch(() => new Response(null, { status: 204 }));
+    const pending = revokeIceServers("rt-9", { fetch: fetch.fn, headers: { authorization: "Bearer abc" } });
+    expect(fetch.calls).toHaveLength(1);
+    await pending;
+  });
+
   it("rejects with revoke_failed when the network fails, and with the server's code when it refuses", async () => {
     const offline = fakeFetch(() => Promise.reject(new TypeError("offline")));
     await expect(revokeIceServers("rt-9", { fetch: offline.fn })).rejects.toMatchObject({ name: "IceServersError", code: "revoke_failed" });
@@ -404,16 +411,17 @@ describe("keepFresh", () => {
     await stop();
   });
 
-  it("never lets the credentials expire without one last attempt just before", async () => {
+  it("never lets the credentials expire without one last attempt, early enough for a request that takes timeoutMs", async () => {
     const pc = new FakePc();
     const fetch = fakeFetch(() => Promise.reject(new TypeError("offline")));
-    const stop = keepFresh(pc, { fetch: fetch.fn, initial: initialAt(T0, 10), random: () => 0.5 });
-    // 8 s: refresh fails; 9 s: retry fails; the next (2 s) would pass the expiry at 10 s, so 9.8 s.
-    await vi.advanceTimersByTimeAsync(9_800);
-    expect(fetch.calls.map((call) => since(call.at))).toEqual([8000, 9000, 9800]);
-    // Past the expiry, the backoff goes on (4 s) to pick the connection up again later.
-    await vi.advanceTimersByTimeAsync(4_000);
-    expect(fetch.calls.map((call) => since(call.at))).toEqual([8000, 9000, 9800, 13_800]);
+    const stop = keepFresh(pc, { fetch: fetch.fn, initial: initialAt(T0, 100), random: () => 0.5 });
+    // 80 s fails; 81, 83, 87 s fail; the next (8 s) would pass the last chance, 100 s − 10 s
+    // (the smaller of timeoutMs + 1 s and half the time left after refreshAt), so 90 s.
+    await vi.advanceTimersByTimeAsync(90_000);
+    expect(fetch.calls.map((call) => since(call.at))).toEqual([80_000, 81_000, 83_000, 87_000, 90_000]);
+    // Past the expiry, the backoff goes on (16 s) to pick the connection up again later.
+    await vi.advanceTimersByTimeAsync(16_000);
+    expect(fetch.calls.map((call) => since(call.at))).toEqual([80_000, 81_000, 83_000, 87_000, 90_000, 106_000]);
     expect(pc.applied).toHaveLength(0);
     await stop();
   });
@@ -429,8 +437,8 @@ describe("keepFresh", () => {
     );
     const stop = keepFresh(pc, { fetch: fetch.fn, initial: initialAt(T0, 100), random: () => 0.5 });
     await vi.advanceTimersByTimeAsync(100_000);
-    // 80 s: 503, Retry-After 5 → 85 s: 503, Retry-After 500 → last chance before 100 s, 99 s.
-    expect(fetch.calls.slice(0, 3).map((call) => since(call.at))).toEqual([80_000, 85_000, 99_000]);
+    // 80 s: 503, Retry-After 5 → 85 s: 503, Retry-After 500 → last chance before 100 s, 90 s.
+    expect(fetch.calls.slice(0, 3).map((call) => since(call.at))).toEqual([80_000, 85_000, 90_000]);
     expect(pc.applied).toHaveLength(1);
     await stop();
   });
@@ -601,5 +609,279 @@ describe("keepFresh", () => {
     expect(() => keepFresh(pc, { minRetryMs: 0 })).toThrow(RangeError);
     expect(() => keepFresh(pc, { ttl: 0 })).toThrow(TypeError);
     expect(vi.getTimerCount()).toBe(0);
+  });
+});
+
+/** The page's window and document, as event targets keepFresh listens on. */
+function stubPage() {
+  const win = new EventTarget();
+  const doc = Object.assign(new EventTarget(), { visibilityState: "visible" });
+  vi.stubGlobal("addEventListener", win.addEventListener.bind(win));
+  vi.stubGlobal("removeEventListener", win.removeEventListener.bind(win));
+  vi.stubGlobal("document", doc);
+  return {
+    fire: (type: "pagehide" | "pageshow" | "online") => win.dispatchEvent(new Event(type)),
+    visible: () => doc.dispatchEvent(new Event("visibilitychange")),
+  };
+}
+
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+describe("keepFresh timing", () => {
+  it("does not loop on a huge ttl: believes at most 48 h, and refreshes at 80% of that", async () => {
+    const pc = new FakePc();
+    const fetch = fakeFetch(() => json(200, okBody(3_000_000)));
+    const stop = keepFresh(pc, { fetch: fetch.fn, random: () => 0.5, closeCheckMs: 3_600_000 });
+    await vi.advanceTimersByTimeAsync(500);
+    expect(fetch.calls).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(0.8 * 172_800_000 - 501);
+    expect(fetch.calls).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(fetch.calls.map((call) => since(call.at))).toEqual([0, 0.8 * 172_800_000]);
+    await stop();
+  });
+
+  it("re-arms a delay longer than a timer can wait (a Retry-After of 3,000,000 s) instead of firing at once", async () => {
+    const pc = new FakePc();
+    const fetch = fakeFetch((_call, index) =>
+      index === 0 ? json(429, { error: { code: "rate_limited", message: "later" } }, { "retry-after": "3000000" }) : json(200, okBody(600)),
+    );
+    const delays: (number | undefined)[] = [];
+    const stop = keepFresh(pc, { fetch: fetch.fn, random: () => 0.5, closeCheckMs: MAX_TIMER_MS, onError: (_e, info) => delays.push(info.retryInMs) });
+    await vi.advanceTimersByTimeAsync(86_400_000);
+    expect(fetch.calls).toHaveLength(1);
+    expect(delays).toEqual([3_000_000_000]);
+    await vi.advanceTimersByTimeAsync(3_000_000_000 - 86_400_000);
+    expect(fetch.calls.map((call) => since(call.at))).toEqual([0, 3_000_000_000]);
+    await stop();
+  });
+
+  it("honours a Retry-After longer than maxRetryMs", async () => {
+    const pc = new FakePc();
+    const fetch = fakeFetch((_call, index) =>
+      index === 0 ? json(429, { error: { code: "rate_limited", message: "later" } }, { "retry-after": "120" }) : json(200, okBody(600)),
+    );
+    const stop = keepFresh(pc, { fetch: fetch.fn, random: () => 0.5, maxRetryMs: 60_000 });
+    await vi.advanceTimersByTimeAsync(200_000);
+    expect(fetch.calls.map((call) => since(call.at))).toEqual([0, 120_000]);
+    await stop();
+  });
+
+  it("refreshes a very short ttl no more often than minRefreshMs (5 s), and warns once", async () => {
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+    try {
+      const pc = new FakePc();
+      const fetch = fakeFetch();
+      const stop = keepFresh(pc, { fetch: fetch.fn, ttl: 1, random: () => 0.5 });
+      await vi.advanceTimersByTimeAsync(20_000);
+      expect(fetch.calls.map((call) => since(call.at))).toEqual([0, 5_000, 10_000, 15_000, 20_000]);
+      expect(warn).toHaveBeenCalledTimes(1);
+      expect(String(warn.mock.calls[0][0])).toContain("minRefreshMs");
+      await stop();
+
+      const quick = new FakePc();
+      const stopQuick = keepFresh(quick, { fetch: fetch.fn, ttl: 1, minRefreshMs: 0, random: () => 0.5 });
+      await vi.advanceTimersByTimeAsync(1_600);
+      expect(quick.applied).toHaveLength(3);
+      await stopQuick();
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
+  it.each([
+    ["visibilitychange", (page: ReturnType<typeof stubPage>) => page.visible()],
+    ["pageshow", (page: ReturnType<typeof stubPage>) => page.fire("pageshow")],
+    ["online", (page: ReturnType<typeof stubPage>) => page.fire("online")],
+  ])("catches up on %s a refresh its timer slept through", async (_name, wake) => {
+    const page = stubPage();
+    const pc = new FakePc();
+    const fetch = fakeFetch();
+    const stop = keepFresh(pc, { fetch: fetch.fn, initial: initialAt(T0, 100), random: () => 0.5, closeCheckMs: 60_000 });
+    await vi.advanceTimersByTimeAsync(10_000);
+    // The device sleeps: the wall clock moves on, the timers do not.
+    vi.setSystemTime(T0 + 95_000);
+    expect(fetch.calls).toHaveLength(0);
+    wake(page);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(fetch.calls.map((call) => since(call.at))).toEqual([95_000]);
+    expect(pc.applied).toHaveLength(1);
+    // Caught up once: the slept timer does not fetch again.
+    await vi.advanceTimersByTimeAsync(70_000);
+    expect(fetch.calls).toHaveLength(1);
+    await stop();
+  });
+
+  it("catches up in the close poll too", async () => {
+    const pc = new FakePc();
+    const fetch = fakeFetch();
+    const stop = keepFresh(pc, { fetch: fetch.fn, initial: initialAt(T0, 100), random: () => 0.5, closeCheckMs: 1_000 });
+    vi.setSystemTime(T0 + 95_000);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(fetch.calls.map((call) => since(call.at))).toEqual([96_000]);
+    await stop();
+  });
+
+  it("makes the last attempt at least timeoutMs + 1 s before a long lifetime expires", async () => {
+    const pc = new FakePc();
+    const fetch = fakeFetch((_call, index) =>
+      index === 0 ? json(503, { error: { code: "upstream_unavailable", message: "later" } }, { "retry-after": "10000" }) : json(200, okBody(3600)),
+    );
+    const stop = keepFresh(pc, { fetch: fetch.fn, initial: initialAt(T0, 3600), random: () => 0.5, timeoutMs: 10_000 });
+    await vi.advanceTimersByTimeAsync(3_600_000);
+    expect(fetch.calls.slice(0, 2).map((call) => since(call.at))).toEqual([2_880_000, 3_589_000]);
+    await stop();
+  });
+
+  it("stops when its signal aborts, aborting a request in flight", async () => {
+    const pc = new FakePc();
+    const controller = new AbortController();
+    const fetch = fakeFetch();
+    const stop = keepFresh(pc, { fetch: fetch.fn, initial: initialAt(T0, 10), random: () => 0.5, signal: controller.signal });
+    await vi.advanceTimersByTimeAsync(8_000);
+    expect(fetch.calls).toHaveLength(1);
+    controller.abort();
+    await vi.advanceTimersByTimeAsync(1_000_000);
+    expect(fetch.calls).toHaveLength(1);
+    expect(pc.listenerCount).toBe(0);
+    expect(vi.getTimerCount()).toBe(0);
+    await stop();
+
+    const never = fakeFetch();
+    keepFresh(new FakePc(), { fetch: never.fn, signal: AbortSignal.abort() });
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(never.calls).toHaveLength(0);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it("wraps an error thrown by the headers function as headers_failed, and retries", async () => {
+    const cause = new Error("session expired");
+    const fetch = fakeFetch();
+    const error = await getIceServers({ fetch: fetch.fn, headers: () => Promise.reject(cause) }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(IceServersError);
+    expect(error).toMatchObject({ code: "headers_failed", status: 0, cause });
+    expect(fetch.calls).toHaveLength(0);
+
+    const pc = new FakePc();
+    let calls = 0;
+    const codes: string[] = [];
+    const stop = keepFresh(pc, {
+      fetch: fetch.fn,
+      random: () => 0.5,
+      headers: () => {
+        if (++calls === 1) throw cause;
+        return { authorization: "Bearer ok" };
+      },
+      onError: (e) => codes.push((e as IceServersError).code),
+    });
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(codes).toEqual(["headers_failed"]);
+    expect(pc.applied).toHaveLength(1);
+    await stop();
+  });
+
+  it("refuses nonsensical or unknown-valued options at once", () => {
+    const pc = new FakePc();
+    const bad: Record<string, unknown>[] = [
+      { restartIce: "sometimes" },
+      { timeoutMs: 0 },
+      { closeCheckMs: 0 },
+      { minRefreshMs: -1 },
+      { maxRetryMs: 2 ** 31 },
+      { minRetryMs: 10, maxRetryMs: 5 },
+      { onError: "log" },
+      { onRestart: 1 },
+      { random: 0.5 },
+      { signal: {} },
+      { revokeOnClose: "yes" },
+      { initial: { ttl: 10 } },
+      { endpoint: 42 },
+    ];
+    for (const options of bad) expect(() => keepFresh(pc, options as never), JSON.stringify(options)).toThrow();
+    expect(() => keepFresh({} as never)).toThrow(TypeError);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+});
+
+describe("keepFresh revocation", () => {
+  it("revokes on pagehide before the handler returns, with headers resolved earlier", async () => {
+    const page = stubPage();
+    const pc = new FakePc();
+    const fetch = fakeFetch((call) =>
+      call.init.method === "POST" ? new Response(null, { status: 204 }) : json(200, okBody(100, { revokeToken: `rt-${minted + 1}` })),
+    );
+    const before = minted;
+    let token = 0;
+    keepFresh(pc, {
+      fetch: fetch.fn,
+      initial: initialAt(T0, 100, "rt-initial"),
+      revokeOnClose: true,
+      random: () => 0.5,
+      headers: async () => ({ authorization: `Bearer t${++token}` }),
+    });
+    await vi.advanceTimersByTimeAsync(80_000);
+    expect(fetch.issues()).toHaveLength(1);
+
+    page.fire("pagehide");
+    // No await: after pagehide, nothing queued is sure to run.
+    const revokes = fetch.revokes();
+    expect(revokes.map((call) => JSON.parse(String(call.init.body)).revokeToken)).toEqual(["rt-initial", `rt-${before + 1}`]);
+    expect(revokes.every((call) => call.init.keepalive === true)).toBe(true);
+    expect(new Headers(revokes[0].init.headers).get("authorization")).toBe(`Bearer t${token}`);
+    // And it stopped: nothing more is fetched or revoked.
+    pc.close({ event: true });
+    await vi.advanceTimersByTimeAsync(1_000_000);
+    expect(fetch.calls).toHaveLength(3);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it("on pagehide before any refresh, uses the headers resolved when it started", async () => {
+    const page = stubPage();
+    const fetch = fakeFetch(() => new Response(null, { status: 204 }));
+    keepFresh(new FakePc(), {
+      fetch: fetch.fn,
+      initial: initialAt(T0, 100, "rt-initial"),
+      revokeOnClose: true,
+      headers: async () => ({ authorization: "Bearer early" }),
+    });
+    await vi.advanceTimersByTimeAsync(0);
+    page.fire("pagehide");
+    expect(fetch.revokes().map((call) => new Headers(call.init.headers).get("authorization"))).toEqual(["Bearer early"]);
+  });
+
+  it("does not revoke on pagehide without revokeOnClose", async () => {
+    const page = stubPage();
+    const fetch = fakeFetch(() => new Response(null, { status: 204 }));
+    const stop = keepFresh(new FakePc(), { fetch: fetch.fn, initial: initialAt(T0, 100, "rt-initial") });
+    page.fire("pagehide");
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(fetch.revokes()).toHaveLength(0);
+    await stop();
+  });
+
+  it("skips tokens whose credentials have expired, and takes revoke_token_expired as done", async () => {
+    const pc = new FakePc();
+    const fetch = fakeFetch((call) =>
+      call.init.method === "POST"
+        ? json(403, { error: { code: "revoke_token_expired", message: "expired" } })
+        : json(200, okBody(10, { revokeToken: `rt-${minted + 1}` })),
+    );
+    const before = minted;
+    const errors: unknown[] = [];
+    keepFresh(pc, {
+      fetch: fetch.fn,
+      initial: initialAt(T0, 10, "rt-initial"),
+      revokeOnClose: true,
+      random: () => 0.5,
+      minRefreshMs: 0,
+      onError: (error) => errors.push(error),
+    });
+    // Refreshes at 8, 16, 24 s; at 30 s only the last (until 34 s) is alive.
+    await vi.advanceTimersByTimeAsync(30_000);
+    expect(fetch.issues()).toHaveLength(3);
+    pc.close({ event: true });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(fetch.revokes().map((call) => JSON.parse(String(call.init.body)).revokeToken)).toEqual([`rt-${before + 3}`]);
+    expect(errors).toEqual([]);
   });
 });

@@ -162,6 +162,9 @@
       keepFresh(pc, {
         ttl,
         initial,
+        // This probe restarts ICE by hand, after the expiry; seconds-long TTLs need a lower floor.
+        restartIce: "never",
+        minRefreshMs: 1_000,
         onRefresh: (result) =>
           refreshes.push({ at: Date.now(), username: usernameOf(result.config.iceServers), expiresAt: result.expiresAt.getTime() }),
         onError: (error) => failures.push(`${error.code}: ${error.message}`),
