@@ -50,6 +50,8 @@ export type IceServersClientErrorCode =
   | "headers_failed"
   /** keepFresh: `pc.setConfiguration` threw on the new servers. */
   | "apply_failed"
+  /** keepFresh: `pc.restartIce()` threw; the fresh servers stay applied and refreshing goes on. */
+  | "restart_failed"
   /** The revoke request failed without a server error code. */
   | "revoke_failed";
 
@@ -124,7 +126,16 @@ export interface PeerConnectionLike {
   setConfiguration(configuration?: RTCConfiguration): void;
   addEventListener(type: "connectionstatechange", listener: () => void): void;
   removeEventListener(type: "connectionstatechange", listener: () => void): void;
+  /** Without it (or without `getStats` for `"relayed"`), keepFresh never restarts ICE. */
+  restartIce?(): void;
+  getStats?(): Promise<RTCStatsReport>;
 }
+
+/**
+ * When keepFresh restarts ICE after applying fresh servers: `"relayed"` (the default) when the
+ * selected candidate pair's local candidate is a TURN relay, `"always"`, or `"never"`.
+ */
+export type RestartIceMode = "relayed" | "always" | "never";
 
 export interface KeepFreshOptions extends GetIceServersOptions {
   /** The answer `pc` was created with: the first refresh is scheduled from it. Without it, keepFresh fetches at once. */
@@ -154,8 +165,16 @@ export interface KeepFreshOptions extends GetIceServersOptions {
   closeCheckMs?: number;
   /** Random source in [0, 1), for the jitter (a fixed one makes tests repeatable); default Math.random. */
   random?: () => number;
+  /**
+   * After fresh servers are applied, while `pc` is `connected` and `stable`, call `pc.restartIce()`
+   * (and nothing else): your `negotiationneeded` handler then sends the offer that gathers new
+   * relays under the fresh credentials. An app that never renegotiates gets no restart. Default `"relayed"`.
+   */
+  restartIce?: RestartIceMode;
   /** Called after new servers were applied to `pc`. */
   onRefresh?: (fresh: IceServers) => void;
+  /** Called after each `pc.restartIce()` keepFresh made, with the servers it restarted for. */
+  onRestart?: (info: { fresh: IceServers; mode: "relayed" | "always" }) => void;
   /** Called on each failure; `retryInMs` is undefined for a failed revocation. */
   onError?: (error: unknown, info: { attempt: number; retryInMs: number | undefined }) => void;
 }
@@ -165,7 +184,9 @@ export type StopKeepFresh = (options?: { revoke?: boolean }) => Promise<void>;
 
 /**
  * Refreshes `pc`'s TURN credentials before they expire, with
- * `pc.setConfiguration({ ...pc.getConfiguration(), iceServers })`, until `pc` closes.
- * Existing relays keep working; new ones (an ICE restart) use the fresh credentials.
+ * `pc.setConfiguration({ ...pc.getConfiguration(), iceServers })`, until `pc` closes. New servers
+ * only reach the next gathering: relays in use keep their allocation under the old credential
+ * (which a provider such as Cloudflare drops soon after it expires) until ICE restarts, which
+ * `restartIce` does when the call is relayed. Throws a TypeError or RangeError for a bad option.
  */
 export declare function keepFresh(pc: PeerConnectionLike, options?: KeepFreshOptions): StopKeepFresh;

@@ -885,3 +885,152 @@ describe("keepFresh revocation", () => {
     expect(errors).toEqual([]);
   });
 });
+
+type StatsShape = "chrome" | "firefox" | "nominated";
+
+/** A FakePc that can restart ICE and answers getStats() as each browser shapes it. */
+class RestartablePc extends FakePc {
+  restarts: { at: number; applied: number }[] = [];
+  refuseRestart = false;
+  private stats = new Map<string, Record<string, unknown>>();
+
+  restartIce(): void {
+    if (this.refuseRestart) throw new DOMException("no", "InvalidStateError");
+    this.restarts.push({ at: Date.now(), applied: this.applied.length });
+  }
+  async getStats(): Promise<RTCStatsReport> {
+    return this.stats as unknown as RTCStatsReport;
+  }
+  /** The selected pair's local candidate is `local`; a decoy pair with the other type is not selected. */
+  select(shape: StatsShape, local: "relay" | "host"): this {
+    const decoy = local === "relay" ? "host" : "relay";
+    const add = (report: Record<string, unknown>) => this.stats.set(report.id as string, report);
+    this.stats.clear();
+    add({ id: "L1", type: "local-candidate", candidateType: local });
+    add({ id: "L2", type: "local-candidate", candidateType: decoy });
+    add({ id: "R1", type: "remote-candidate", candidateType: "relay" });
+    if (shape === "chrome") {
+      add({ id: "T1", type: "transport", selectedCandidatePairId: "CP1" });
+      add({ id: "CP2", type: "candidate-pair", localCandidateId: "L2", remoteCandidateId: "R1", nominated: true, state: "succeeded" });
+      add({ id: "CP1", type: "candidate-pair", localCandidateId: "L1", remoteCandidateId: "R1", nominated: true, state: "succeeded" });
+    } else if (shape === "firefox") {
+      add({ id: "CP2", type: "candidate-pair", localCandidateId: "L2", remoteCandidateId: "R1", nominated: true, state: "succeeded", selected: false });
+      add({ id: "CP1", type: "candidate-pair", localCandidateId: "L1", remoteCandidateId: "R1", nominated: true, state: "succeeded", selected: true });
+    } else {
+      add({ id: "CP2", type: "candidate-pair", localCandidateId: "L2", remoteCandidateId: "R1", nominated: false, state: "in-progress" });
+      add({ id: "CP1", type: "candidate-pair", localCandidateId: "L1", remoteCandidateId: "R1", nominated: true, state: "succeeded" });
+    }
+    return this;
+  }
+}
+
+describe("keepFresh restartIce", () => {
+  it.each([
+    ["chrome", "relay", 1],
+    ["chrome", "host", 0],
+    ["firefox", "relay", 1],
+    ["firefox", "host", 0],
+    ["nominated", "relay", 1],
+    ["nominated", "host", 0],
+  ] as const)("relayed (the default), %s stats, local %s candidate: %s restart(s) per refresh", async (shape, local, perRefresh) => {
+    const pc = new RestartablePc().select(shape, local);
+    const fetch = fakeFetch();
+    const heard: { username: string | undefined; mode: string }[] = [];
+    const stop = keepFresh(pc, {
+      fetch: fetch.fn,
+      ttl: 100,
+      initial: initialAt(T0, 100),
+      random: () => 0.5,
+      onRestart: ({ fresh, mode }) => heard.push({ username: fresh.config.iceServers[1].username, mode }),
+    });
+    await vi.advanceTimersByTimeAsync(79_999);
+    expect(pc.restarts).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1 + 80_000);
+    expect(pc.applied).toHaveLength(2);
+    // Each restart follows the servers it restarts for.
+    expect(pc.restarts).toEqual(perRefresh ? [{ at: T0 + 80_000, applied: 1 }, { at: T0 + 160_000, applied: 2 }] : []);
+    expect(heard).toEqual(perRefresh ? [{ username: `user-${minted - 1}`, mode: "relayed" }, { username: `user-${minted}`, mode: "relayed" }] : []);
+    await stop();
+  });
+
+  it("always restarts with \"always\", and never with \"never\"", async () => {
+    const fetch = fakeFetch();
+    const always = new RestartablePc().select("chrome", "host");
+    const never = new RestartablePc().select("chrome", "relay");
+    const stops = [
+      keepFresh(always, { fetch: fetch.fn, ttl: 100, initial: initialAt(T0, 100), random: () => 0.5, restartIce: "always" }),
+      keepFresh(never, { fetch: fetch.fn, ttl: 100, initial: initialAt(T0, 100), random: () => 0.5, restartIce: "never" }),
+    ];
+    await vi.advanceTimersByTimeAsync(80_000);
+    expect(always.restarts).toHaveLength(1);
+    expect(never.restarts).toHaveLength(0);
+    expect(never.applied).toHaveLength(1);
+    for (const stop of stops) await stop();
+  });
+
+  it.each([
+    ["connecting", "stable"],
+    ["disconnected", "stable"],
+    ["connected", "have-local-offer"],
+    ["connected", "have-remote-offer"],
+  ] as const)("does not restart while connectionState is %s and signalingState %s", async (connectionState, signalingState) => {
+    const pc = new RestartablePc().select("chrome", "relay");
+    pc.connectionState = connectionState;
+    pc.signalingState = signalingState;
+    const fetch = fakeFetch();
+    const stop = keepFresh(pc, { fetch: fetch.fn, ttl: 100, initial: initialAt(T0, 100), random: () => 0.5, restartIce: "always" });
+    await vi.advanceTimersByTimeAsync(80_000);
+    expect(pc.applied).toHaveLength(1);
+    expect(pc.restarts).toEqual([]);
+    await stop();
+  });
+
+  it("does not restart after a failed refresh, only once fresh servers were applied", async () => {
+    const pc = new RestartablePc().select("chrome", "relay");
+    const fetch = fakeFetch((_call, index) => (index < 2 ? Promise.reject(new TypeError("offline")) : json(200, okBody(100))));
+    const stop = keepFresh(pc, { fetch: fetch.fn, initial: initialAt(T0, 100), random: () => 0.5 });
+    await vi.advanceTimersByTimeAsync(81_000);
+    expect(fetch.calls).toHaveLength(2);
+    expect(pc.restarts).toEqual([]);
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(pc.restarts).toEqual([{ at: T0 + 83_000, applied: 1 }]);
+    await stop();
+  });
+
+  it("reports a restart the browser refuses as restart_failed, and keeps refreshing", async () => {
+    const pc = new RestartablePc().select("firefox", "relay");
+    pc.refuseRestart = true;
+    const fetch = fakeFetch();
+    const errors: { code: string; retryInMs: number | undefined }[] = [];
+    const restarted: unknown[] = [];
+    const stop = keepFresh(pc, {
+      fetch: fetch.fn,
+      ttl: 100,
+      initial: initialAt(T0, 100),
+      random: () => 0.5,
+      onError: (error, info) => errors.push({ code: (error as IceServersError).code, retryInMs: info.retryInMs }),
+      onRestart: (info) => restarted.push(info),
+    });
+    await vi.advanceTimersByTimeAsync(160_000);
+    expect(errors).toEqual([
+      { code: "restart_failed", retryInMs: undefined },
+      { code: "restart_failed", retryInMs: undefined },
+    ]);
+    expect(restarted).toEqual([]);
+    expect(pc.applied).toHaveLength(2);
+    await stop();
+  });
+
+  it("does not restart when getStats fails, or when the connection is not relayed", async () => {
+    const pc = new RestartablePc();
+    pc.getStats = () => Promise.reject(new DOMException("closed", "InvalidStateError"));
+    const fetch = fakeFetch();
+    const errors: unknown[] = [];
+    const stop = keepFresh(pc, { fetch: fetch.fn, ttl: 100, initial: initialAt(T0, 100), random: () => 0.5, onError: (e) => errors.push(e) });
+    await vi.advanceTimersByTimeAsync(80_000);
+    expect(pc.applied).toHaveLength(1);
+    expect(pc.restarts).toEqual([]);
+    expect(errors).toEqual([]);
+    await stop();
+  });
+});
