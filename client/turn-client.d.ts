@@ -124,8 +124,8 @@ export interface PeerConnectionLike {
   readonly signalingState: RTCSignalingState;
   getConfiguration(): RTCConfiguration;
   setConfiguration(configuration?: RTCConfiguration): void;
-  addEventListener(type: "connectionstatechange", listener: () => void): void;
-  removeEventListener(type: "connectionstatechange", listener: () => void): void;
+  addEventListener(type: "connectionstatechange" | "signalingstatechange", listener: () => void): void;
+  removeEventListener(type: "connectionstatechange" | "signalingstatechange", listener: () => void): void;
   /** Without it (or without `getStats` for `"relayed"`), keepFresh never restarts ICE. */
   restartIce?(): void;
   getStats?(): Promise<RTCStatsReport>;
@@ -166,9 +166,10 @@ export interface KeepFreshOptions extends GetIceServersOptions {
   /** Random source in [0, 1), for the jitter (a fixed one makes tests repeatable); default Math.random. */
   random?: () => number;
   /**
-   * After fresh servers are applied, while `pc` is `connected` and `stable`, call `pc.restartIce()`
-   * (and nothing else): your `negotiationneeded` handler then sends the offer that gathers new
-   * relays under the fresh credentials. An app that never renegotiates gets no restart. Default `"relayed"`.
+   * After fresh servers are applied, once `pc` is `connected` and `stable` (at once, or when a
+   * negotiation under way ends), call `pc.restartIce()` (and nothing else): your
+   * `negotiationneeded` handler then sends the offer that gathers new relays under the fresh
+   * credentials. An app that never renegotiates gets no restart. Default `"relayed"`.
    */
   restartIce?: RestartIceMode;
   /** Called after new servers were applied to `pc`. */

@@ -341,6 +341,8 @@ export function keepFresh(pc, options = {}) {
   let timer;
   let closeCheck;
   let inflight;
+  /** Fresh servers applied but not yet restarted for (see restart). */
+  let pendingRestart;
   let revoking = Promise.resolve();
   /** The last headers a headers function gave, so that pagehide can revoke without awaiting it. */
   let resolvedHeaders = typeof headers === "function" ? undefined : headers;
@@ -462,22 +464,31 @@ export function keepFresh(pc, options = {}) {
       onRefresh?.(result);
     } catch {}
     scheduleRefresh(result);
-    restart(result);
+    pendingRestart = result;
+    restart();
   }
 
   // New iceServers only mark the next offer as an ICE restart; a relay in use keeps refreshing its
   // allocation under the old credential until then. restartIce() fires negotiationneeded, and the
-  // app's negotiation gathers new relays under the fresh credentials.
-  async function restart(fresh) {
-    if (restartIce === "never" || typeof pc.restartIce !== "function") return;
+  // app's negotiation gathers new relays under the fresh credentials. Fresh servers applied while
+  // a negotiation runs (often the other side's restart) or the connection is down wait for
+  // connected and stable: skipping them would leave that side's relays on the old credential.
+  async function restart() {
+    const fresh = pendingRestart;
+    if (!fresh || restartIce === "never" || typeof pc.restartIce !== "function") return;
     const ready = () => !stopped && pc.connectionState === "connected" && pc.signalingState === "stable";
     if (!ready()) return;
+    pendingRestart = undefined;
     if (restartIce === "relayed") {
       let relayed = false;
       try {
         relayed = typeof pc.getStats === "function" && (await usesRelay(pc));
       } catch {}
-      if (!relayed || !ready()) return;
+      if (!relayed) return;
+      if (!ready()) {
+        pendingRestart ??= fresh;
+        return;
+      }
     }
     try {
       pc.restartIce();
@@ -515,6 +526,7 @@ export function keepFresh(pc, options = {}) {
       clearInterval(closeCheck);
       inflight?.abort();
       pc.removeEventListener?.("connectionstatechange", onStateChange);
+      pc.removeEventListener?.("signalingstatechange", restart);
       globalThis.removeEventListener?.("pagehide", onPageHide);
       globalThis.removeEventListener?.("pageshow", catchUp);
       globalThis.removeEventListener?.("online", catchUp);
@@ -527,6 +539,7 @@ export function keepFresh(pc, options = {}) {
 
   function onStateChange() {
     if (isClosed()) shutdown(revokeOnClose);
+    else restart();
   }
   function onPoll() {
     onStateChange();
@@ -545,6 +558,7 @@ export function keepFresh(pc, options = {}) {
 
   // Browsers fire no event when the page itself calls pc.close(), so the state is also polled.
   pc.addEventListener?.("connectionstatechange", onStateChange);
+  pc.addEventListener?.("signalingstatechange", restart);
   globalThis.addEventListener?.("pagehide", onPageHide);
   globalThis.addEventListener?.("pageshow", catchUp);
   globalThis.addEventListener?.("online", catchUp);

@@ -78,14 +78,18 @@ class FakePc implements PeerConnectionLike {
     this.configuration = configuration;
     this.applied.push({ at: Date.now(), configuration });
   }
-  addEventListener(_type: "connectionstatechange", listener: () => void): void {
+  addEventListener(_type: "connectionstatechange" | "signalingstatechange", listener: () => void): void {
     this.listeners.add(listener);
   }
-  removeEventListener(_type: "connectionstatechange", listener: () => void): void {
+  removeEventListener(_type: "connectionstatechange" | "signalingstatechange", listener: () => void): void {
     this.listeners.delete(listener);
   }
   get listenerCount() {
     return this.listeners.size;
+  }
+  /** A state change event (connectionstatechange or signalingstatechange). */
+  fire(): void {
+    for (const listener of this.listeners) listener();
   }
   /** As pc.close() does: the state changes and no event fires, unless asked. */
   close({ event = false } = {}): void {
@@ -973,15 +977,38 @@ describe("keepFresh restartIce", () => {
     ["disconnected", "stable"],
     ["connected", "have-local-offer"],
     ["connected", "have-remote-offer"],
-  ] as const)("does not restart while connectionState is %s and signalingState %s", async (connectionState, signalingState) => {
+  ] as const)("does not restart while connectionState is %s and signalingState %s, but once connected and stable", async (connectionState, signalingState) => {
     const pc = new RestartablePc().select("chrome", "relay");
     pc.connectionState = connectionState;
     pc.signalingState = signalingState;
     const fetch = fakeFetch();
-    const stop = keepFresh(pc, { fetch: fetch.fn, ttl: 100, initial: initialAt(T0, 100), random: () => 0.5, restartIce: "always" });
-    await vi.advanceTimersByTimeAsync(80_000);
+    const stop = keepFresh(pc, { fetch: fetch.fn, ttl: 100, initial: initialAt(T0, 100), random: () => 0.5, closeCheckMs: 60_000 });
+    await vi.advanceTimersByTimeAsync(85_000);
     expect(pc.applied).toHaveLength(1);
     expect(pc.restarts).toEqual([]);
+    // The negotiation under way ends (or the connection comes back): the restart happens then, once.
+    pc.connectionState = "connected";
+    pc.signalingState = "stable";
+    pc.fire();
+    await vi.advanceTimersByTimeAsync(0);
+    pc.fire();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(pc.restarts).toEqual([{ at: T0 + 85_000, applied: 1 }]);
+    await stop();
+  });
+
+  it("restarts for the latest servers only once, however many refreshes waited", async () => {
+    const pc = new RestartablePc().select("chrome", "relay");
+    pc.signalingState = "have-local-offer";
+    const fetch = fakeFetch();
+    const stop = keepFresh(pc, { fetch: fetch.fn, ttl: 100, initial: initialAt(T0, 100), random: () => 0.5, closeCheckMs: 1_000 });
+    await vi.advanceTimersByTimeAsync(170_000);
+    expect(pc.applied).toHaveLength(2);
+    pc.signalingState = "stable";
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(pc.restarts).toEqual([{ at: T0 + 171_000, applied: 2 }]);
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(pc.restarts).toHaveLength(1);
     await stop();
   });
 
