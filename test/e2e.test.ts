@@ -364,6 +364,30 @@ describe.skipIf(skip)("end to end: Chromium relays through a real coturn", () =>
       expect(new Set(allocated), why).toEqual(new Set(facts.initialUsernames));
       expect(facts.addresses.a, why).toHaveLength(1);
     }, 60_000);
+
+    it("the self-test page's long-call check passes, listing each side's refreshes, restarts and new relayed addresses", async () => {
+      const page = await context.newPage();
+      try {
+        await page.goto(`${udpOnly.origin}/?long-call&long-ttl=4`);
+        await page.locator('#long-result:is([data-state="pass"], [data-state="fail"])').waitFor({ timeout: 45_000 });
+        const why = `${await page.locator("body").innerText()}\n${coturn.log().split("\n").slice(-20).join("\n")}`;
+        expect(await page.locator("#result").innerText(), why).toBe("PASS");
+        expect(await page.locator("#long-result").innerText(), why).toBe("PASS");
+        expect(await page.locator("#long-summary").innerText(), why).toContain("The call outlived its credentials");
+        expect(await page.locator("#long-data").innerText(), why).toMatch(/^(\d+) of \1 arrived, in order; longest gap \d+ ms$/);
+        const events = await page.locator("#long-events li").allInnerTexts();
+        for (const side of ["caller", "callee"]) {
+          const mine = events.filter((event) => event.includes(`, ${side}: `));
+          expect(mine.filter((event) => event.endsWith("fresh credentials, 4 s")).length, why).toBeGreaterThanOrEqual(2);
+          expect(mine.some((event) => event.endsWith("ICE restart")), why).toBe(true);
+          expect(mine.some((event) => /relayed address \S+ → \S+$/.test(event)), why).toBe(true);
+        }
+        mkdirSync(RESULTS, { recursive: true });
+        await page.screenshot({ path: join(RESULTS, "selftest-long-call.png"), fullPage: true });
+      } finally {
+        await page.close();
+      }
+    }, 60_000);
   });
 
   describe("the self-test page", () => {
