@@ -392,6 +392,11 @@ export function keepFresh(pc, options = {}) {
   function catchUp() {
     if (!stopped && !busy && dueAt !== undefined && Date.now() >= dueAt) start();
   }
+  // Back online: a retry waiting out its backoff need not wait any longer.
+  function onOnline() {
+    if (!stopped && !busy && failures > 0 && dueAt !== undefined) start();
+    else catchUp();
+  }
   function start() {
     clearTimeout(timer);
     dueAt = undefined;
@@ -529,7 +534,7 @@ export function keepFresh(pc, options = {}) {
       pc.removeEventListener?.("signalingstatechange", restart);
       globalThis.removeEventListener?.("pagehide", onPageHide);
       globalThis.removeEventListener?.("pageshow", catchUp);
-      globalThis.removeEventListener?.("online", catchUp);
+      globalThis.removeEventListener?.("online", onOnline);
       globalThis.document?.removeEventListener?.("visibilitychange", catchUp);
       signal?.removeEventListener("abort", onAbort);
     }
@@ -561,7 +566,7 @@ export function keepFresh(pc, options = {}) {
   pc.addEventListener?.("signalingstatechange", restart);
   globalThis.addEventListener?.("pagehide", onPageHide);
   globalThis.addEventListener?.("pageshow", catchUp);
-  globalThis.addEventListener?.("online", catchUp);
+  globalThis.addEventListener?.("online", onOnline);
   globalThis.document?.addEventListener?.("visibilitychange", catchUp);
   closeCheck = setInterval(onPoll, closeCheckMs);
 

@@ -187,6 +187,20 @@ describe("getIceServers", () => {
     expect(fetch.calls).toHaveLength(0);
   });
 
+  it("refuses a timeoutMs out of a timer's range before sending anything", async () => {
+    const fetch = fakeFetch();
+    for (const timeoutMs of [0, -5, 2 ** 31, Number.NaN]) {
+      await expect(getIceServers({ timeoutMs, fetch: fetch.fn })).rejects.toThrow(RangeError);
+    }
+    expect(fetch.calls).toHaveLength(0);
+  });
+
+  it("calls headers that are not valid HTTP headers headers_failed", async () => {
+    const fetch = fakeFetch();
+    await expect(getIceServers({ fetch: fetch.fn, headers: () => ({ "bad header": "x" }) })).rejects.toMatchObject({ code: "headers_failed" });
+    expect(fetch.calls).toHaveLength(0);
+  });
+
   it("throws the server's error code, status and message as an IceServersError", async () => {
     const fetch = fakeFetch(() =>
       json(503, { error: { code: "upstream_unavailable", message: "the provider is unavailable" } }, { "retry-after": "7" }),
@@ -713,6 +727,22 @@ describe("keepFresh timing", () => {
     // Caught up once: the slept timer does not fetch again.
     await vi.advanceTimersByTimeAsync(70_000);
     expect(fetch.calls).toHaveLength(1);
+    await stop();
+  });
+
+  it("retries at once when the page comes back online, instead of waiting out the backoff", async () => {
+    const page = stubPage();
+    const pc = new FakePc();
+    let offline = true;
+    const fetch = fakeFetch(() => (offline ? Promise.reject(new TypeError("offline")) : json(200, okBody(100))));
+    const stop = keepFresh(pc, { fetch: fetch.fn, random: () => 0.5 });
+    await vi.advanceTimersByTimeAsync(3_500);
+    expect(fetch.calls.map((call) => since(call.at))).toEqual([0, 1_000, 3_000]);
+    offline = false;
+    page.fire("online");
+    await vi.advanceTimersByTimeAsync(0);
+    expect(fetch.calls.map((call) => since(call.at))).toEqual([0, 1_000, 3_000, 3_500]);
+    expect(pc.applied).toHaveLength(1);
     await stop();
   });
 
