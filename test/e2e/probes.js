@@ -292,7 +292,9 @@
             try {
               await pc.addIceCandidate(candidate);
             } catch (error) {
-              if (!ignoreOffer) throw error;
+              // After a glare, candidates of the offer that lost can still be on their way.
+              const stale = candidate.usernameFragment && candidate.usernameFragment !== ufragOf(pc.remoteDescription?.sdp);
+              if (!ignoreOffer && !stale) throw error;
             }
           }
         } catch (error) {
