@@ -159,7 +159,10 @@ export interface KeepFreshOptions extends GetIceServersOptions {
   minRefreshMs?: number;
   /** First retry delay after a failure, doubled on each failure; default 1000 ms. */
   minRetryMs?: number;
-  /** Largest backoff delay; default 60000 ms. A longer `Retry-After` from the server still wins. */
+  /**
+   * Largest backoff delay; default 60000 ms. A longer `Retry-After` from the server still wins,
+   * except over the one attempt always made `timeoutMs` + 1 s (at most) before the credentials expire.
+   */
   maxRetryMs?: number;
   /** How often `pc.connectionState` is checked, since `pc.close()` fires no event; default 1000 ms. */
   closeCheckMs?: number;
@@ -176,7 +179,7 @@ export interface KeepFreshOptions extends GetIceServersOptions {
   onRefresh?: (fresh: IceServers) => void;
   /** Called after each `pc.restartIce()` keepFresh made, with the servers it restarted for. */
   onRestart?: (info: { fresh: IceServers; mode: "relayed" | "always" }) => void;
-  /** Called on each failure; `retryInMs` is undefined for a failed revocation. */
+  /** Called on each failure; `retryInMs` is undefined for a failed revocation or restart (nothing is retried). */
   onError?: (error: unknown, info: { attempt: number; retryInMs: number | undefined }) => void;
 }
 
