@@ -46,8 +46,12 @@ export type IceServersClientErrorCode =
   | "http_error"
   /** A 200 whose body is not `{iceServers, ttl, …}`. */
   | "invalid_response"
+  /** The `headers` function threw (or rejected), or gave headers that are not valid; the error is the `cause`. */
+  | "headers_failed"
   /** keepFresh: `pc.setConfiguration` threw on the new servers. */
   | "apply_failed"
+  /** keepFresh: `pc.restartIce()` threw; the fresh servers stay applied and refreshing goes on. */
+  | "restart_failed"
   /** The revoke request failed without a server error code. */
   | "revoke_failed";
 
@@ -79,7 +83,7 @@ export interface GetIceServersOptions {
    */
   headers?: HeadersInit | (() => HeadersInit | Promise<HeadersInit>);
   signal?: AbortSignal;
-  /** Gives up with code `timeout` after this long; default 10000. */
+  /** Gives up with code `timeout` after this long; default 10000 ms (1 to 2^31−1). */
   timeoutMs?: number;
 }
 
@@ -99,13 +103,16 @@ export interface IceServers {
   degraded: boolean;
 }
 
-/** Fetches ICE servers from the service; rejects with an {@link IceServersError}, or a TypeError for a bad `ttl`. */
+/** Fetches ICE servers from the service; rejects with an {@link IceServersError}, a TypeError for a bad `ttl`, or a RangeError for a bad `timeoutMs`. */
 export declare function getIceServers(options?: GetIceServersOptions): Promise<IceServers>;
 
 /** `${endpoint}/revoke`, without the endpoint's query string. */
 export declare function revokeUrl(endpoint?: string): string;
 
-/** POSTs `{"revokeToken": token}` to `${endpoint}/revoke`; rejects with an {@link IceServersError}. */
+/**
+ * POSTs `{"revokeToken": token}` to `${endpoint}/revoke`; rejects with an {@link IceServersError}.
+ * With `headers` that are not a function, the request is sent before it returns (usable in `pagehide`).
+ */
 export declare function revokeIceServers(
   revokeToken: string,
   options?: Pick<GetIceServersOptions, "endpoint" | "fetch" | "headers">,
@@ -117,30 +124,62 @@ export interface PeerConnectionLike {
   readonly signalingState: RTCSignalingState;
   getConfiguration(): RTCConfiguration;
   setConfiguration(configuration?: RTCConfiguration): void;
-  addEventListener(type: "connectionstatechange", listener: () => void): void;
-  removeEventListener(type: "connectionstatechange", listener: () => void): void;
+  addEventListener(type: "connectionstatechange" | "signalingstatechange", listener: () => void): void;
+  removeEventListener(type: "connectionstatechange" | "signalingstatechange", listener: () => void): void;
+  /** Without it (or without `getStats` for `"relayed"`), keepFresh never restarts ICE. */
+  restartIce?(): void;
+  getStats?(): Promise<RTCStatsReport>;
 }
 
-export interface KeepFreshOptions extends Omit<GetIceServersOptions, "signal"> {
+/**
+ * When keepFresh restarts ICE after applying fresh servers: `"relayed"` (the default) when the
+ * selected candidate pair's local candidate is a TURN relay, `"always"`, or `"never"`.
+ */
+export type RestartIceMode = "relayed" | "always" | "never";
+
+export interface KeepFreshOptions extends GetIceServersOptions {
   /** The answer `pc` was created with: the first refresh is scheduled from it. Without it, keepFresh fetches at once. */
   initial?: IceServers;
-  /** When `pc` closes, POST every revokeToken this call knows (including `initial`'s) to `${endpoint}/revoke`. Default false. */
+  /**
+   * When `pc` closes (or the page fires `pagehide`), POST every revokeToken this call knows whose
+   * credentials have not expired (including `initial`'s) to `${endpoint}/revoke`. Default false.
+   */
   revokeOnClose?: boolean;
+  /** Aborting it stops keepFresh, as the stop function does (without revoking). */
+  signal?: AbortSignal;
   /** Fraction of the lifetime at which to refresh; default 0.8. */
   refreshAt?: number;
-  /** Relative spread around `refreshAt` and each retry delay, ±; default 0.1. */
+  /** Relative spread around `refreshAt` and each retry delay, ±; default 0.1 (0 to 0.5). */
   jitter?: number;
+  /**
+   * The shortest time between two refreshes; default 5000 ms. A TTL so short that `refreshAt` of it
+   * is less is refreshed this often instead (its credentials expire between refreshes), with a
+   * console warning. 0 turns the floor off.
+   */
+  minRefreshMs?: number;
   /** First retry delay after a failure, doubled on each failure; default 1000 ms. */
   minRetryMs?: number;
-  /** Largest retry delay; default 60000 ms. */
+  /**
+   * Largest backoff delay; default 60000 ms. A longer `Retry-After` from the server still wins,
+   * except over the one attempt always made `timeoutMs` + 1 s (at most) before the credentials expire.
+   */
   maxRetryMs?: number;
   /** How often `pc.connectionState` is checked, since `pc.close()` fires no event; default 1000 ms. */
   closeCheckMs?: number;
-  /** Random source in [0, 1), for the jitter; default Math.random. */
+  /** Random source in [0, 1), for the jitter (a fixed one makes tests repeatable); default Math.random. */
   random?: () => number;
+  /**
+   * After fresh servers are applied, once `pc` is `connected` and `stable` (at once, or when a
+   * negotiation under way ends), call `pc.restartIce()` (and nothing else): your
+   * `negotiationneeded` handler then sends the offer that gathers new relays under the fresh
+   * credentials. An app that never renegotiates gets no restart. Default `"relayed"`.
+   */
+  restartIce?: RestartIceMode;
   /** Called after new servers were applied to `pc`. */
   onRefresh?: (fresh: IceServers) => void;
-  /** Called on each failure; `retryInMs` is undefined for a failed revocation. */
+  /** Called after each `pc.restartIce()` keepFresh made, with the servers it restarted for. */
+  onRestart?: (info: { fresh: IceServers; mode: "relayed" | "always" }) => void;
+  /** Called on each failure; `retryInMs` is undefined for a failed revocation or restart (nothing is retried). */
   onError?: (error: unknown, info: { attempt: number; retryInMs: number | undefined }) => void;
 }
 
@@ -149,7 +188,9 @@ export type StopKeepFresh = (options?: { revoke?: boolean }) => Promise<void>;
 
 /**
  * Refreshes `pc`'s TURN credentials before they expire, with
- * `pc.setConfiguration({ ...pc.getConfiguration(), iceServers })`, until `pc` closes.
- * Existing relays keep working; new ones (an ICE restart) use the fresh credentials.
+ * `pc.setConfiguration({ ...pc.getConfiguration(), iceServers })`, until `pc` closes. New servers
+ * only reach the next gathering: relays in use keep their allocation under the old credential
+ * (which a provider such as Cloudflare drops soon after it expires) until ICE restarts, which
+ * `restartIce` does when the call is relayed. Throws a TypeError or RangeError for a bad option.
  */
 export declare function keepFresh(pc: PeerConnectionLike, options?: KeepFreshOptions): StopKeepFresh;

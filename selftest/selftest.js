@@ -1,5 +1,5 @@
 // The self-test page's script: plain ESM, no build step. See index.html.
-import { getIceServers } from "./turn-client.js";
+import { getIceServers, keepFresh } from "./turn-client.js";
 
 /** How long one URL's message may take to arrive. */
 const MESSAGE_WAIT_MS = 10_000;
@@ -216,5 +216,218 @@ async function run() {
   }
 }
 
+// --- The long-call check: a relay-only call across several short lifetimes. ---
+
+const LONG_CALL_TTL_S = 10;
+const LONG_CALL_LIFETIMES = 3;
+const LONG_CALL_SEND_MS = 250;
+const LONG_CALL_MAX_GAP_MS = 2_000;
+
+function setLongVerdict(state, summary) {
+  const result = $("long-result");
+  result.dataset.state = state;
+  result.textContent = state === "running" ? "RUNNING" : state.toUpperCase();
+  show("long-summary", summary);
+}
+
+const ufragOf = (sdp) => /^a=ice-ufrag:(.*)$/m.exec(sdp ?? "")?.[1]?.trim();
+
+/**
+ * Perfect negotiation (W3C WebRTC §10.7) between two peer connections of this page, over an
+ * asynchronous in-order channel as a WebSocket would be; `b` is the polite one. keepFresh's
+ * pc.restartIce() reaches the other side only through this.
+ */
+function negotiatePerfectly(a, b, onError) {
+  const peers = [
+    { pc: a, polite: false },
+    { pc: b, polite: true },
+  ];
+  for (const [self, other] of [
+    [peers[0], peers[1]],
+    [peers[1], peers[0]],
+  ]) {
+    const { pc, polite } = self;
+    let makingOffer = false;
+    let ignoreOffer = false;
+    let inbox = Promise.resolve();
+    const send = (message) => setTimeout(() => other.receive(message), 0);
+    pc.addEventListener("negotiationneeded", async () => {
+      try {
+        makingOffer = true;
+        await pc.setLocalDescription();
+        send({ description: pc.localDescription.toJSON() });
+      } catch (error) {
+        onError(error);
+      } finally {
+        makingOffer = false;
+      }
+    });
+    pc.addEventListener("icecandidate", ({ candidate }) => candidate && send({ candidate: candidate.toJSON() }));
+    async function handle({ description, candidate }) {
+      try {
+        if (description) {
+          const collision = description.type === "offer" && (makingOffer || pc.signalingState !== "stable");
+          ignoreOffer = !polite && collision;
+          if (ignoreOffer) return;
+          await pc.setRemoteDescription(description);
+          if (description.type === "offer") {
+            await pc.setLocalDescription();
+            send({ description: pc.localDescription.toJSON() });
+          }
+        } else if (candidate) {
+          try {
+            await pc.addIceCandidate(candidate);
+          } catch (error) {
+            // After a glare, candidates of the offer that lost can still be on their way.
+            const stale = candidate.usernameFragment && candidate.usernameFragment !== ufragOf(pc.remoteDescription?.sdp);
+            if (!ignoreOffer && !stale) throw error;
+          }
+        }
+      } catch (error) {
+        onError(error);
+      }
+    }
+    self.receive = (message) => {
+      inbox = inbox.then(() => handle(message));
+    };
+  }
+}
+
+/** The selected pair's local relay address ("ip:port"), or undefined. */
+async function relayedAddress(pc) {
+  const stats = await pc.getStats();
+  let pair;
+  stats.forEach((report) => {
+    if (report.type === "transport" && report.selectedCandidatePairId) pair = stats.get(report.selectedCandidatePairId);
+  });
+  stats.forEach((report) => {
+    if (!pair && report.type === "candidate-pair" && report.selected) pair = report;
+  });
+  const local = pair && stats.get(pair.localCandidateId);
+  if (!local || (local.candidateType !== "relay" && local.candidateType !== "relayed")) return undefined;
+  return `${local.address ?? local.ip}:${local.port}`;
+}
+
+async function longCall() {
+  const button = $("long-run");
+  button.disabled = true;
+  setLongVerdict("running", "Calling…");
+  for (const id of ["long-ttl", "long-data", "long-addresses"]) show(id, "–");
+  $("long-events").replaceChildren();
+
+  const ttl = params.has("long-ttl") ? Number(params.get("long-ttl")) : LONG_CALL_TTL_S;
+  const durationMs = ttl * 1000 * LONG_CALL_LIFETIMES;
+  const started = performance.now();
+  const counts = { a: { refresh: 0, restart: 0 }, b: { refresh: 0, restart: 0 } };
+  const addresses = { a: [], b: [] };
+  const problems = [];
+  const note = (side, text) => {
+    const li = document.createElement("li");
+    li.dataset.side = side;
+    li.textContent = `${((performance.now() - started) / 1000).toFixed(1)} s, ${side === "a" ? "caller" : "callee"}: ${text}`;
+    $("long-events").append(li);
+  };
+  const stops = [];
+  const pcs = [];
+  try {
+    const initial = await Promise.all([getIceServers({ ttl }), getIceServers({ ttl })]);
+    show("long-ttl", `${initial[0].ttl} s, ${LONG_CALL_LIFETIMES} lifetimes: ${Math.round(durationMs / 1000)} s`);
+    if (turnUrls(initial[0].config.iceServers).length === 0) throw new Error("The server handed out no TURN URL: configure a TURN provider.");
+    const [a, b] = initial.map((servers) => new RTCPeerConnection({ ...servers.config, iceTransportPolicy: "relay" }));
+    pcs.push(a, b);
+    negotiatePerfectly(a, b, (error) => problems.push(`negotiation: ${error?.message ?? error}`));
+
+    const arrivals = [];
+    b.addEventListener("datachannel", ({ channel }) => {
+      channel.addEventListener("message", ({ data }) => arrivals.push({ seq: Number(data), at: performance.now() }));
+    });
+    const channel = a.createDataChannel("long call");
+    const opened = await within(new Promise((resolve) => channel.addEventListener("open", () => resolve(true), { once: true })), MESSAGE_WAIT_MS);
+    if (!opened) throw new Error(`The call did not connect through the relay within ${MESSAGE_WAIT_MS / 1000} s: run the check above first.`);
+
+    for (const [pc, side, first] of [
+      [a, "a", initial[0]],
+      [b, "b", initial[1]],
+    ]) {
+      stops.push(
+        keepFresh(pc, {
+          ttl,
+          initial: first,
+          restartIce: "relayed",
+          // A diagnostic may ask for lifetimes of a few seconds: refresh them in time all the same.
+          minRefreshMs: 1_000,
+          onRefresh: (fresh) => {
+            counts[side].refresh += 1;
+            note(side, `fresh credentials, ${fresh.ttl} s`);
+          },
+          onRestart: () => {
+            counts[side].restart += 1;
+            note(side, "ICE restart");
+          },
+          onError: (error) => {
+            problems.push(`${side === "a" ? "caller" : "callee"}: ${error.code}`);
+            note(side, `error ${error.code}: ${error.message}`);
+          },
+        }),
+      );
+    }
+
+    const watch = async () => {
+      for (const [pc, side] of [
+        [a, "a"],
+        [b, "b"],
+      ]) {
+        const address = await relayedAddress(pc);
+        if (!address || addresses[side].at(-1) === address) continue;
+        if (addresses[side].length > 0) note(side, `relayed address ${addresses[side].at(-1)} → ${address}`);
+        addresses[side].push(address);
+      }
+      show("long-addresses", `caller ${addresses.a.join(" → ") || "–"}; callee ${addresses.b.join(" → ") || "–"}`);
+    };
+    let sent = 0;
+    const callStarted = performance.now();
+    await watch();
+    while (performance.now() - callStarted < durationMs) {
+      if (channel.readyState === "open") channel.send(String(sent++));
+      if (sent % 4 === 0) await watch();
+      show("long-data", `${arrivals.length} of ${sent} arrived`);
+      await sleep(LONG_CALL_SEND_MS);
+    }
+    const deadline = performance.now() + MESSAGE_WAIT_MS;
+    while (arrivals.length < sent && performance.now() < deadline) await sleep(50);
+    await watch();
+
+    const times = [callStarted, ...arrivals.map((arrival) => arrival.at), performance.now()];
+    let maxGapMs = 0;
+    for (let i = 1; i < times.length; i++) maxGapMs = Math.max(maxGapMs, times[i] - times[i - 1]);
+    const inOrder = arrivals.every((arrival, index) => arrival.seq === index);
+    show("long-data", `${arrivals.length} of ${sent} arrived${inOrder ? ", in order" : ", out of order"}; longest gap ${Math.round(maxGapMs)} ms`);
+
+    const restarts = counts.a.restart + counts.b.restart;
+    if (problems.length > 0) setLongVerdict("fail", `Errors during the call: ${problems.join("; ")}.`);
+    else if (counts.a.refresh === 0 || counts.b.refresh === 0) setLongVerdict("fail", "The credentials were not refreshed during the call.");
+    else if (restarts === 0) setLongVerdict("fail", "No ICE restart followed the refreshes (this browser may lack pc.restartIce()): relays in use stayed on the first credentials.");
+    // Chrome sometimes keeps one side on its first relay after the restarts (the new relays are
+    // allocated all the same), so a change on either side is what the check can require.
+    else if (addresses.a.length < 2 && addresses.b.length < 2) setLongVerdict("fail", "ICE restarted, but the relayed addresses never changed: the call stayed on its first relays.");
+    else if (arrivals.length < sent || !inOrder) setLongVerdict("fail", `Messages were lost: ${arrivals.length} of ${sent} arrived.`);
+    else if (maxGapMs >= LONG_CALL_MAX_GAP_MS) setLongVerdict("fail", `Data stopped for ${Math.round(maxGapMs)} ms during the call.`);
+    else {
+      setLongVerdict(
+        "pass",
+        `The call outlived its credentials: ${counts.a.refresh + counts.b.refresh} refreshes, ${restarts} ICE restarts, the call moved to new relays, and data never stopped.`,
+      );
+    }
+  } catch (error) {
+    const code = error?.name === "IceServersError" ? `${error.code}${error.status ? ` (HTTP ${error.status})` : ""}: ` : "";
+    setLongVerdict("fail", `${code}${error?.message ?? error}`);
+  } finally {
+    for (const stop of stops) await stop();
+    for (const pc of pcs) pc.close();
+    button.disabled = false;
+  }
+}
+
 $("run").addEventListener("click", run);
-run();
+$("long-run").addEventListener("click", longCall);
+run().then(() => params.has("long-call") && longCall());

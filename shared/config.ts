@@ -69,7 +69,7 @@ const GeneralSchema = v.object({
   TURN_KEEP_PORT_53: v.optional(flag("TURN_KEEP_PORT_53"), "false"),
   TURN_UPSTREAM_TIMEOUT_MS: v.optional(integerBetween("TURN_UPSTREAM_TIMEOUT_MS", 1, 120_000), "5000"),
   TURN_TOTAL_TIMEOUT_MS: v.optional(integerBetween("TURN_TOTAL_TIMEOUT_MS", 1, 300_000), "9000"),
-  TURN_URL_SET: v.optional(v.picklist(["full", "compact"], "TURN_URL_SET must be full or compact"), "full"),
+  TURN_URL_SET: v.optional(v.picklist(["full", "compact"], "TURN_URL_SET must be full or compact"), "compact"),
   TURN_FALLBACK_STUN: v.optional(flag("TURN_FALLBACK_STUN"), "false"),
 });
 

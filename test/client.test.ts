@@ -78,14 +78,18 @@ class FakePc implements PeerConnectionLike {
     this.configuration = configuration;
     this.applied.push({ at: Date.now(), configuration });
   }
-  addEventListener(_type: "connectionstatechange", listener: () => void): void {
+  addEventListener(_type: "connectionstatechange" | "signalingstatechange", listener: () => void): void {
     this.listeners.add(listener);
   }
-  removeEventListener(_type: "connectionstatechange", listener: () => void): void {
+  removeEventListener(_type: "connectionstatechange" | "signalingstatechange", listener: () => void): void {
     this.listeners.delete(listener);
   }
   get listenerCount() {
     return this.listeners.size;
+  }
+  /** A state change event (connectionstatechange or signalingstatechange). */
+  fire(): void {
+    for (const listener of this.listeners) listener();
   }
   /** As pc.close() does: the state changes and no event fires, unless asked. */
   close({ event = false } = {}): void {
@@ -183,6 +187,20 @@ describe("getIceServers", () => {
     expect(fetch.calls).toHaveLength(0);
   });
 
+  it("refuses a timeoutMs out of a timer's range before sending anything", async () => {
+    const fetch = fakeFetch();
+    for (const timeoutMs of [0, -5, 2 ** 31, Number.NaN]) {
+      await expect(getIceServers({ timeoutMs, fetch: fetch.fn })).rejects.toThrow(RangeError);
+    }
+    expect(fetch.calls).toHaveLength(0);
+  });
+
+  it("calls headers that are not valid HTTP headers headers_failed", async () => {
+    const fetch = fakeFetch();
+    await expect(getIceServers({ fetch: fetch.fn, headers: () => ({ "bad header": "x" }) })).rejects.toMatchObject({ code: "headers_failed" });
+    expect(fetch.calls).toHaveLength(0);
+  });
+
   it("throws the server's error code, status and message as an IceServersError", async () => {
     const fetch = fakeFetch(() =>
       json(503, { error: { code: "upstream_unavailable", message: "the provider is unavailable" } }, { "retry-after": "7" }),
@@ -272,6 +290,13 @@ describe("revokeIceServers", () => {
     expect(headers.get("content-type")).toBe("application/json");
     expect(headers.get("authorization")).toBe("Bearer abc");
     expect(JSON.parse(String(fetch.calls[0].init.body))).toEqual({ revokeToken: "rt-9" });
+  });
+
+  it("sends before it returns when the headers are not a function, so that pagehide can use it", async () => {
+    const fetch = fakeFetch(() => new Response(null, { status: 204 }));
+    const pending = revokeIceServers("rt-9", { fetch: fetch.fn, headers: { authorization: "Bearer abc" } });
+    expect(fetch.calls).toHaveLength(1);
+    await pending;
   });
 
   it("rejects with revoke_failed when the network fails, and with the server's code when it refuses", async () => {
@@ -404,16 +429,17 @@ describe("keepFresh", () => {
     await stop();
   });
 
-  it("never lets the credentials expire without one last attempt just before", async () => {
+  it("never lets the credentials expire without one last attempt, early enough for a request that takes timeoutMs", async () => {
     const pc = new FakePc();
     const fetch = fakeFetch(() => Promise.reject(new TypeError("offline")));
-    const stop = keepFresh(pc, { fetch: fetch.fn, initial: initialAt(T0, 10), random: () => 0.5 });
-    // 8 s: refresh fails; 9 s: retry fails; the next (2 s) would pass the expiry at 10 s, so 9.8 s.
-    await vi.advanceTimersByTimeAsync(9_800);
-    expect(fetch.calls.map((call) => since(call.at))).toEqual([8000, 9000, 9800]);
-    // Past the expiry, the backoff goes on (4 s) to pick the connection up again later.
-    await vi.advanceTimersByTimeAsync(4_000);
-    expect(fetch.calls.map((call) => since(call.at))).toEqual([8000, 9000, 9800, 13_800]);
+    const stop = keepFresh(pc, { fetch: fetch.fn, initial: initialAt(T0, 100), random: () => 0.5 });
+    // 80 s fails; 81, 83, 87 s fail; the next (8 s) would pass the last chance, 100 s − 10 s
+    // (the smaller of timeoutMs + 1 s and half the time left after refreshAt), so 90 s.
+    await vi.advanceTimersByTimeAsync(90_000);
+    expect(fetch.calls.map((call) => since(call.at))).toEqual([80_000, 81_000, 83_000, 87_000, 90_000]);
+    // Past the expiry, the backoff goes on (16 s) to pick the connection up again later.
+    await vi.advanceTimersByTimeAsync(16_000);
+    expect(fetch.calls.map((call) => since(call.at))).toEqual([80_000, 81_000, 83_000, 87_000, 90_000, 106_000]);
     expect(pc.applied).toHaveLength(0);
     await stop();
   });
@@ -429,8 +455,8 @@ describe("keepFresh", () => {
     );
     const stop = keepFresh(pc, { fetch: fetch.fn, initial: initialAt(T0, 100), random: () => 0.5 });
     await vi.advanceTimersByTimeAsync(100_000);
-    // 80 s: 503, Retry-After 5 → 85 s: 503, Retry-After 500 → last chance before 100 s, 99 s.
-    expect(fetch.calls.slice(0, 3).map((call) => since(call.at))).toEqual([80_000, 85_000, 99_000]);
+    // 80 s: 503, Retry-After 5 → 85 s: 503, Retry-After 500 → last chance before 100 s, 90 s.
+    expect(fetch.calls.slice(0, 3).map((call) => since(call.at))).toEqual([80_000, 85_000, 90_000]);
     expect(pc.applied).toHaveLength(1);
     await stop();
   });
@@ -601,5 +627,467 @@ describe("keepFresh", () => {
     expect(() => keepFresh(pc, { minRetryMs: 0 })).toThrow(RangeError);
     expect(() => keepFresh(pc, { ttl: 0 })).toThrow(TypeError);
     expect(vi.getTimerCount()).toBe(0);
+  });
+});
+
+/** The page's window and document, as event targets keepFresh listens on. */
+function stubPage() {
+  const win = new EventTarget();
+  const doc = Object.assign(new EventTarget(), { visibilityState: "visible" });
+  vi.stubGlobal("addEventListener", win.addEventListener.bind(win));
+  vi.stubGlobal("removeEventListener", win.removeEventListener.bind(win));
+  vi.stubGlobal("document", doc);
+  return {
+    fire: (type: "pagehide" | "pageshow" | "online") => win.dispatchEvent(new Event(type)),
+    visible: () => doc.dispatchEvent(new Event("visibilitychange")),
+  };
+}
+
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+describe("keepFresh timing", () => {
+  it("does not loop on a huge ttl: believes at most 48 h, and refreshes at 80% of that", async () => {
+    const pc = new FakePc();
+    const fetch = fakeFetch(() => json(200, okBody(3_000_000)));
+    const stop = keepFresh(pc, { fetch: fetch.fn, random: () => 0.5, closeCheckMs: 3_600_000 });
+    await vi.advanceTimersByTimeAsync(500);
+    expect(fetch.calls).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(0.8 * 172_800_000 - 501);
+    expect(fetch.calls).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(fetch.calls.map((call) => since(call.at))).toEqual([0, 0.8 * 172_800_000]);
+    await stop();
+  });
+
+  it("re-arms a delay longer than a timer can wait (a Retry-After of 3,000,000 s) instead of firing at once", async () => {
+    const pc = new FakePc();
+    const fetch = fakeFetch((_call, index) =>
+      index === 0 ? json(429, { error: { code: "rate_limited", message: "later" } }, { "retry-after": "3000000" }) : json(200, okBody(600)),
+    );
+    const delays: (number | undefined)[] = [];
+    const stop = keepFresh(pc, { fetch: fetch.fn, random: () => 0.5, closeCheckMs: MAX_TIMER_MS, onError: (_e, info) => delays.push(info.retryInMs) });
+    await vi.advanceTimersByTimeAsync(86_400_000);
+    expect(fetch.calls).toHaveLength(1);
+    expect(delays).toEqual([3_000_000_000]);
+    await vi.advanceTimersByTimeAsync(3_000_000_000 - 86_400_000);
+    expect(fetch.calls.map((call) => since(call.at))).toEqual([0, 3_000_000_000]);
+    await stop();
+  });
+
+  it("honours a Retry-After longer than maxRetryMs", async () => {
+    const pc = new FakePc();
+    const fetch = fakeFetch((_call, index) =>
+      index === 0 ? json(429, { error: { code: "rate_limited", message: "later" } }, { "retry-after": "120" }) : json(200, okBody(600)),
+    );
+    const stop = keepFresh(pc, { fetch: fetch.fn, random: () => 0.5, maxRetryMs: 60_000 });
+    await vi.advanceTimersByTimeAsync(200_000);
+    expect(fetch.calls.map((call) => since(call.at))).toEqual([0, 120_000]);
+    await stop();
+  });
+
+  it("refreshes a very short ttl no more often than minRefreshMs (5 s), and warns once", async () => {
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+    try {
+      const pc = new FakePc();
+      const fetch = fakeFetch();
+      const stop = keepFresh(pc, { fetch: fetch.fn, ttl: 1, random: () => 0.5 });
+      await vi.advanceTimersByTimeAsync(20_000);
+      expect(fetch.calls.map((call) => since(call.at))).toEqual([0, 5_000, 10_000, 15_000, 20_000]);
+      expect(warn).toHaveBeenCalledTimes(1);
+      expect(String(warn.mock.calls[0][0])).toContain("minRefreshMs");
+      await stop();
+
+      const quick = new FakePc();
+      const stopQuick = keepFresh(quick, { fetch: fetch.fn, ttl: 1, minRefreshMs: 0, random: () => 0.5 });
+      await vi.advanceTimersByTimeAsync(1_600);
+      expect(quick.applied).toHaveLength(3);
+      await stopQuick();
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
+  it.each([
+    ["visibilitychange", (page: ReturnType<typeof stubPage>) => page.visible()],
+    ["pageshow", (page: ReturnType<typeof stubPage>) => page.fire("pageshow")],
+    ["online", (page: ReturnType<typeof stubPage>) => page.fire("online")],
+  ])("catches up on %s a refresh its timer slept through", async (_name, wake) => {
+    const page = stubPage();
+    const pc = new FakePc();
+    const fetch = fakeFetch();
+    const stop = keepFresh(pc, { fetch: fetch.fn, initial: initialAt(T0, 100), random: () => 0.5, closeCheckMs: 60_000 });
+    await vi.advanceTimersByTimeAsync(10_000);
+    // The device sleeps: the wall clock moves on, the timers do not.
+    vi.setSystemTime(T0 + 95_000);
+    expect(fetch.calls).toHaveLength(0);
+    wake(page);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(fetch.calls.map((call) => since(call.at))).toEqual([95_000]);
+    expect(pc.applied).toHaveLength(1);
+    // Caught up once: the slept timer does not fetch again.
+    await vi.advanceTimersByTimeAsync(70_000);
+    expect(fetch.calls).toHaveLength(1);
+    await stop();
+  });
+
+  it("retries at once when the page comes back online, instead of waiting out the backoff", async () => {
+    const page = stubPage();
+    const pc = new FakePc();
+    let offline = true;
+    const fetch = fakeFetch(() => (offline ? Promise.reject(new TypeError("offline")) : json(200, okBody(100))));
+    const stop = keepFresh(pc, { fetch: fetch.fn, random: () => 0.5 });
+    await vi.advanceTimersByTimeAsync(3_500);
+    expect(fetch.calls.map((call) => since(call.at))).toEqual([0, 1_000, 3_000]);
+    offline = false;
+    page.fire("online");
+    await vi.advanceTimersByTimeAsync(0);
+    expect(fetch.calls.map((call) => since(call.at))).toEqual([0, 1_000, 3_000, 3_500]);
+    expect(pc.applied).toHaveLength(1);
+    await stop();
+  });
+
+  it("catches up in the close poll too", async () => {
+    const pc = new FakePc();
+    const fetch = fakeFetch();
+    const stop = keepFresh(pc, { fetch: fetch.fn, initial: initialAt(T0, 100), random: () => 0.5, closeCheckMs: 1_000 });
+    vi.setSystemTime(T0 + 95_000);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(fetch.calls.map((call) => since(call.at))).toEqual([96_000]);
+    await stop();
+  });
+
+  it("makes the last attempt at least timeoutMs + 1 s before a long lifetime expires", async () => {
+    const pc = new FakePc();
+    const fetch = fakeFetch((_call, index) =>
+      index === 0 ? json(503, { error: { code: "upstream_unavailable", message: "later" } }, { "retry-after": "10000" }) : json(200, okBody(3600)),
+    );
+    const stop = keepFresh(pc, { fetch: fetch.fn, initial: initialAt(T0, 3600), random: () => 0.5, timeoutMs: 10_000 });
+    await vi.advanceTimersByTimeAsync(3_600_000);
+    expect(fetch.calls.slice(0, 2).map((call) => since(call.at))).toEqual([2_880_000, 3_589_000]);
+    await stop();
+  });
+
+  it("stops when its signal aborts, aborting a request in flight", async () => {
+    const pc = new FakePc();
+    const controller = new AbortController();
+    const fetch = fakeFetch();
+    const stop = keepFresh(pc, { fetch: fetch.fn, initial: initialAt(T0, 10), random: () => 0.5, signal: controller.signal });
+    await vi.advanceTimersByTimeAsync(8_000);
+    expect(fetch.calls).toHaveLength(1);
+    controller.abort();
+    await vi.advanceTimersByTimeAsync(1_000_000);
+    expect(fetch.calls).toHaveLength(1);
+    expect(pc.listenerCount).toBe(0);
+    expect(vi.getTimerCount()).toBe(0);
+    await stop();
+
+    const never = fakeFetch();
+    keepFresh(new FakePc(), { fetch: never.fn, signal: AbortSignal.abort() });
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(never.calls).toHaveLength(0);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it("wraps an error thrown by the headers function as headers_failed, and retries", async () => {
+    const cause = new Error("session expired");
+    const fetch = fakeFetch();
+    const error = await getIceServers({ fetch: fetch.fn, headers: () => Promise.reject(cause) }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(IceServersError);
+    expect(error).toMatchObject({ code: "headers_failed", status: 0, cause });
+    expect(fetch.calls).toHaveLength(0);
+
+    const pc = new FakePc();
+    let calls = 0;
+    const codes: string[] = [];
+    const stop = keepFresh(pc, {
+      fetch: fetch.fn,
+      random: () => 0.5,
+      headers: () => {
+        if (++calls === 1) throw cause;
+        return { authorization: "Bearer ok" };
+      },
+      onError: (e) => codes.push((e as IceServersError).code),
+    });
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(codes).toEqual(["headers_failed"]);
+    expect(pc.applied).toHaveLength(1);
+    await stop();
+  });
+
+  it("refuses nonsensical or unknown-valued options at once", () => {
+    const pc = new FakePc();
+    const bad: Record<string, unknown>[] = [
+      { restartIce: "sometimes" },
+      { timeoutMs: 0 },
+      { closeCheckMs: 0 },
+      { minRefreshMs: -1 },
+      { maxRetryMs: 2 ** 31 },
+      { minRetryMs: 10, maxRetryMs: 5 },
+      { onError: "log" },
+      { onRestart: 1 },
+      { random: 0.5 },
+      { signal: {} },
+      { revokeOnClose: "yes" },
+      { initial: { ttl: 10 } },
+      { endpoint: 42 },
+    ];
+    for (const options of bad) expect(() => keepFresh(pc, options as never), JSON.stringify(options)).toThrow();
+    expect(() => keepFresh({} as never)).toThrow(TypeError);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+});
+
+describe("keepFresh revocation", () => {
+  it("revokes on pagehide before the handler returns, with headers resolved earlier", async () => {
+    const page = stubPage();
+    const pc = new FakePc();
+    const fetch = fakeFetch((call) =>
+      call.init.method === "POST" ? new Response(null, { status: 204 }) : json(200, okBody(100, { revokeToken: `rt-${minted + 1}` })),
+    );
+    const before = minted;
+    let token = 0;
+    keepFresh(pc, {
+      fetch: fetch.fn,
+      initial: initialAt(T0, 100, "rt-initial"),
+      revokeOnClose: true,
+      random: () => 0.5,
+      headers: async () => ({ authorization: `Bearer t${++token}` }),
+    });
+    await vi.advanceTimersByTimeAsync(80_000);
+    expect(fetch.issues()).toHaveLength(1);
+
+    page.fire("pagehide");
+    // No await: after pagehide, nothing queued is sure to run.
+    const revokes = fetch.revokes();
+    expect(revokes.map((call) => JSON.parse(String(call.init.body)).revokeToken)).toEqual(["rt-initial", `rt-${before + 1}`]);
+    expect(revokes.every((call) => call.init.keepalive === true)).toBe(true);
+    expect(new Headers(revokes[0].init.headers).get("authorization")).toBe(`Bearer t${token}`);
+    // And it stopped: nothing more is fetched or revoked.
+    pc.close({ event: true });
+    await vi.advanceTimersByTimeAsync(1_000_000);
+    expect(fetch.calls).toHaveLength(3);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it("on pagehide before any refresh, uses the headers resolved when it started", async () => {
+    const page = stubPage();
+    const fetch = fakeFetch(() => new Response(null, { status: 204 }));
+    keepFresh(new FakePc(), {
+      fetch: fetch.fn,
+      initial: initialAt(T0, 100, "rt-initial"),
+      revokeOnClose: true,
+      headers: async () => ({ authorization: "Bearer early" }),
+    });
+    await vi.advanceTimersByTimeAsync(0);
+    page.fire("pagehide");
+    expect(fetch.revokes().map((call) => new Headers(call.init.headers).get("authorization"))).toEqual(["Bearer early"]);
+  });
+
+  it("does not revoke on pagehide without revokeOnClose", async () => {
+    const page = stubPage();
+    const fetch = fakeFetch(() => new Response(null, { status: 204 }));
+    const stop = keepFresh(new FakePc(), { fetch: fetch.fn, initial: initialAt(T0, 100, "rt-initial") });
+    page.fire("pagehide");
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(fetch.revokes()).toHaveLength(0);
+    await stop();
+  });
+
+  it("skips tokens whose credentials have expired, and takes revoke_token_expired as done", async () => {
+    const pc = new FakePc();
+    const fetch = fakeFetch((call) =>
+      call.init.method === "POST"
+        ? json(403, { error: { code: "revoke_token_expired", message: "expired" } })
+        : json(200, okBody(10, { revokeToken: `rt-${minted + 1}` })),
+    );
+    const before = minted;
+    const errors: unknown[] = [];
+    keepFresh(pc, {
+      fetch: fetch.fn,
+      initial: initialAt(T0, 10, "rt-initial"),
+      revokeOnClose: true,
+      random: () => 0.5,
+      minRefreshMs: 0,
+      onError: (error) => errors.push(error),
+    });
+    // Refreshes at 8, 16, 24 s; at 30 s only the last (until 34 s) is alive.
+    await vi.advanceTimersByTimeAsync(30_000);
+    expect(fetch.issues()).toHaveLength(3);
+    pc.close({ event: true });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(fetch.revokes().map((call) => JSON.parse(String(call.init.body)).revokeToken)).toEqual([`rt-${before + 3}`]);
+    expect(errors).toEqual([]);
+  });
+});
+
+type StatsShape = "chrome" | "firefox" | "nominated";
+
+/** A FakePc that can restart ICE and answers getStats() as each browser shapes it. */
+class RestartablePc extends FakePc {
+  restarts: { at: number; applied: number }[] = [];
+  refuseRestart = false;
+  private stats = new Map<string, Record<string, unknown>>();
+
+  restartIce(): void {
+    if (this.refuseRestart) throw new DOMException("no", "InvalidStateError");
+    this.restarts.push({ at: Date.now(), applied: this.applied.length });
+  }
+  async getStats(): Promise<RTCStatsReport> {
+    return this.stats as unknown as RTCStatsReport;
+  }
+  /** The selected pair's local candidate is `local`; a decoy pair with the other type is not selected. */
+  select(shape: StatsShape, local: "relay" | "host"): this {
+    const decoy = local === "relay" ? "host" : "relay";
+    const add = (report: Record<string, unknown>) => this.stats.set(report.id as string, report);
+    this.stats.clear();
+    add({ id: "L1", type: "local-candidate", candidateType: local });
+    add({ id: "L2", type: "local-candidate", candidateType: decoy });
+    add({ id: "R1", type: "remote-candidate", candidateType: "relay" });
+    if (shape === "chrome") {
+      add({ id: "T1", type: "transport", selectedCandidatePairId: "CP1" });
+      add({ id: "CP2", type: "candidate-pair", localCandidateId: "L2", remoteCandidateId: "R1", nominated: true, state: "succeeded" });
+      add({ id: "CP1", type: "candidate-pair", localCandidateId: "L1", remoteCandidateId: "R1", nominated: true, state: "succeeded" });
+    } else if (shape === "firefox") {
+      add({ id: "CP2", type: "candidate-pair", localCandidateId: "L2", remoteCandidateId: "R1", nominated: true, state: "succeeded", selected: false });
+      add({ id: "CP1", type: "candidate-pair", localCandidateId: "L1", remoteCandidateId: "R1", nominated: true, state: "succeeded", selected: true });
+    } else {
+      add({ id: "CP2", type: "candidate-pair", localCandidateId: "L2", remoteCandidateId: "R1", nominated: false, state: "in-progress" });
+      add({ id: "CP1", type: "candidate-pair", localCandidateId: "L1", remoteCandidateId: "R1", nominated: true, state: "succeeded" });
+    }
+    return this;
+  }
+}
+
+describe("keepFresh restartIce", () => {
+  it.each([
+    ["chrome", "relay", 1],
+    ["chrome", "host", 0],
+    ["firefox", "relay", 1],
+    ["firefox", "host", 0],
+    ["nominated", "relay", 1],
+    ["nominated", "host", 0],
+  ] as const)("relayed (the default), %s stats, local %s candidate: %s restart(s) per refresh", async (shape, local, perRefresh) => {
+    const pc = new RestartablePc().select(shape, local);
+    const fetch = fakeFetch();
+    const heard: { username: string | undefined; mode: string }[] = [];
+    const stop = keepFresh(pc, {
+      fetch: fetch.fn,
+      ttl: 100,
+      initial: initialAt(T0, 100),
+      random: () => 0.5,
+      onRestart: ({ fresh, mode }) => heard.push({ username: fresh.config.iceServers[1].username, mode }),
+    });
+    await vi.advanceTimersByTimeAsync(79_999);
+    expect(pc.restarts).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1 + 80_000);
+    expect(pc.applied).toHaveLength(2);
+    // Each restart follows the servers it restarts for.
+    expect(pc.restarts).toEqual(perRefresh ? [{ at: T0 + 80_000, applied: 1 }, { at: T0 + 160_000, applied: 2 }] : []);
+    expect(heard).toEqual(perRefresh ? [{ username: `user-${minted - 1}`, mode: "relayed" }, { username: `user-${minted}`, mode: "relayed" }] : []);
+    await stop();
+  });
+
+  it("always restarts with \"always\", and never with \"never\"", async () => {
+    const fetch = fakeFetch();
+    const always = new RestartablePc().select("chrome", "host");
+    const never = new RestartablePc().select("chrome", "relay");
+    const stops = [
+      keepFresh(always, { fetch: fetch.fn, ttl: 100, initial: initialAt(T0, 100), random: () => 0.5, restartIce: "always" }),
+      keepFresh(never, { fetch: fetch.fn, ttl: 100, initial: initialAt(T0, 100), random: () => 0.5, restartIce: "never" }),
+    ];
+    await vi.advanceTimersByTimeAsync(80_000);
+    expect(always.restarts).toHaveLength(1);
+    expect(never.restarts).toHaveLength(0);
+    expect(never.applied).toHaveLength(1);
+    for (const stop of stops) await stop();
+  });
+
+  it.each([
+    ["connecting", "stable"],
+    ["disconnected", "stable"],
+    ["connected", "have-local-offer"],
+    ["connected", "have-remote-offer"],
+  ] as const)("does not restart while connectionState is %s and signalingState %s, but once connected and stable", async (connectionState, signalingState) => {
+    const pc = new RestartablePc().select("chrome", "relay");
+    pc.connectionState = connectionState;
+    pc.signalingState = signalingState;
+    const fetch = fakeFetch();
+    const stop = keepFresh(pc, { fetch: fetch.fn, ttl: 100, initial: initialAt(T0, 100), random: () => 0.5, closeCheckMs: 60_000 });
+    await vi.advanceTimersByTimeAsync(85_000);
+    expect(pc.applied).toHaveLength(1);
+    expect(pc.restarts).toEqual([]);
+    // The negotiation under way ends (or the connection comes back): the restart happens then, once.
+    pc.connectionState = "connected";
+    pc.signalingState = "stable";
+    pc.fire();
+    await vi.advanceTimersByTimeAsync(0);
+    pc.fire();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(pc.restarts).toEqual([{ at: T0 + 85_000, applied: 1 }]);
+    await stop();
+  });
+
+  it("restarts for the latest servers only once, however many refreshes waited", async () => {
+    const pc = new RestartablePc().select("chrome", "relay");
+    pc.signalingState = "have-local-offer";
+    const fetch = fakeFetch();
+    const stop = keepFresh(pc, { fetch: fetch.fn, ttl: 100, initial: initialAt(T0, 100), random: () => 0.5, closeCheckMs: 1_000 });
+    await vi.advanceTimersByTimeAsync(170_000);
+    expect(pc.applied).toHaveLength(2);
+    pc.signalingState = "stable";
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(pc.restarts).toEqual([{ at: T0 + 171_000, applied: 2 }]);
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(pc.restarts).toHaveLength(1);
+    await stop();
+  });
+
+  it("does not restart after a failed refresh, only once fresh servers were applied", async () => {
+    const pc = new RestartablePc().select("chrome", "relay");
+    const fetch = fakeFetch((_call, index) => (index < 2 ? Promise.reject(new TypeError("offline")) : json(200, okBody(100))));
+    const stop = keepFresh(pc, { fetch: fetch.fn, initial: initialAt(T0, 100), random: () => 0.5 });
+    await vi.advanceTimersByTimeAsync(81_000);
+    expect(fetch.calls).toHaveLength(2);
+    expect(pc.restarts).toEqual([]);
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(pc.restarts).toEqual([{ at: T0 + 83_000, applied: 1 }]);
+    await stop();
+  });
+
+  it("reports a restart the browser refuses as restart_failed, and keeps refreshing", async () => {
+    const pc = new RestartablePc().select("firefox", "relay");
+    pc.refuseRestart = true;
+    const fetch = fakeFetch();
+    const errors: { code: string; retryInMs: number | undefined }[] = [];
+    const restarted: unknown[] = [];
+    const stop = keepFresh(pc, {
+      fetch: fetch.fn,
+      ttl: 100,
+      initial: initialAt(T0, 100),
+      random: () => 0.5,
+      onError: (error, info) => errors.push({ code: (error as IceServersError).code, retryInMs: info.retryInMs }),
+      onRestart: (info) => restarted.push(info),
+    });
+    await vi.advanceTimersByTimeAsync(160_000);
+    expect(errors).toEqual([
+      { code: "restart_failed", retryInMs: undefined },
+      { code: "restart_failed", retryInMs: undefined },
+    ]);
+    expect(restarted).toEqual([]);
+    expect(pc.applied).toHaveLength(2);
+    await stop();
+  });
+
+  it("does not restart when getStats fails, or when the connection is not relayed", async () => {
+    const pc = new RestartablePc();
+    pc.getStats = () => Promise.reject(new DOMException("closed", "InvalidStateError"));
+    const fetch = fakeFetch();
+    const errors: unknown[] = [];
+    const stop = keepFresh(pc, { fetch: fetch.fn, ttl: 100, initial: initialAt(T0, 100), random: () => 0.5, onError: (e) => errors.push(e) });
+    await vi.advanceTimersByTimeAsync(80_000);
+    expect(pc.applied).toHaveLength(1);
+    expect(pc.restarts).toEqual([]);
+    expect(errors).toEqual([]);
+    await stop();
   });
 });

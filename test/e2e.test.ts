@@ -77,6 +77,34 @@ interface KeepFreshFacts {
   control: { before?: Pair; after?: Pair; newRelays: Candidate[]; errorsAfterRestart: CandidateError[] };
 }
 
+interface LongCallEvent {
+  side: "a" | "b";
+  kind: "refresh" | "restart" | "error";
+  at: number;
+  username?: string;
+  code?: string;
+  message?: string;
+}
+interface LongCallFacts {
+  opened: boolean;
+  initialUsernames: string[];
+  sent: number;
+  received: number;
+  inOrder: boolean;
+  maxGapMs: number;
+  durationMs: number;
+  addresses: { a: string[]; b: string[] };
+  offers: { side: "a" | "b"; at: number; ufrag?: string }[];
+  negotiationErrors: string[];
+  candidateErrors: CandidateError[];
+  events: LongCallEvent[];
+}
+
+/** The usernames coturn allocated a relay for, in order, from its verbose log. */
+function allocatedUsernames(log: string): string[] {
+  return [...log.matchAll(/user <([^>]*)>: incoming packet ALLOCATE processed, success/g)].map((match) => match[1]);
+}
+
 interface Service {
   origin: string;
   server: Spawned;
@@ -99,6 +127,8 @@ describe.skipIf(skip)("end to end: Chromium relays through a real coturn", () =>
   let wrong: Service;
   /** Cloudflare provider, against the fake Cloudflare, whose credentials coturn accepts. */
   let viaCloudflare: Service;
+  /** Shared secret, right, with coturn's UDP URL only: one allocation per gathering. */
+  let udpOnly: Service;
   let context: BrowserContext;
   const services: Service[] = [];
 
@@ -109,7 +139,8 @@ describe.skipIf(skip)("end to end: Chromium relays through a real coturn", () =>
     dir = mkdtempSync(join(tmpdir(), "turn-e2e-"));
     mkdirSync(join(dir, "coturn"));
     mkdirSync(join(dir, "cwd"));
-    coturn = await startCoturn(join(dir, "coturn"));
+    // Verbose: the long-call test reads which usernames each ALLOCATE came with.
+    coturn = await startCoturn(join(dir, "coturn"), { verbose: true });
     const allUrls = [coturn.urls.udp, coturn.urls.tcp, coturn.urls.tls].join(",");
 
     let minted = 0;
@@ -136,9 +167,10 @@ describe.skipIf(skip)("end to end: Chromium relays through a real coturn", () =>
         },
         cwd,
       ),
+      startService({ TURN_SHARED_SECRET: coturn.secret, TURN_URLS: coturn.urls.udp }, cwd),
     ]);
     services.push(...started);
-    [good, wrong, viaCloudflare] = started;
+    [good, wrong, viaCloudflare, udpOnly] = started;
 
     context = await chromium.launchPersistentContext(join(dir, "chromium-profile"), {
       executablePath: CHROMIUM,
@@ -271,6 +303,92 @@ describe.skipIf(skip)("end to end: Chromium relays through a real coturn", () =>
     expect(facts.control.errorsAfterRestart.some((error) => error.code === 401), why).toBe(true);
     expect(facts.control.after?.local.address, why).toBe(facts.control.before?.local.address);
   }, 40_000);
+
+  describe.concurrent("a relay-only call longer than its credentials: keepFresh with a 5 s TTL for over three lifetimes", () => {
+    const TTL = 5;
+    const DURATION_MS = 16_000;
+    /** A generous bound: messages go every 100 ms, and a restart moves the call without a pause. */
+    const MAX_GAP_MS = 2_000;
+    /** A refresh this close to the end may not have been restarted for before the call ended. */
+    const SETTLE_MS = 3_000;
+
+    async function longCall(restartIce: "relayed" | "never"): Promise<{ facts: LongCallFacts; why: string; allocated: string[]; refreshed: LongCallEvent[] }> {
+      const page = await probePage(udpOnly.origin);
+      let facts: LongCallFacts;
+      try {
+        facts = (await page.evaluate(`window.e2e.longCall(${JSON.stringify({ ttl: TTL, restartIce, durationMs: DURATION_MS })})`)) as LongCallFacts;
+      } finally {
+        await page.close();
+      }
+      const ours = new Set([...facts.initialUsernames, ...facts.events.map((event) => event.username)]);
+      const allocated = allocatedUsernames(coturn.log()).filter((username) => ours.has(username));
+      const why = `${JSON.stringify({ ...facts, allocated }, null, 2)}\n--- coturn log (tail) ---\n${coturn.log().split("\n").slice(-40).join("\n")}`;
+      return { facts, why, allocated, refreshed: facts.events.filter((event) => event.kind === "refresh") };
+    }
+
+    function expectDataKeptFlowing(facts: LongCallFacts, why: string) {
+      expect(facts.opened, why).toBe(true);
+      expect(facts.negotiationErrors, why).toEqual([]);
+      expect(facts.events.filter((event) => event.kind === "error"), why).toEqual([]);
+      expect(facts.sent, why).toBeGreaterThan(50);
+      expect(facts.received, why).toBe(facts.sent);
+      expect(facts.inOrder, why).toBe(true);
+      expect(facts.maxGapMs, why).toBeLessThan(MAX_GAP_MS);
+    }
+
+    it("restartIce \"relayed\": each side's relays are allocated again under each fresh username, and data never stops", async () => {
+      const { facts, why, allocated, refreshed } = await longCall("relayed");
+      expectDataKeptFlowing(facts, why);
+      // Several refreshes on each side, each followed by a restart the client made by itself.
+      for (const side of ["a", "b"] as const) {
+        expect(refreshed.filter((event) => event.side === side).length, why).toBeGreaterThanOrEqual(2);
+        expect(facts.events.filter((event) => event.kind === "restart" && event.side === side).length, why).toBeGreaterThanOrEqual(1);
+      }
+      expect(new Set(facts.offers.map((offer) => offer.ufrag)).size, why).toBeGreaterThanOrEqual(3);
+      // coturn allocated under the first usernames, then under every fresh one that had time to restart.
+      for (const username of facts.initialUsernames) expect(allocated, why).toContain(username);
+      const end = Math.max(...facts.events.map((event) => event.at));
+      const settled = refreshed.filter((event) => event.at < end - SETTLE_MS);
+      expect(settled.length, why).toBeGreaterThanOrEqual(2);
+      for (const event of settled) expect(allocated, why).toContain(event.username);
+      // And the call moved to new relays (Chrome sometimes keeps one side on its first relay).
+      expect(facts.addresses.a.length + facts.addresses.b.length, why).toBeGreaterThanOrEqual(3);
+    }, 60_000);
+
+    it("restartIce \"never\": credentials are refreshed, but no relay is allocated under them", async () => {
+      const { facts, why, allocated, refreshed } = await longCall("never");
+      // coturn does not enforce expiry on live allocations, so data flows on the old ones.
+      expectDataKeptFlowing(facts, why);
+      for (const side of ["a", "b"] as const) expect(refreshed.filter((event) => event.side === side).length, why).toBeGreaterThanOrEqual(2);
+      expect(facts.events.filter((event) => event.kind === "restart"), why).toEqual([]);
+      expect(new Set(allocated), why).toEqual(new Set(facts.initialUsernames));
+      expect(facts.addresses.a, why).toHaveLength(1);
+    }, 60_000);
+
+    it("the self-test page's long-call check passes, listing each side's refreshes, restarts and new relayed addresses", async () => {
+      const page = await context.newPage();
+      try {
+        await page.goto(`${udpOnly.origin}/?long-call&long-ttl=4`);
+        await page.locator('#long-result:is([data-state="pass"], [data-state="fail"])').waitFor({ timeout: 45_000 });
+        const why = `${await page.locator("body").innerText()}\n${coturn.log().split("\n").slice(-20).join("\n")}`;
+        expect(await page.locator("#result").innerText(), why).toBe("PASS");
+        expect(await page.locator("#long-result").innerText(), why).toBe("PASS");
+        expect(await page.locator("#long-summary").innerText(), why).toContain("The call outlived its credentials");
+        expect(await page.locator("#long-data").innerText(), why).toMatch(/^(\d+) of \1 arrived, in order; longest gap \d+ ms$/);
+        const events = await page.locator("#long-events li").allInnerTexts();
+        for (const side of ["caller", "callee"]) {
+          const mine = events.filter((event) => event.includes(`, ${side}: `));
+          expect(mine.filter((event) => event.endsWith("fresh credentials, 4 s")).length, why).toBeGreaterThanOrEqual(2);
+          expect(mine.some((event) => event.endsWith("ICE restart")), why).toBe(true);
+        }
+        expect(events.some((event) => /relayed address \S+ → \S+$/.test(event)), why).toBe(true);
+        mkdirSync(RESULTS, { recursive: true });
+        await page.screenshot({ path: join(RESULTS, "selftest-long-call.png"), fullPage: true });
+      } finally {
+        await page.close();
+      }
+    }, 60_000);
+  });
 
   describe("the self-test page", () => {
     it("served at / by npm start, shows PASS with a relay candidate for each URL; screenshot saved", async () => {

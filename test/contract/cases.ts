@@ -152,11 +152,10 @@ export const contractCases: ContractCase[] = [
       assert.equal(answer.json.iceServers.length, 2);
       const [stun, turn] = answer.json.iceServers;
       assert.deepEqual(stun, { urls: ["stun:stun.cloudflare.com:3478"] });
+      // The compact default (TURN_URL_SET): one URL per transport, web ports for TCP and TLS.
       assert.deepEqual(turn.urls, [
         "turn:turn.cloudflare.com:3478?transport=udp",
-        "turn:turn.cloudflare.com:3478?transport=tcp",
         "turn:turn.cloudflare.com:80?transport=tcp",
-        "turns:turn.cloudflare.com:5349?transport=tcp",
         "turns:turn.cloudflare.com:443?transport=tcp",
       ]);
       assert.match(turn.username, /^[0-9a-f]{96}$/);

@@ -162,6 +162,9 @@
       keepFresh(pc, {
         ttl,
         initial,
+        // This probe restarts ICE by hand, after the expiry; seconds-long TTLs need a lower floor.
+        restartIce: "never",
+        minRefreshMs: 1_000,
         onRefresh: (result) =>
           refreshes.push({ at: Date.now(), username: usernameOf(result.config.iceServers), expiresAt: result.expiresAt.getTime() }),
         onError: (error) => failures.push(`${error.code}: ${error.message}`),
@@ -235,5 +238,161 @@
     }
   }
 
-  window.e2e = { relay, keepFreshRestart };
+  const ufragOf = (sdp) => /^a=ice-ufrag:(.*)$/m.exec(sdp ?? "")?.[1]?.trim();
+
+  /**
+   * Perfect negotiation (W3C WebRTC §10.7) between two peer connections of this page, over an
+   * asynchronous in-order channel, as an app would run it over a WebSocket: `a` is impolite, `b`
+   * polite. Every offer is logged with its ICE ufrag (a new ufrag is an ICE restart).
+   */
+  function negotiatePerfectly(a, b, log) {
+    const peers = [
+      { pc: a, side: "a", polite: false },
+      { pc: b, side: "b", polite: true },
+    ];
+    for (const [self, other] of [
+      [peers[0], peers[1]],
+      [peers[1], peers[0]],
+    ]) {
+      const { pc, side, polite } = self;
+      let makingOffer = false;
+      let ignoreOffer = false;
+      let inbox = Promise.resolve();
+      const send = (message) => setTimeout(() => other.receive(message), 0);
+      pc.addEventListener("negotiationneeded", async () => {
+        try {
+          makingOffer = true;
+          await pc.setLocalDescription();
+          if (pc.localDescription.type === "offer") log.offers.push({ side, at: Date.now(), ufrag: ufragOf(pc.localDescription.sdp) });
+          send({ description: pc.localDescription.toJSON() });
+        } catch (error) {
+          log.negotiationErrors.push(`${side}: ${error}`);
+        } finally {
+          makingOffer = false;
+        }
+      });
+      pc.addEventListener("icecandidate", ({ candidate }) => {
+        if (candidate) send({ candidate: candidate.toJSON() });
+      });
+      pc.addEventListener("icecandidateerror", ({ url, errorCode, errorText }) => {
+        log.candidateErrors.push({ side, url, code: errorCode, text: errorText });
+      });
+      async function handle({ description, candidate }) {
+        try {
+          if (description) {
+            const collision = description.type === "offer" && (makingOffer || pc.signalingState !== "stable");
+            ignoreOffer = !polite && collision;
+            if (ignoreOffer) return;
+            await pc.setRemoteDescription(description);
+            if (description.type === "offer") {
+              await pc.setLocalDescription();
+              send({ description: pc.localDescription.toJSON() });
+            }
+          } else if (candidate) {
+            try {
+              await pc.addIceCandidate(candidate);
+            } catch (error) {
+              // After a glare, candidates of the offer that lost can still be on their way.
+              const stale = candidate.usernameFragment && candidate.usernameFragment !== ufragOf(pc.remoteDescription?.sdp);
+              if (!ignoreOffer && !stale) throw error;
+            }
+          }
+        } catch (error) {
+          log.negotiationErrors.push(`${side}: ${error}`);
+        }
+      }
+      self.receive = (message) => {
+        inbox = inbox.then(() => handle(message));
+      };
+    }
+  }
+
+  /** The selected pair's local relay address of `pc`, or undefined. */
+  async function localAddress(pc) {
+    return (await selectedPair(pc))?.local.address;
+  }
+
+  /**
+   * A relay-only call that outlives its credentials: each side fetches its own, runs keepFresh
+   * with `restartIce`, and negotiates perfectly; `a` sends a numbered message every `intervalMs`
+   * for `durationMs`, and `b` notes when each arrives. The probe never calls restartIce itself.
+   */
+  async function longCall({ ttl, restartIce, durationMs, intervalMs = 100, minRefreshMs = 1_000, openMs = 10_000 }) {
+    const { getIceServers, keepFresh } = await client();
+    const usernameOf = (servers) => servers.find((server) => server.username)?.username;
+    const initial = await Promise.all([getIceServers({ ttl }), getIceServers({ ttl })]);
+    const [a, b] = initial.map((servers) => new RTCPeerConnection({ ...servers.config, iceTransportPolicy: "relay" }));
+    const log = { offers: [], negotiationErrors: [], candidateErrors: [], events: [] };
+    negotiatePerfectly(a, b, log);
+
+    const arrivals = [];
+    b.addEventListener("datachannel", ({ channel }) => {
+      channel.addEventListener("message", ({ data }) => arrivals.push({ seq: Number(data), ms: performance.now() }));
+    });
+    const channel = a.createDataChannel("long call");
+    const opened = await within(new Promise((resolve) => channel.addEventListener("open", () => resolve(true), { once: true })), openMs);
+
+    const stops = [
+      [a, "a", initial[0]],
+      [b, "b", initial[1]],
+    ].map(([pc, side, first]) =>
+      keepFresh(pc, {
+        ttl,
+        initial: first,
+        restartIce,
+        minRefreshMs,
+        onRefresh: (fresh) => log.events.push({ side, kind: "refresh", at: Date.now(), username: usernameOf(fresh.config.iceServers) }),
+        onRestart: ({ fresh }) => log.events.push({ side, kind: "restart", at: Date.now(), username: usernameOf(fresh.config.iceServers) }),
+        onError: (error) => log.events.push({ side, kind: "error", at: Date.now(), code: error.code, message: error.message }),
+      }),
+    );
+
+    const addresses = { a: [], b: [] };
+    const noteAddresses = async () => {
+      for (const [pc, side] of [
+        [a, "a"],
+        [b, "b"],
+      ]) {
+        const address = await localAddress(pc);
+        if (address && addresses[side].at(-1) !== address) addresses[side].push(address);
+      }
+    };
+    let sent = 0;
+    const startedMs = performance.now();
+    try {
+      if (opened) {
+        await noteAddresses();
+        while (performance.now() - startedMs < durationMs) {
+          if (channel.readyState === "open") channel.send(String(sent++));
+          if (sent % 5 === 0) await noteAddresses();
+          await sleep(intervalMs);
+        }
+        // The last messages still in flight, boundedly.
+        const deadline = performance.now() + 5_000;
+        while (arrivals.length < sent && performance.now() < deadline) await sleep(50);
+        await noteAddresses();
+      }
+      const endedMs = performance.now();
+      const times = [startedMs, ...arrivals.map((arrival) => arrival.ms), endedMs];
+      let maxGapMs = 0;
+      for (let i = 1; i < times.length; i++) maxGapMs = Math.max(maxGapMs, times[i] - times[i - 1]);
+      return {
+        opened: opened === true,
+        initialUsernames: initial.map((servers) => usernameOf(servers.config.iceServers)),
+        sent,
+        received: arrivals.length,
+        inOrder: arrivals.every((arrival, index) => arrival.seq === index),
+        maxGapMs: Math.round(maxGapMs),
+        durationMs: Math.round(endedMs - startedMs),
+        addresses,
+        ...log,
+      };
+    } finally {
+      for (const stop of stops) await stop();
+      a.close();
+      b.close();
+    }
+  }
+
+  window.e2e = { relay, keepFreshRestart, longCall };
 })();

@@ -96,8 +96,12 @@ function tcpAccepts(port: number, timeoutMs: number): Promise<boolean> {
   });
 }
 
-/** Starts coturn in `dir` (a fresh temporary folder: config, certificate, database, pid file). */
-export async function startCoturn(dir: string, options: { secret?: string; realm?: string } = {}): Promise<Coturn> {
+/**
+ * Starts coturn in `dir` (a fresh temporary folder: config, certificate, database, pid file).
+ * `verbose` logs each request it processes with its username, such as
+ * `session …: realm <e2e.test> user <1700000000:alice>: incoming packet ALLOCATE processed, success`.
+ */
+export async function startCoturn(dir: string, options: { secret?: string; realm?: string; verbose?: boolean } = {}): Promise<Coturn> {
   if (!existsSync(TURNSERVER)) throw new Error(`${TURNSERVER} is missing: install Debian's coturn package (see .ci/run)`);
   const secret = options.secret ?? randomBytes(16).toString("hex");
   const realm = options.realm ?? "e2e.test";
@@ -141,6 +145,7 @@ export async function startCoturn(dir: string, options: { secret?: string; realm
       `log-file=${logFile}`,
       "simple-log",
       "no-stdout-log",
+      ...(options.verbose ? ["verbose"] : []),
       "",
     ].join("\n"),
   );

@@ -14,7 +14,7 @@ describe("parseConfig", () => {
       keepPort53: false,
       upstreamTimeoutMs: 5000,
       totalTimeoutMs: 9000,
-      urlSet: "full",
+      urlSet: "compact",
       fallbackStun: false,
       providers: [],
       origins: { kind: "default" },

@@ -51,7 +51,7 @@ describe("handle", () => {
   it("keeps port 53 when TURN_KEEP_PORT_53 is set", async () => {
     const urls = ["turn:t.example:53?transport=udp", "turn:t.example:3478?transport=udp"];
     const { fetch } = fakeFetch(cloudflareBody(urls));
-    const kept = await call("/api/ice-servers", { ...ENV, TURN_KEEP_PORT_53: "true" }, { fetch });
+    const kept = await call("/api/ice-servers", { ...ENV, TURN_KEEP_PORT_53: "true", TURN_URL_SET: "full" }, { fetch });
     expect(kept.body.iceServers[0].urls).toEqual(urls);
     const dropped = await call("/api/ice-servers", ENV, { fetch });
     expect(dropped.body.iceServers[0].urls).toEqual(["turn:t.example:3478?transport=udp"]);

@@ -67,7 +67,7 @@ describe("Metered requests", () => {
 
 describe("Metered provider against the fake Metered API", () => {
   it("creates an expiring credential (one call) and serves Metered's documented global URLs", async () => {
-    const { response, body } = await ask({ METERED_APP: fake.origin, METERED_SECRET_KEY: SECRET });
+    const { response, body } = await ask({ METERED_APP: fake.origin, METERED_SECRET_KEY: SECRET, TURN_URL_SET: "full" });
     expect(response.status).toBe(200);
     expect(body.provider).toBe("metered");
     expect(fake.requests).toHaveLength(1);
