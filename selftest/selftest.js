@@ -69,8 +69,8 @@ function renderRows(rows) {
   );
 }
 
-/** The candidate pair ICE selected, from getStats(), as "relay ⇄ relay over udp". */
-async function selectedPair(pc) {
+/** The local and remote candidates of the pair ICE selected, from getStats(), or undefined. */
+async function selectedCandidates(pc) {
   const stats = await pc.getStats();
   let pair;
   stats.forEach((report) => {
@@ -80,9 +80,13 @@ async function selectedPair(pc) {
   stats.forEach((report) => {
     if (!pair && report.type === "candidate-pair" && report.selected) pair = report;
   });
-  if (!pair) return undefined;
-  const local = stats.get(pair.localCandidateId);
-  const remote = stats.get(pair.remoteCandidateId);
+  return pair && { local: stats.get(pair.localCandidateId), remote: stats.get(pair.remoteCandidateId) };
+}
+
+/** The selected pair, as "relay ⇄ relay over udp". */
+async function selectedPair(pc) {
+  const { local, remote } = (await selectedCandidates(pc)) ?? {};
+  if (!local && !remote) return undefined;
   return {
     relayed: local?.candidateType === "relay" && remote?.candidateType === "relay",
     text: `${local?.candidateType} ⇄ ${remote?.candidateType}${local?.relayProtocol ? ` over ${local.relayProtocol}` : ""}`,
@@ -295,15 +299,7 @@ function negotiatePerfectly(a, b, onError) {
 
 /** The selected pair's local relay address ("ip:port"), or undefined. */
 async function relayedAddress(pc) {
-  const stats = await pc.getStats();
-  let pair;
-  stats.forEach((report) => {
-    if (report.type === "transport" && report.selectedCandidatePairId) pair = stats.get(report.selectedCandidatePairId);
-  });
-  stats.forEach((report) => {
-    if (!pair && report.type === "candidate-pair" && report.selected) pair = report;
-  });
-  const local = pair && stats.get(pair.localCandidateId);
+  const local = (await selectedCandidates(pc))?.local;
   if (!local || (local.candidateType !== "relay" && local.candidateType !== "relayed")) return undefined;
   return `${local.address ?? local.ip}:${local.port}`;
 }
