@@ -15,6 +15,8 @@ export const ICE_SERVERS_PATH = "/api/ice-servers";
 export const REVOKE_PATH = "/api/ice-servers/revoke";
 
 export interface HandleOptions extends HostFacts {
+  /** Where the service is mounted: `{basePath}` issues, `{basePath}/revoke` revokes. Default ICE_SERVERS_PATH. */
+  basePath?: string;
   /** Defaults to the global fetch; the Node adapters pass a cheaper one (node/http-fetch.ts). */
   fetch?: Fetch;
   /** Milliseconds since the epoch; injectable so expiry is testable. */
@@ -26,10 +28,14 @@ export interface HandleOptions extends HostFacts {
 
 type Run = (request: Request, url: URL, config: Config, caller: Caller, options: ChainOptions & { now: number; local: boolean }) => Promise<Response>;
 
-const ROUTES: Record<string, { methods: readonly string[]; run: Run }> = {
-  [ICE_SERVERS_PATH]: { methods: ["GET", "POST"], run: issue },
-  [REVOKE_PATH]: { methods: ["POST"], run: revoke },
-};
+const ISSUE_ROUTE = { methods: ["GET", "POST"], run: issue } as const;
+const REVOKE_ROUTE = { methods: ["POST"], run: revoke } as const;
+
+function routeFor(path: string, basePath: string): { methods: readonly string[]; run: Run } | undefined {
+  if (path === basePath) return ISSUE_ROUTE;
+  if (path === `${basePath}/revoke`) return REVOKE_ROUTE;
+  return undefined;
+}
 
 const defaultFetch: Fetch = (url, init) => fetch(url, init);
 
@@ -42,8 +48,9 @@ async function respond(request: Request, env: Env, options: HandleOptions, heade
   const url = new URL(request.url);
   checkRequestTarget(request, url);
   const path = url.pathname.replace(/\/+$/, "");
-  const route = ROUTES[path];
-  if (!route) throw new ServiceError("not_found", `nothing is served here: ask for ${ICE_SERVERS_PATH}`);
+  const basePath = options.basePath ?? ICE_SERVERS_PATH;
+  const route = routeFor(path, basePath);
+  if (!route) throw new ServiceError("not_found", `nothing is served here: ask for ${basePath}`);
   const config = loadConfig(env);
   Object.assign(headers, checkOrigin(request, config, options));
   if (request.method === "OPTIONS") return preflight(route.methods);

@@ -1,0 +1,60 @@
+/**
+ * createHandler: the service as one web-standard `(Request) => Promise<Response>`, for an
+ * app that mounts it inside its own routes (Next.js, SvelteKit, Astro, Remix, Nuxt, Hono…).
+ * It only gathers the host facts an app can give and calls the same core as every adapter.
+ */
+import type { Env } from "../shared/config.ts";
+import { handle, ICE_SERVERS_PATH, type Logger } from "../shared/handle.ts";
+import type { Fetch } from "../shared/upstream.ts";
+import { redisStore } from "../node/redis-store.ts";
+import { runtimeEnv } from "./runtime-env.ts";
+
+export interface CreateHandlerOptions {
+  /** Where the service is mounted: `{basePath}` and `{basePath}/revoke`. Default `/api/ice-servers`. */
+  basePath?: string;
+  /** The variables (see the README's Configuration), or a function read on every request. Default: the runtime's environment. */
+  env?: Env | (() => Env);
+  /**
+   * The client's address, for the rate limit. Only a value the platform sets and a client cannot
+   * forge will do (`vercelClientIp`, `netlifyClientIp`); none is read by default, since an app
+   * reachable directly could be sent any header. Without it, only verified users are counted.
+   */
+  clientIp?: (request: Request) => string | undefined;
+  /**
+   * Origins whose pages count as this app's own (same-origin), besides ALLOWED_ORIGINS: a list,
+   * or a function of the request (`vercelOwnOrigins`). Default none: the request's own URL and
+   * Host are not trusted, since anything the caller sends could name them.
+   */
+  ownOrigins?: readonly string[] | ((request: Request) => readonly string[]);
+  log?: Logger;
+  /** For the calls to the providers, the key set and Upstash. Default: the global fetch. */
+  fetch?: Fetch;
+}
+
+export type IceServersHandler = (request: Request) => Promise<Response>;
+
+// A mount point is a plain path: one leading slash, no trailing one, nothing a URL would rewrite.
+const BASE_PATH = /^(?:\/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)+$/;
+
+function checkBasePath(basePath: string): string {
+  if (!BASE_PATH.test(basePath) || basePath.split("/").some((segment) => segment === "." || segment === "..")) {
+    throw new TypeError("createHandler: basePath must be a path such as /api/ice-servers, starting with / and not ending with one");
+  }
+  return basePath;
+}
+
+export function createHandler(options: CreateHandlerOptions = {}): IceServersHandler {
+  const basePath = checkBasePath(options.basePath ?? ICE_SERVERS_PATH);
+  const { env = runtimeEnv, clientIp, ownOrigins, log, fetch } = options;
+  const readEnv = typeof env === "function" ? env : () => env;
+  return (request) =>
+    handle(request, readEnv(), {
+      basePath,
+      clientIp: clientIp?.(request),
+      ownOrigins: typeof ownOrigins === "function" ? ownOrigins(request) : ownOrigins,
+      // Loaded only when REDIS_URL is set; it needs a runtime with TCP sockets (Node, Deno).
+      redisStore,
+      log,
+      fetch,
+    });
+}

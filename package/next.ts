@@ -1,0 +1,20 @@
+/**
+ * Next.js App Router: `app/api/ice-servers/[[...slug]]/route.ts` holding
+ * `export { GET, POST, OPTIONS } from "turn-vend/next";` serves the endpoint and its /revoke.
+ * The environment is process.env; on Vercel (VERCEL set) the client's address and the
+ * deployment's own origins come from what Vercel sets, elsewhere neither is trusted.
+ */
+import { createHandler } from "./create-handler.ts";
+import { vercelClientIp, vercelOwnOrigins } from "./platforms.ts";
+
+const onVercel = () => Boolean(globalThis.process?.env?.VERCEL);
+
+const handler = createHandler({
+  env: () => globalThis.process?.env ?? {},
+  clientIp: (request) => (onVercel() ? vercelClientIp(request) : undefined),
+  ownOrigins: (request) => (onVercel() ? vercelOwnOrigins(request) : []),
+});
+
+export const GET = handler;
+export const POST = handler;
+export const OPTIONS = handler;

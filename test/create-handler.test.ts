@@ -1,0 +1,111 @@
+/**
+ * createHandler and turn-vend/next in process: the options an app mounts the core with.
+ * The packed package runs the same code from plain Node (package.test.ts) and in a Next.js
+ * app under the whole contract (next.contract.test.ts).
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import { createHandler, netlifyClientIp, netlifyOwnOrigins, vercelClientIp, vercelOwnOrigins } from "../package/index.ts";
+import * as next from "../package/next.ts";
+import { useProcessEnv } from "./helpers/env.ts";
+import { secret } from "./helpers/secrets.ts";
+
+const SECRET = secret("create-handler-shared-secret-0123456789");
+const ENV = { TURN_SHARED_SECRET: SECRET, TURN_URLS: "turn:turn.example.test:3478" };
+const APP = "https://app.example.com";
+
+const get = (path: string, headers: Record<string, string> = {}) => new Request(`${APP}${path}`, { headers });
+const code = async (response: Response) => (await response.json()).error.code;
+
+let restore: (() => void) | undefined;
+afterEach(() => {
+  restore?.();
+  restore = undefined;
+});
+
+describe("createHandler", () => {
+  it("serves {basePath} and {basePath}/revoke, and nothing else", async () => {
+    const handler = createHandler({ basePath: "/rtc/turn", env: ENV });
+    expect((await handler(get("/rtc/turn?ttl=60"))).status).toBe(200);
+    expect((await handler(get("/rtc/turn/"))).status).toBe(200);
+    const revoke = await handler(new Request(`${APP}/rtc/turn/revoke`, { method: "POST", headers: { "content-type": "application/json" }, body: '{"revokeToken":"x"}' }));
+    expect([revoke.status, await code(revoke)]).toEqual([409, "not_revocable"]);
+    const elsewhere = await handler(get("/api/ice-servers"));
+    expect([elsewhere.status, await code(elsewhere)]).toEqual([404, "not_found"]);
+  });
+
+  it("mounts at /api/ice-servers by default", async () => {
+    const handler = createHandler({ env: ENV });
+    expect((await handler(get("/api/ice-servers"))).status).toBe(200);
+  });
+
+  it("refuses a basePath that is not a plain path, when the app starts rather than per request", () => {
+    for (const basePath of ["", "/", "api", "/api/", "//evil.example", "/a/../b", "/a?b", "/a#b", "/a b"]) {
+      expect(() => createHandler({ basePath }), basePath).toThrow(TypeError);
+    }
+  });
+
+  it("reads the runtime's process.env by default, and an env function on every request", async () => {
+    restore = useProcessEnv(ENV);
+    expect((await createHandler()(get("/api/ice-servers"))).status).toBe(200);
+
+    let env: Record<string, string> = {};
+    const handler = createHandler({ env: () => env });
+    expect(await code(await handler(get("/api/ice-servers")))).toBe("not_configured");
+    env = ENV;
+    expect((await handler(get("/api/ice-servers"))).status).toBe(200);
+  });
+
+  it("trusts no Origin as its own by default: a page must be in ALLOWED_ORIGINS or ownOrigins", async () => {
+    const fromApp = get("/api/ice-servers", { origin: APP, host: "app.example.com" });
+    expect(await code(await createHandler({ env: ENV })(fromApp.clone()))).toBe("origin_not_allowed");
+    expect((await createHandler({ env: { ...ENV, ALLOWED_ORIGINS: APP } })(fromApp.clone())).status).toBe(200);
+    expect((await createHandler({ env: ENV, ownOrigins: [APP] })(fromApp.clone())).status).toBe(200);
+    expect((await createHandler({ env: ENV, ownOrigins: () => [APP] })(fromApp.clone())).status).toBe(200);
+  });
+
+  it("counts callers by the address clientIp gives, and by none without it", async () => {
+    const env = { ...ENV, RATE_LIMIT: "1/60s" };
+    const counted = createHandler({ env, clientIp: netlifyClientIp });
+    const from = (ip: string) => get("/api/ice-servers", { "x-nf-client-connection-ip": ip });
+    expect((await counted(from("198.51.100.77"))).status).toBe(200);
+    expect(await code(await counted(from("198.51.100.77")))).toBe("rate_limited");
+    expect((await counted(from("198.51.100.78"))).status).toBe(200);
+
+    const uncounted = createHandler({ env });
+    expect((await uncounted(from("198.51.100.79"))).status).toBe(200);
+    expect((await uncounted(from("198.51.100.79"))).status).toBe(200);
+  });
+});
+
+describe("platform readers", () => {
+  it("read what Vercel and Netlify set", () => {
+    const request = get("/", { "x-real-ip": "203.0.113.1", "x-forwarded-for": "203.0.113.2, 10.0.0.1", "x-nf-client-connection-ip": "203.0.113.3", host: "app.example.com" });
+    expect(vercelClientIp(request)).toBe("203.0.113.1");
+    expect(vercelClientIp(get("/", { "x-forwarded-for": "203.0.113.2, 10.0.0.1" }))).toBe("203.0.113.2");
+    expect(netlifyClientIp(request)).toBe("203.0.113.3");
+    expect(netlifyClientIp(get("/"))).toBeUndefined();
+    expect(netlifyOwnOrigins(request)).toEqual([APP]);
+    restore = useProcessEnv({ VERCEL_URL: "app-abc.vercel.app", VERCEL_BRANCH_URL: undefined, VERCEL_PROJECT_PRODUCTION_URL: "app.example.org" });
+    expect(vercelOwnOrigins(request)).toEqual([APP, "https://app-abc.vercel.app", "https://app.example.org"]);
+  });
+});
+
+describe("turn-vend/next", () => {
+  it("answers GET, POST and OPTIONS from process.env", async () => {
+    restore = useProcessEnv({ ...ENV, VERCEL: undefined });
+    expect((await next.GET(get("/api/ice-servers"))).status).toBe(200);
+    const post = await next.POST(new Request(`${APP}/api/ice-servers`, { method: "POST", headers: { "content-type": "application/json" }, body: '{"ttl":30}' }));
+    expect((await post.json()).ttl).toBe(30);
+    expect((await next.OPTIONS(new Request(`${APP}/api/ice-servers`, { method: "OPTIONS" }))).status).toBe(204);
+  });
+
+  it("trusts Vercel's headers and system variables only on Vercel", async () => {
+    const fromApp = () => get("/api/ice-servers", { origin: "https://app-abc.vercel.app", "x-real-ip": "203.0.113.50" });
+    restore = useProcessEnv({ ...ENV, RATE_LIMIT: "1/60s", VERCEL: undefined, VERCEL_URL: "app-abc.vercel.app" });
+    expect(await code(await next.GET(fromApp()))).toBe("origin_not_allowed");
+    restore();
+    restore = useProcessEnv({ ...ENV, RATE_LIMIT: "1/60s", VERCEL: "1", VERCEL_URL: "app-abc.vercel.app" });
+    expect((await next.GET(fromApp())).status).toBe(200);
+    expect(await code(await next.GET(fromApp()))).toBe("rate_limited");
+  });
+});

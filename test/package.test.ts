@@ -1,0 +1,132 @@
+/**
+ * The published package: `npm pack`, installed into an empty folder and used from plain Node
+ * ESM, with no TypeScript loader and no file of this repository in reach.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { installInto, packCopy, run, type Packed } from "./package/pack.ts";
+
+const SECRET = "package-test-shared-secret-0123456789";
+
+let packed: Packed;
+let app: string;
+
+beforeAll(async () => {
+  packed = await packCopy();
+  app = mkdtempSync(join(tmpdir(), "turn-vend-app-"));
+  writeFileSync(join(app, "package.json"), JSON.stringify({ name: "app", private: true, type: "module" }));
+  await installInto(app, [packed.tarball]);
+}, 240_000);
+
+describe("npm pack", () => {
+  it("ships the compiled package, its types, the browser client and the CLI, and nothing else", () => {
+    const { files } = packed;
+    for (const wanted of [
+      "package.json",
+      "README.md",
+      "dist/package/index.js",
+      "dist/package/index.d.ts",
+      "dist/package/next.js",
+      "dist/package/next.d.ts",
+      "client/turn-client.js",
+      "client/turn-client.d.ts",
+      "bin/turn-keys.js",
+      "dist/cli/turn-keys.js",
+    ]) {
+      expect(files).toContain(wanted);
+    }
+    // Tests, benchmarks, CI, and the host template (deployed from the repository, not installed).
+    const shippedRoots = new Set(files.map((file) => file.split("/")[0]));
+    expect([...shippedRoots].sort()).toEqual(["README.md", "bin", "client", "dist", "package.json"]);
+    expect(files.filter((file) => /\.test\.|(^|\/)(test|bench|\.ci)\//.test(file))).toEqual([]);
+    // JavaScript and declarations only: no TypeScript source for an app's toolchain to trip on.
+    expect(files.filter((file) => file.endsWith(".ts") && !file.endsWith(".d.ts"))).toEqual([]);
+  });
+
+  it("keeps the core free of node: imports and the JWT and Redis libraries behind dynamic imports", () => {
+    const installed = join(app, "node_modules/turn-vend");
+    const core = packed.files.filter((file) => /^dist\/(shared|package|node)\/.*\.js$/.test(file));
+    expect(core.length).toBeGreaterThan(20);
+    for (const file of core) {
+      const text = readFileSync(join(installed, file), "utf8");
+      expect(text, file).not.toMatch(/from\s*["']node:/);
+      expect(text, file).not.toMatch(/from\s*["'](jose|@redis\/client)["']/);
+    }
+    expect(readFileSync(join(installed, "dist/shared/auth.js"), "utf8")).toContain('import("jose")');
+    expect(readFileSync(join(installed, "dist/node/redis-store.js"), "utf8")).toContain('import("@redis/client")');
+  });
+});
+
+describe("the installed package, from plain Node ESM", () => {
+  const script = `
+    import { createHandler, vercelClientIp } from "turn-vend";
+    import { getIceServers } from "turn-vend/client";
+    const handler = createHandler({
+      basePath: "/turn",
+      env: { TURN_SHARED_SECRET: ${JSON.stringify(SECRET)}, TURN_URLS: "turn:turn.example.test:3478" },
+      clientIp: vercelClientIp,
+    });
+    const answers = [];
+    for (const [path, init] of [
+      ["/turn?ttl=600", {}],
+      ["/turn?ttl=0", {}],
+      ["/api/ice-servers", {}],
+      ["/turn", { method: "DELETE" }],
+      ["/turn/revoke", { method: "POST", headers: { "content-type": "application/json" }, body: '{"revokeToken":"not-a-token"}' }],
+    ]) {
+      const response = await handler(new Request("http://app.test" + path, { ...init, headers: { "x-real-ip": "203.0.113.9", ...init.headers } }));
+      answers.push({ status: response.status, body: await response.text(), limit: response.headers.get("ratelimit-limit") });
+    }
+    console.log(JSON.stringify({ answers, client: typeof getIceServers }));
+  `;
+
+  it("serves a request through createHandler, without jose or @redis/client installed", async () => {
+    // Were either imported eagerly, the import below would fail: the app never uses them.
+    rmSync(join(app, "node_modules/jose"), { recursive: true, force: true });
+    rmSync(join(app, "node_modules/@redis"), { recursive: true, force: true });
+    const { stdout } = await run(process.execPath, ["--input-type=module", "-e", script], { cwd: app, env: { PATH: process.env.PATH } });
+    const { answers, client } = JSON.parse(stdout) as { answers: { status: number; body: string; limit: string | null }[]; client: string };
+    const [issued, badTtl, otherPath, badMethod, badRevoke] = answers;
+
+    expect(issued.status).toBe(200);
+    const body = JSON.parse(issued.body);
+    expect(body.provider).toBe("shared-secret");
+    expect(body.ttl).toBe(600);
+    expect(body.iceServers[0]).toMatchObject({ urls: ["turn:turn.example.test:3478"] });
+    expect(issued.limit).toBe("60");
+    expect(issued.body).not.toContain(SECRET);
+
+    expect([badTtl.status, JSON.parse(badTtl.body).error.code]).toEqual([400, "invalid_ttl"]);
+    expect([otherPath.status, JSON.parse(otherPath.body).error.code]).toEqual([404, "not_found"]);
+    expect(JSON.parse(otherPath.body).error.message).toContain("/turn");
+    expect([badMethod.status, JSON.parse(badMethod.body).error.code]).toEqual([405, "method_not_allowed"]);
+    // Routed to {basePath}/revoke, which needs REVOKE_SIGNING_SECRET before it reads a token.
+    expect([badRevoke.status, JSON.parse(badRevoke.body).error.code]).toEqual([409, "not_revocable"]);
+    expect(client).toBe("function");
+  });
+
+  it("runs the turn-keys CLI with plain node", async () => {
+    const { stdout } = await run(join(app, "node_modules/.bin/turn-keys"), ["help"], { cwd: app, env: { PATH: process.env.PATH } });
+    expect(stdout).toContain("Usage: turn-keys <command>");
+  });
+
+  it("type-checks an app's imports against the shipped declarations", async () => {
+    writeFileSync(
+      join(app, "check.ts"),
+      `import { createHandler, netlifyClientIp, type CreateHandlerOptions } from "turn-vend";
+       import { GET, POST, OPTIONS } from "turn-vend/next";
+       import { getIceServers } from "turn-vend/client";
+       const options: CreateHandlerOptions = { basePath: "/rtc", clientIp: netlifyClientIp, env: () => ({}) };
+       const handler: (request: Request) => Promise<Response> = createHandler(options);
+       export const all = [handler, GET, POST, OPTIONS, getIceServers];
+      `,
+    );
+    const tsc = join(import.meta.dirname, "../node_modules/typescript/bin/tsc");
+    // skipLibCheck off: the declarations themselves must check, with an app's strict settings.
+    await run(process.execPath, [tsc, "--noEmit", "--strict", "--module", "nodenext", "--moduleResolution", "nodenext", "--lib", "es2023,dom", "--skipLibCheck", "false", "check.ts"], { cwd: app }).catch((error) => {
+      throw new Error(`tsc failed:\n${error.stdout}${error.stderr}`);
+    });
+  });
+});
