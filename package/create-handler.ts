@@ -50,6 +50,8 @@ export function createHandler(options: CreateHandlerOptions = {}): IceServersHan
   return (request) =>
     handle(request, readEnv(), {
       basePath,
+      // The app's framework made the URL; its host is never what origins or routing trust here.
+      urlFromRequestTarget: false,
       clientIp: clientIp?.(request),
       ownOrigins: typeof ownOrigins === "function" ? ownOrigins(request) : ownOrigins,
       // Loaded only when REDIS_URL is set; it needs a runtime with TCP sockets (Node, Deno).

@@ -17,6 +17,13 @@ export const REVOKE_PATH = "/api/ice-servers/revoke";
 export interface HandleOptions extends HostFacts {
   /** Where the service is mounted: `{basePath}` issues, `{basePath}/revoke` revokes. Default ICE_SERVERS_PATH. */
   basePath?: string;
+  /**
+   * Whether the request URL was resolved from the request-target against Host, as the hosts'
+   * launchers and npm start resolve it (the default): a URL on another host than Host is then
+   * refused. A framework builds the URL its own way (Next.js from its own hostname, whatever
+   * Host says); createHandler never trusts that URL's host, so it turns the comparison off.
+   */
+  urlFromRequestTarget?: boolean;
   /** Defaults to the global fetch; the Node adapters pass a cheaper one (node/http-fetch.ts). */
   fetch?: Fetch;
   /** Milliseconds since the epoch; injectable so expiry is testable. */
@@ -46,7 +53,7 @@ const defaultFetch: Fetch = (url, init) => fetch(url, init);
  */
 async function respond(request: Request, env: Env, options: HandleOptions, headers: Record<string, string>): Promise<Response> {
   const url = new URL(request.url);
-  checkRequestTarget(request, url);
+  checkRequestTarget(request, url, options.urlFromRequestTarget);
   const path = url.pathname.replace(/\/+$/, "");
   const basePath = options.basePath ?? ICE_SERVERS_PATH;
   const route = routeFor(path, basePath);

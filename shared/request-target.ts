@@ -12,8 +12,9 @@ const notAPath = () =>
  * (`GET //evil.example/…`, `GET http://evil.example/…`), which a launcher resolving it
  * against the Host header turns into a URL on a host the caller picked.
  */
-export function checkRequestTarget(request: Request, url: URL): void {
+export function checkRequestTarget(request: Request, url: URL, urlFromRequestTarget = true): void {
   if (url.pathname.startsWith("//")) throw notAPath();
+  if (!urlFromRequestTarget) return;
   const host = request.headers.get("host")?.trim();
   // In-process callers (tests, some runtimes) build a Request with no Host header at all.
   if (host === undefined) return;

@@ -33,6 +33,14 @@ describe("createHandler", () => {
     expect([elsewhere.status, await code(elsewhere)]).toEqual([404, "not_found"]);
   });
 
+  it("serves whatever host the app's framework builds the URL with (Next.js: its own hostname, not Host)", async () => {
+    const handler = createHandler({ env: ENV });
+    const framed = new Request("http://localhost:3000/api/ice-servers", { headers: { host: "127.0.0.1:3000" } });
+    expect((await handler(framed)).status).toBe(200);
+    const doubleSlash = await handler(new Request("http://localhost:3000//evil.example/api/ice-servers"));
+    expect([doubleSlash.status, await code(doubleSlash)]).toEqual([400, "invalid_request"]);
+  });
+
   it("mounts at /api/ice-servers by default", async () => {
     const handler = createHandler({ env: ENV });
     expect((await handler(get("/api/ice-servers"))).status).toBe(200);
