@@ -107,6 +107,20 @@ describe("the installed package, from plain Node ESM", () => {
     expect(client).toBe("function");
   });
 
+  it("runs in Deno from the same install, reading Deno's environment by default", async () => {
+    writeFileSync(
+      join(app, "deno-check.mjs"),
+      `import { createHandler } from "turn-vend";
+       const response = await createHandler({ basePath: "/turn" })(new Request("http://app.test/turn?ttl=60"));
+       console.log(JSON.stringify({ status: response.status, body: await response.json() }));`,
+    );
+    const deno = join(import.meta.dirname, "../node_modules/.bin/deno");
+    const env = { PATH: process.env.PATH, HOME: process.env.HOME, TURN_SHARED_SECRET: SECRET, TURN_URLS: "turn:turn.example.test:3478" };
+    const { stdout } = await run(deno, ["run", "--allow-env", "--allow-read", "deno-check.mjs"], { cwd: app, env });
+    const { status, body } = JSON.parse(stdout);
+    expect([status, body.provider, body.ttl]).toEqual([200, "shared-secret", 60]);
+  });
+
   it("runs the turn-keys CLI with plain node", async () => {
     const { stdout } = await run(join(app, "node_modules/.bin/turn-keys"), ["help"], { cwd: app, env: { PATH: process.env.PATH } });
     expect(stdout).toContain("Usage: turn-keys <command>");
