@@ -4,7 +4,7 @@
  * served by `next start` on 127.0.0.1, and held to the same contract as every entry point.
  * The app's dependencies are installed here, into a temporary folder, not into this package.
  */
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -20,10 +20,12 @@ const ROUTE = 'export { GET, POST, OPTIONS } from "turn-vend/next";\n';
 const BASE_ENV = { PATH: process.env.PATH, HOME: process.env.HOME, NEXT_TELEMETRY_DISABLED: "1" };
 
 let app: string;
+let packDir: string | undefined;
 let next: Spawned | undefined;
 
 beforeAll(async () => {
-  const { tarball } = await packCopy();
+  const { dir, tarball } = await packCopy();
+  packDir = dir;
   app = mkdtempSync(join(tmpdir(), "turn-vend-next-"));
   writeFileSync(join(app, "package.json"), JSON.stringify({ name: "next-app", private: true, scripts: {} }, null, 2));
   mkdirSync(join(app, "app/api/ice-servers/[[...slug]]"), { recursive: true });
@@ -33,6 +35,11 @@ beforeAll(async () => {
     throw new Error(`next build failed:\n${error.stdout}${error.stderr}`);
   });
 }, 600_000);
+
+// After every suite of the file, next start's included (vitest runs file-level afterAll last).
+afterAll(() => {
+  for (const dir of [app, packDir]) if (dir) rmSync(dir, { recursive: true, force: true });
+});
 
 describeContract("Next.js 16 App Router app with the turn-vend/next route, under next start", async (env) => {
   const port = await freePort();

@@ -5,7 +5,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { installInto, packCopy, run, type Packed } from "./package/pack.ts";
 
 const SECRET = "package-test-shared-secret-0123456789";
@@ -19,6 +19,10 @@ beforeAll(async () => {
   writeFileSync(join(app, "package.json"), JSON.stringify({ name: "app", private: true, type: "module" }));
   await installInto(app, [packed.tarball]);
 }, 240_000);
+
+afterAll(() => {
+  for (const dir of [app, packed?.dir]) if (dir) rmSync(dir, { recursive: true, force: true });
+});
 
 describe("npm pack", () => {
   it("ships the compiled package, its types, the browser client and the CLI, and nothing else", () => {

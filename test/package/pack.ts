@@ -15,6 +15,8 @@ const LEFT_OUT = new Set(["node_modules", ".git", "dist", ".netlify", ".vercel",
 export const run = promisify(execFile);
 
 export interface Packed {
+  /** The copy the tarball was packed in and lies in: remove it when done. */
+  dir: string;
   tarball: string;
   /** The paths `npm pack` put in it, as it lists them. */
   files: string[];
@@ -26,7 +28,7 @@ export async function packCopy(): Promise<Packed> {
   symlinkSync(join(ROOT, "node_modules"), join(copy, "node_modules"), "dir");
   const { stdout } = await run("npm", ["pack", "--json", "--pack-destination", copy], { cwd: copy, maxBuffer: 16 * 1024 * 1024 });
   const [report] = JSON.parse(stdout) as [{ filename: string; files: { path: string }[] }];
-  return { tarball: join(copy, report.filename), files: report.files.map((file) => file.path) };
+  return { dir: copy, tarball: join(copy, report.filename), files: report.files.map((file) => file.path) };
 }
 
 /** `npm install` of the tarball and `extra` into `dir`, from the registry or npm's cache. */
