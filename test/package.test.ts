@@ -30,6 +30,7 @@ describe("npm pack", () => {
     for (const wanted of [
       "package.json",
       "README.md",
+      "LICENSE",
       "dist/package/index.js",
       "dist/package/index.d.ts",
       "dist/package/next.js",
