@@ -6,7 +6,7 @@ export declare const DEFAULT_ENDPOINT: "/api/ice-servers";
 /** Who served the credentials; `none` is a STUN-only list. */
 export type IceServersProvider = "cloudflare" | "metered" | "shared-secret" | "none";
 
-/** The server's error codes (see the README's HTTP contract); later versions may add others. */
+/** The server's error codes (see docs/http-api.md#errors); later versions may add others. */
 export type IceServersServerErrorCode =
   | "invalid_request"
   | "invalid_ttl"

@@ -1,5 +1,5 @@
 // Browser client for GET /api/ice-servers: plain ESM, no dependencies, no build step.
-// Types: ./turn-client.d.ts. Documentation: "Browser client" in the README.
+// Types: ./turn-client.d.ts. Documentation: docs/client.md.
 
 /** Where the service answers when the page and the functions share an origin (Netlify, Vercel, npm start). */
 export const DEFAULT_ENDPOINT = "/api/ice-servers";
@@ -301,7 +301,7 @@ async function usesRelay(pc) {
  * lifetime, jittered by ±`jitter` (10%), applies them with `pc.setConfiguration`, and then, as
  * `restartIce` says, restarts ICE so that relays in use are allocated again under them. Stops when
  * `pc` closes, the page is hidden for good (with `revokeOnClose`), `signal` aborts, or the returned
- * function is called. Returns that stop function. See the README's "Browser client".
+ * function is called. Returns that stop function. See docs/client.md.
  */
 export function keepFresh(pc, options = {}) {
   checkKeepFreshOptions(pc, options);

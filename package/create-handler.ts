@@ -12,7 +12,7 @@ import { runtimeEnv } from "./runtime-env.ts";
 export interface CreateHandlerOptions {
   /** Where the service is mounted: `{basePath}` and `{basePath}/revoke`. Default `/api/ice-servers`. */
   basePath?: string;
-  /** The variables (see the README's Configuration), or a function read on every request. Default: the runtime's environment. */
+  /** The variables (see docs/configuration.md), or a function read on every request. Default: the runtime's environment. */
   env?: Env | (() => Env);
   /**
    * The client's address, for the rate limit. Only a value the platform sets and a client cannot

@@ -1,5 +1,5 @@
-// Assembles the self-test page into one folder for a static deploy (opt-in, see the README's
-// "Self-test page"): index.html, selftest.js and turn-client.js, side by side as the page expects.
+// Assembles the self-test page into one folder for a static deploy (opt-in, see
+// docs/selftest.md): index.html, selftest.js and turn-client.js, side by side as the page expects.
 // Usage: node scripts/selftest-site.mjs [out-dir]   (default: selftest-site/)
 import { copyFileSync, mkdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";

@@ -29,7 +29,7 @@ describe("Netlify function adapter", () => {
     expect(netlifyConfig.path).toEqual(["/api/ice-servers", "/api/ice-servers/revoke"]);
   });
 
-  it("declares Netlify's platform rate limit as the README says: 120 a minute per IP and domain", () => {
+  it("declares Netlify's platform rate limit as docs/security.md says: 120 a minute per IP and domain", () => {
     expect(netlifyConfig.rateLimit).toEqual({ windowLimit: 120, windowSize: 60, aggregateBy: ["ip", "domain"] });
   });
 

@@ -1,6 +1,6 @@
 /**
  * When every provider fails, the answer is the most telling failure, in the
- * README's order. Each case fails Cloudflare and Metered in two adjacent ways of
+ * order docs/configuration.md gives. Each case fails Cloudflare and Metered in two adjacent ways of
  * that order, both ways round, and expects the more telling one.
  */
 import { describe, expect, it } from "vitest";
@@ -9,7 +9,7 @@ import type { Fetch } from "../../shared/upstream.ts";
 
 type Failure = "unauthorized" | "rate_limited" | "unavailable" | "invalid_response" | "error" | "timeout" | "unreachable";
 
-// The README's order, most telling first.
+// docs/configuration.md's order, most telling first.
 const ORDER: Failure[] = ["unauthorized", "rate_limited", "unavailable", "invalid_response", "error", "timeout", "unreachable"];
 
 function answer(failure: Failure, signal: AbortSignal): Promise<Response> {
