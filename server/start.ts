@@ -1,3 +1,4 @@
+import type { AddressInfo } from "node:net";
 import { existsSync } from "node:fs";
 import { parseConfig } from "../shared/config.ts";
 import { handle, ICE_SERVERS_PATH } from "../shared/handle.ts";
@@ -9,8 +10,14 @@ import { serveStatic } from "./static.ts";
 
 if (existsSync(".env")) process.loadEnvFile(".env");
 
-const port = Number(process.env.PORT ?? 8888);
-const host = process.env.HOST ?? "127.0.0.1";
+// Empty counts as unset, as for every other variable: an empty PORT or HOST in .env must not
+// mean a random port or every interface.
+const port = Number(process.env.PORT || 8888);
+const host = process.env.HOST || "127.0.0.1";
+if (!Number.isInteger(port) || port < 1 || port > 65535) {
+  console.error("!!! PORT must be a port number from 1 to 65535");
+  process.exit(1);
+}
 
 function warnAboutConfig(): void {
   try {
@@ -60,6 +67,9 @@ const server = createLocalServer({
 warnAboutConfig();
 await connectRedisStore(process.env);
 server.listen(port, host, () => {
-  console.log(`Serving http://${host}:${port}${ICE_SERVERS_PATH}`);
-  console.log(`Self-test page: http://${host}:${port}/`);
+  // Where the socket really listens, not what the variables asked for.
+  const { address, family } = server.address() as AddressInfo;
+  const origin = `http://${family === "IPv6" ? `[${address}]` : address}:${port}`;
+  console.log(`Serving ${origin}${ICE_SERVERS_PATH}`);
+  console.log(`Self-test page: ${origin}/`);
 });

@@ -7,7 +7,7 @@ import { localHosts } from "../server/local-hosts.ts";
 import { createLocalServer, LOCAL_TIMEOUTS } from "../server/local-server.ts";
 import { CONTRACT_TOKEN } from "./contract/cases.ts";
 import { describeContract } from "./contract/vitest-suite.ts";
-import { startLocalServer, type Spawned } from "./helpers/process.ts";
+import { spawnLogged, startLocalServer, type Spawned } from "./helpers/process.ts";
 
 const startLocal = (env: Record<string, string>, cwd?: string) => startLocalServer(env, { cwd });
 
@@ -21,6 +21,27 @@ describeContract("npm start (local server)", async (env) => {
 it("the local server never printed the API token", () => {
   expect(local?.output()).toContain("OPERATOR: Cloudflare refused our credentials");
   expect(local!.output()).not.toContain(CONTRACT_TOKEN);
+});
+
+describe("npm start's own variables", () => {
+  it("refuses a PORT that is not a port number, naming it", async () => {
+    for (const value of ["abc", "0", "70000", "80.5"]) {
+      const server = spawnLogged("node_modules/.bin/tsx", ["server/start.ts"], { PATH: process.env.PATH, HOME: process.env.HOME, PORT: value });
+      const code = await new Promise((resolve) => server.child.once("exit", resolve));
+      expect(code, `PORT=${value}`).toBe(1);
+      expect(server.output()).toContain("PORT must be a port number from 1 to 65535");
+    }
+  });
+
+  it("takes an empty HOST as unset: it listens on 127.0.0.1, not on every interface", async () => {
+    const started = await startLocal({ HOST: "" });
+    try {
+      expect(started.server.output()).toMatch(/127\.0\.0\.1:\d+/);
+      expect(started.server.output()).not.toMatch(/0\.0\.0\.0|\[::\]/);
+    } finally {
+      await started.server.stop();
+    }
+  });
 });
 
 describe("npm start without configuration", () => {
