@@ -1,4 +1,5 @@
 /** Medians and spreads of the raw runs, pass/miss per target, the printed table. */
+import { ARTEFACTS, type ArtefactId, type ArtefactSize } from "./artefacts.ts";
 import type { BuiltEntry } from "./build.ts";
 import type { BurstSample } from "./burst.ts";
 import type { ColdSample } from "./cold-start.ts";
@@ -17,6 +18,8 @@ export interface CountedRun extends CountedSample {
 }
 
 type LoadId = SystemId | "upstream";
+/** Every system, then the hosts' built artefacts, which are only cold-started. */
+export type ColdId = SystemId | ArtefactId;
 export type UpstreamSystemId = "naive" | "ours-cloudflare";
 
 export interface Raw {
@@ -25,8 +28,9 @@ export interface Raw {
   unloaded: Record<UpstreamSystemId | "upstream", LoadSample[]>;
   counted: Record<SystemId, CountedRun[]>;
   burst: Record<SystemId, BurstSample[]>;
-  cold: Record<SystemId, ColdSample[]>;
+  cold: Record<ColdId, ColdSample[]>;
   bundles: BuiltEntry[];
+  artefacts: ArtefactSize[];
   failover: FailoverResult | undefined;
 }
 
@@ -61,8 +65,9 @@ export interface Summary {
   p99OverConfiguredLatencyMs: Record<UpstreamSystemId, Spread>;
   upstreamUse: Record<SystemId, { callsPerRequest: Spread; newConnectionsPer1000: Spread; notOk: number }>;
   burst: Record<SystemId, { wallMs: Spread; ratioToLatency: number; failed: number; serverCpuMs?: Spread; clientCpuMs: Spread }>;
-  coldStart: Record<SystemId, { totalMs: Spread; ratioToBare: number; importedAtMs: Spread; firstResponseMs: Spread }>;
+  coldStart: Record<ColdId, { totalMs: Spread; ratioToBare: number; importedAtMs?: Spread; firstResponseMs: Spread }>;
   bundles: BuiltEntry[];
+  artefacts: ArtefactSize[];
   failover: (FailoverResult & { ms: Spread }) | undefined;
   targets: TargetResult[];
 }
@@ -71,10 +76,12 @@ const BUNDLE_LIMIT_BYTES = 30 * 1024;
 export const UPSTREAM_SYSTEMS: readonly UpstreamSystemId[] = ["naive", "ours-cloudflare"];
 /** Every system under load, then the upstream alone. */
 const LOAD_IDS: readonly LoadId[] = [...SYSTEMS.map(({ id }) => id), "upstream"];
+export const COLD_IDS: readonly ColdId[] = [...SYSTEMS.map(({ id }) => id), ...ARTEFACTS.map(({ id }) => id)];
 
 const defined = (values: (number | undefined)[]): number[] => values.filter((value): value is number => value !== undefined);
 const optionalSpread = (values: (number | undefined)[]) => (values.every((value) => value !== undefined) ? spread(defined(values)) : undefined);
-const mapSystems = <T>(make: (id: SystemId) => T) => Object.fromEntries(SYSTEMS.map(({ id }) => [id, make(id)])) as Record<SystemId, T>;
+const mapIds = <Id extends string, T>(ids: readonly Id[], make: (id: Id) => T) => Object.fromEntries(ids.map((id) => [id, make(id)])) as Record<Id, T>;
+const mapSystems = <T>(make: (id: SystemId) => T) => mapIds(SYSTEMS.map(({ id }) => id), make);
 const pairwise = (a: number[], b: number[]) => a.map((value, index) => value - b[index]);
 
 export function summarize(raw: Raw, options: BenchOptions, machine: Machine, wallSeconds: number): Summary {
@@ -135,12 +142,12 @@ export function summarize(raw: Raw, options: BenchOptions, machine: Machine, wal
   });
 
   const bareCold = median(raw.cold.bare.map((sample) => sample.totalMs));
-  const coldStart = mapSystems((id) => {
+  const coldStart = mapIds(COLD_IDS, (id) => {
     const totalMs = spread(raw.cold[id].map((sample) => sample.totalMs));
     return {
       totalMs,
       ratioToBare: totalMs.median / bareCold,
-      importedAtMs: spread(raw.cold[id].map((sample) => sample.importedAtMs)),
+      importedAtMs: optionalSpread(raw.cold[id].map((sample) => sample.importedAtMs)),
       firstResponseMs: spread(raw.cold[id].map((sample) => sample.firstResponseMs)),
     };
   });
@@ -159,6 +166,7 @@ export function summarize(raw: Raw, options: BenchOptions, machine: Machine, wal
     burst,
     coldStart,
     bundles: raw.bundles,
+    artefacts: raw.artefacts,
     failover,
     targets: [],
   };
@@ -209,6 +217,11 @@ const kb = (bytes: number) => (bytes / 1024).toFixed(1);
 const withSpread = (value: Spread, format: (value: number) => string) =>
   value.runs.length > 1 ? `${format(value.median)} [${format(value.min)}–${format(value.max)}]` : format(value.median);
 
+function label(id: LoadId | ArtefactId): string {
+  if (id === "upstream") return "fake Cloudflare alone";
+  return ARTEFACTS.find((artefact) => artefact.id === id)?.label ?? systemById(id as SystemId).label;
+}
+
 function table(header: string[], rows: string[][]): string {
   const widths = header.map((cell, column) => Math.max(cell.length, ...rows.map((row) => (row[column] ?? "").length)));
   const line = (cells: string[]) => cells.map((cell, column) => cell.padEnd(widths[column])).join("  ").trimEnd();
@@ -217,7 +230,6 @@ function table(header: string[], rows: string[][]): string {
 
 export function renderTable(summary: Summary): string {
   const { machine, options, load, upstreamUse, burst, coldStart, failover } = summary;
-  const label = (id: LoadId) => (id === "upstream" ? "fake Cloudflare alone" : systemById(id).label);
   const out: string[] = [];
   out.push(
     `turn-vend bench: ${machine.cpus} × ${machine.cpuModel}, Node ${machine.node}, ${machine.os}; load average ${machine.loadAverageBefore} before, ${machine.loadAverageAfter ?? "?"} after`,
@@ -269,19 +281,19 @@ export function renderTable(summary: Summary): string {
       ]),
     ),
     "",
-    `Cold start: fresh node, import the bundle, listen, first response (upstream latency 0); ${options.coldStarts} runs`,
+    `Cold start: fresh node, import the bundle (or the built artefact, through the host's runtime stand-in), listen, first response (upstream latency 0); ${options.coldStarts} runs, interleaved`,
     table(
       ["system", "spawn → first response ms", "× bare", "import done at ms", "listening → response ms"],
-      SYSTEMS.map(({ id }) => [
+      COLD_IDS.map((id) => [
         label(id),
         withSpread(coldStart[id].totalMs, ms),
         `${coldStart[id].ratioToBare.toFixed(2)}×`,
-        withSpread(coldStart[id].importedAtMs, ms),
+        coldStart[id].importedAtMs ? withSpread(coldStart[id].importedAtMs!, ms) : "n/a",
         withSpread(coldStart[id].firstResponseMs, ms),
       ]),
     ),
     "",
-    "Bundle size: esbuild, bundled + minified ESM, loaded at start; redis and node: builtins external; gzip -9; KB = 1,024 bytes",
+    "Bundle size: esbuild, bundled + minified ESM, loaded at start; @redis/client and node: builtins external; gzip -9; KB = 1,024 bytes",
     table(
       ["entry", "minified", "gzipped", "lazy chunks", "largest parts (KB)"],
       summary.bundles.map((bundle) => [
@@ -291,6 +303,22 @@ export function renderTable(summary: Summary): string {
         bundle.lazyBytes ? `${kb(bundle.lazyBytes)} KB` : "none",
         bundle.composition
           .slice(0, 3)
+          .map((part) => `${part.from} ${kb(part.bytes)}`)
+          .join(", "),
+      ]),
+    ),
+    "",
+    "Built artefacts on disk: what the hosts deploy; every file, node_modules included; KB = 1,024 bytes",
+    table(
+      ["artefact", "zip", "on disk", "files", "in node_modules", "largest parts (KB)"],
+      summary.artefacts.map((artefact) => [
+        artefact.label,
+        artefact.zipBytes === undefined ? "n/a" : `${kb(artefact.zipBytes)} KB`,
+        `${kb(artefact.bytes)} KB`,
+        String(artefact.files),
+        `${kb(artefact.nodeModulesBytes)} KB`,
+        artefact.parts
+          .slice(0, 4)
           .map((part) => `${part.from} ${kb(part.bytes)}`)
           .join(", "),
       ]),

@@ -1,27 +1,30 @@
 /**
  * `npm run bench`: every system side by side on loopback, each in its own `node`
- * process, against the fake Cloudflare in another. Prints a table, writes
- * bench/results/latest.json. Reports pass/miss per target; never fails on a miss.
+ * process, against the fake Cloudflare in another; the hosts' built artefacts join
+ * the cold start. Prints a table, writes bench/results/latest.json. Reports
+ * pass/miss per target; never fails on a miss.
  */
 import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, relative, resolve } from "node:path";
+import { buildArtefacts } from "./artefacts.ts";
 import { buildAll, ROOT, type Built } from "./build.ts";
 import { burst, type BurstSample } from "./burst.ts";
 import { guardChildren, stopAll } from "./children.ts";
-import { coldStart, type ColdSample } from "./cold-start.ts";
+import { coldStart, type ColdSample, type ColdSubject } from "./cold-start.ts";
 import { failover } from "./failover.ts";
 import { loadCount, loadFor, type LoadSample } from "./load.ts";
 import { loadAverage, machine } from "./machine.ts";
 import { parseOptions, type BenchOptions } from "./options.ts";
-import { renderTable, summarize, UPSTREAM_SYSTEMS, type CountedRun, type Raw, type UpstreamSystemId } from "./report.ts";
-import { startSystem, SYSTEMS, type System, type SystemId } from "./systems.ts";
+import { COLD_IDS, renderTable, summarize, UPSTREAM_SYSTEMS, type ColdId, type CountedRun, type Raw, type UpstreamSystemId } from "./report.ts";
+import { coldSubjectOf, startSystem, SYSTEMS, type System } from "./systems.ts";
 import { directUpstreamRequest, startFakeCloudflareProcess, type FakeCloudflareProcess } from "./upstream.ts";
 
-/** Far above the expected ~3 minutes: only a stuck bench ever meets it. */
+/** Far above the expected ~3½ minutes (the hosts' builds included): only a stuck bench ever meets it. */
 const WATCHDOG_MS = 9 * 60_000;
 
 const progress = (message: string) => process.stderr.write(`[bench] ${message}\n`);
-const bySystem = <T>(make: () => T) => Object.fromEntries(SYSTEMS.map((system) => [system.id, make()])) as Record<SystemId, T>;
+const byId = <Id extends string, T>(ids: readonly Id[], make: () => T) => Object.fromEntries(ids.map((id) => [id, make()])) as Record<Id, T>;
+const bySystem = <T>(make: () => T) => byId(SYSTEMS.map((system) => system.id), make);
 
 async function measureSystem(built: Built, fake: FakeCloudflareProcess, system: System, options: BenchOptions, raw: Raw): Promise<void> {
   await fake.reset();
@@ -77,6 +80,13 @@ async function main(): Promise<void> {
   const started = performance.now();
   const before = machine();
 
+  progress("building what the hosts deploy: netlify build --offline, then vercel build");
+  const artefacts = await buildArtefacts();
+  progress(`built in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+  // Every way out of the bench (the end, an error, Ctrl-C, the watchdog) passes here.
+  process.once("exit", () => artefacts.remove());
+  for (const complaint of artefacts.complaints) progress(`warning: ${complaint}`);
+
   progress("bundling entry points and the harness with esbuild");
   const built = await buildAll();
   const fake = await startFakeCloudflareProcess(built);
@@ -86,8 +96,9 @@ async function main(): Promise<void> {
     unloaded: { naive: [], "ours-cloudflare": [], upstream: [] },
     counted: bySystem((): CountedRun[] => []),
     burst: bySystem((): BurstSample[] => []),
-    cold: bySystem((): ColdSample[] => []),
+    cold: byId(COLD_IDS, (): ColdSample[] => []),
     bundles: Object.values(built.entries).map(({ file, ...entry }) => ({ ...entry, file: relative(ROOT, file) })),
+    artefacts: artefacts.sizes,
     failover: undefined,
   };
 
@@ -99,10 +110,11 @@ async function main(): Promise<void> {
     await measureDirectUpstream(fake, options, raw, round);
   }
 
-  progress(`cold start, ${options.coldStarts} fresh processes per system`);
+  progress(`cold start, ${options.coldStarts} fresh processes per system and per built artefact`);
   await fake.reset();
+  const coldSubjects: ColdSubject<ColdId>[] = [...SYSTEMS.map((system) => coldSubjectOf(built, system)), ...artefacts.coldSubjects];
   for (let run = 0; run < options.coldStarts; run += 1) {
-    for (const system of SYSTEMS) raw.cold[system.id].push(await coldStart(built, system, fake.ready));
+    for (const subject of coldSubjects) raw.cold[subject.id].push(await coldStart(subject, fake.ready));
   }
 
   progress(`failover, ${options.failoverRuns} runs against a ${options.failoverBudgetMs} ms budget`);

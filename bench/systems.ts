@@ -6,6 +6,7 @@ import { ICE_SERVERS_PATH } from "../shared/handle.ts";
 import { freePort } from "../test/helpers/process.ts";
 import type { Built, EntryName } from "./build.ts";
 import { cleanEnv, launchNode, type Child } from "./children.ts";
+import type { ColdSubject } from "./cold-start.ts";
 import { FAKE_API_TOKEN, FAKE_KEY_ID, SERVE_READY, type FakeReady, type ServeReady } from "./protocol.ts";
 
 export type SystemId = "bare" | "naive" | "ours-cloudflare" | "ours-shared-secret";
@@ -60,7 +61,9 @@ export interface Running {
   /** The URL to load: http://127.0.0.1:PORT/api/ice-servers */
   url: string;
   pid: number | undefined;
-  child: Child<ServeReady>;
+  child: Child<unknown>;
+  /** Inside the child: process start to the entry point imported, when the child reports it. */
+  importedAtMs: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -68,9 +71,16 @@ export interface Running {
 export async function serveEntry(built: Built, entry: EntryName, env: Record<string, string>): Promise<Running> {
   const port = await freePort();
   const child = await launchNode<ServeReady>([built.serve, built.entries[entry].file], cleanEnv({ ...env, BENCH_PORT: String(port) }), SERVE_READY);
-  return { url: `http://127.0.0.1:${port}${ICE_SERVERS_PATH}`, pid: child.spawned.child.pid, child, stop: child.stop };
+  return { url: `http://127.0.0.1:${port}${ICE_SERVERS_PATH}`, pid: child.spawned.child.pid, child, importedAtMs: child.ready.importedAt, stop: child.stop };
 }
 
 export function startSystem(built: Built, system: System, fake: FakeReady): Promise<Running> {
   return serveEntry(built, system.entry, system.env(fake));
 }
+
+/** A system as the cold start times it: its bundle, served by bench/serve.ts. */
+export const coldSubjectOf = (built: Built, system: System): ColdSubject<SystemId> => ({
+  id: system.id,
+  label: system.label,
+  start: (fake) => startSystem(built, system, fake),
+});

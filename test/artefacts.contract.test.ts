@@ -4,6 +4,7 @@
  * a bare `node` process (no TypeScript loader) from a copy outside the repository.
  */
 import { createClient } from "@redis/client";
+import { rmSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KEY_PREFIX } from "../shared/rate-limit.ts";
 import { buildNetlify, buildVercel, type NetlifyArtefact, type VercelArtefact } from "./artefacts/build.ts";
@@ -60,6 +61,10 @@ async function startVercel(env: Record<string, string>): Promise<EntryPoint & { 
 
 afterAll(async () => {
   await Promise.all(started.map((runtime) => runtime.stop()));
+  for (const build of [netlifyBuild, vercelBuild]) {
+    const tempDir = await build?.then((artefact) => artefact.tempDir, () => undefined);
+    if (tempDir) rmSync(tempDir, { recursive: true, force: true });
+  }
 });
 
 describe("the builds", () => {

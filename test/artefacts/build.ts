@@ -19,6 +19,8 @@ export interface Built {
   log: string;
   /** Lines of the log that are warnings or errors, except the known offline one. */
   complaints: string[];
+  /** The temporary folder that holds the copy: the caller removes it. */
+  tempDir: string;
 }
 
 export interface NetlifyArtefact extends Built {
@@ -81,7 +83,7 @@ export async function buildNetlify(): Promise<NetlifyArtefact> {
   const entry = readFileSync(join(dir, "___netlify-entry-point.mjs"), "utf8");
   const mainFile = /getLambdaHandler\('([^']+)'\)/.exec(entry)?.[1];
   if (!mainFile) throw new Error(`no main file in the zip's entry point:\n${entry}`);
-  return { log, complaints: complaintsIn(log), dir, mainFile, runtimeVersion: fn.runtimeVersion, zipBytes: zip.length };
+  return { log, complaints: complaintsIn(log), tempDir: dir, dir, mainFile, runtimeVersion: fn.runtimeVersion, zipBytes: zip.length };
 }
 
 /**
@@ -103,5 +105,5 @@ export async function buildVercel(): Promise<VercelArtefact> {
   };
   const funcs = { "/api/ice-servers": copy("api/ice-servers.func"), "/api/ice-servers/revoke": copy("api/ice-servers/revoke.func") };
   const runtime = JSON.parse(readFileSync(join(funcs["/api/ice-servers"], ".vc-config.json"), "utf8")).runtime;
-  return { log, complaints: complaintsIn(log), funcs, runtime };
+  return { log, complaints: complaintsIn(log), tempDir: copies, funcs, runtime };
 }

@@ -1,0 +1,78 @@
+/**
+ * What the hosts deploy, beside the esbuild bundles: `netlify build` and `vercel build`, run once
+ * per bench with the tests' own builders (test/artefacts/build.ts), measured on disk, and started
+ * for the cold start by the tests' stand-ins for the hosts' runtimes (test/artefacts/*-runtime.mjs),
+ * each in a fresh `node` process like every other system.
+ */
+import { rmSync } from "node:fs";
+import { join } from "node:path";
+import { ICE_SERVERS_PATH } from "../shared/handle.ts";
+import { buildNetlify, buildVercel } from "../test/artefacts/build.ts";
+import { ROOT } from "./build.ts";
+import { cleanEnv, launchNode } from "./children.ts";
+import type { ColdSubject } from "./cold-start.ts";
+import { diskUsage, type DiskUsage } from "./disk-usage.ts";
+import type { FakeReady } from "./protocol.ts";
+import { systemById, type Running } from "./systems.ts";
+
+export type ArtefactId = "netlify-artefact" | "vercel-artefact";
+
+export const ARTEFACTS: readonly { id: ArtefactId; label: string }[] = [
+  { id: "netlify-artefact", label: "ours, Cloudflare, Netlify zip" },
+  { id: "vercel-artefact", label: "ours, Cloudflare, Vercel .func" },
+];
+
+export interface ArtefactSize extends DiskUsage {
+  id: ArtefactId;
+  /** What was measured: the unzipped function, or the route's .func folder. */
+  label: string;
+  /** Netlify uploads a zip; Vercel a folder, so undefined there. */
+  zipBytes?: number;
+  /** The Node the host would run it on; the bench runs it on its own. */
+  runtime: string;
+}
+
+export interface Artefacts {
+  coldSubjects: ColdSubject<ArtefactId>[];
+  sizes: ArtefactSize[];
+  /** Lines of the build logs that look like a problem (the tests fail on them; the bench reports them). */
+  complaints: string[];
+  /** Deletes the copies the builders made outside the repository. */
+  remove(): void;
+}
+
+/** What test/artefacts/serve.mjs prints once it listens, followed by the port (a JSON number). */
+const LISTENING = "listening on ";
+
+async function startRuntime(args: string[], env: Record<string, string>): Promise<Running> {
+  const child = await launchNode<unknown>(args, cleanEnv(env), LISTENING);
+  if (typeof child.ready !== "number") throw new Error(`node ${args.join(" ")} printed no port after "${LISTENING}"`);
+  // The runtime stand-ins do not report when the import finished: only the parent's clock times them.
+  return { url: `http://127.0.0.1:${child.ready}${ICE_SERVERS_PATH}`, pid: child.spawned.child.pid, child, importedAtMs: undefined, stop: child.stop };
+}
+
+/** The same environment as "ours, Cloudflare": the same provider, pointed at the same fake. */
+const sameEnvAsBundle = (fake: FakeReady) => systemById("ours-cloudflare").env(fake);
+
+/** One after the other, as the tests build them: each CLI writes its own folder in the repository. */
+export async function buildArtefacts(): Promise<Artefacts> {
+  const netlify = await buildNetlify();
+  const vercel = await buildVercel();
+  const vercelFunc = vercel.funcs[ICE_SERVERS_PATH];
+  const runtime = (name: string) => join(ROOT, "test/artefacts", name);
+  const commands: Record<ArtefactId, string[]> = {
+    "netlify-artefact": [runtime("netlify-runtime.mjs"), netlify.dir, netlify.mainFile],
+    "vercel-artefact": [runtime("vercel-runtime.mjs"), vercelFunc],
+  };
+  return {
+    coldSubjects: ARTEFACTS.map(({ id, label }) => ({ id, label, start: (fake) => startRuntime(commands[id], sameEnvAsBundle(fake)) })),
+    sizes: [
+      { id: "netlify-artefact", label: "Netlify zip (netlify build), unzipped", zipBytes: netlify.zipBytes, runtime: netlify.runtimeVersion, ...diskUsage(netlify.dir) },
+      { id: "vercel-artefact", label: "Vercel api/ice-servers.func (vercel build)", runtime: vercel.runtime, ...diskUsage(vercelFunc) },
+    ],
+    complaints: [...netlify.complaints.map((line) => `netlify build: ${line}`), ...vercel.complaints.map((line) => `vercel build: ${line}`)],
+    remove: () => {
+      for (const dir of [netlify.tempDir, vercel.tempDir]) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
