@@ -3,7 +3,7 @@
  * when the app runs on that platform: elsewhere the same header is whatever the caller sent.
  */
 import { vercelClientIp as vercelHeadersClientIp } from "../api/_client-ip.ts";
-import { vercelOwnOrigins as vercelSiteOrigins } from "../shared/own-origins.ts";
+import { routedOrigin, vercelOwnOrigins as vercelSiteOrigins } from "../shared/own-origins.ts";
 import { runtimeEnv } from "./runtime-env.ts";
 
 /** Vercel: x-real-ip, else the first x-forwarded-for hop (both set at Vercel's edge). */
@@ -20,7 +20,4 @@ export const netlifyClientIp = (request: Request): string | undefined =>
 export const vercelOwnOrigins = (request: Request): string[] => vercelSiteOrigins(request, runtimeEnv());
 
 /** Netlify: the host Netlify routed the request by, which only reaches this site's deploys. */
-export const netlifyOwnOrigins = (request: Request): string[] => {
-  const host = request.headers.get("host")?.trim();
-  return host ? [`https://${host}`] : [];
-};
+export const netlifyOwnOrigins = (request: Request): string[] => routedOrigin(request.headers);

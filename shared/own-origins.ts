@@ -6,7 +6,8 @@
  * any other host cannot be served from one of ours.
  */
 
-function routedOrigin(headers: Headers): string[] {
+/** The host the platform routed the request by, as an https origin. */
+export function routedOrigin(headers: Headers): string[] {
   const host = headers.get("host")?.trim();
   return host ? [`https://${host}`] : [];
 }
