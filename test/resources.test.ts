@@ -2,6 +2,7 @@
  * What a warm instance must not accumulate: connections (keep-alive reuses one),
  * timers left running after an answer, and unhandled rejections.
  */
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import netlify from "../functions/ice-servers.mts";
 import { handle } from "../shared/handle.ts";
@@ -14,16 +15,21 @@ const fakes = {} as ChainFakes;
 const rejections: unknown[] = [];
 const onRejection = (reason: unknown) => rejections.push(reason);
 
+// The core's own folder as stack frames name it, anchored at this checkout: a bare "/shared/"
+// would also match a checkout that happens to live under some other "shared" folder.
+const CORE_DIR = fileURLToPath(new URL("../shared/", import.meta.url));
+
 /**
  * Timers that the core started and that have neither fired nor been cleared.
- * Only timers created from shared/ count: the HTTP client keeps timers of its own.
+ * Only timers created from the core count: the HTTP client keeps timers of its own.
  */
 function trackCoreTimers() {
   const pending = new Set<unknown>();
+  let created = 0;
   const realSet = globalThis.setTimeout;
   const realClear = globalThis.clearTimeout;
   globalThis.setTimeout = ((callback: (...args: unknown[]) => void, ms?: number, ...args: unknown[]) => {
-    const fromCore = new Error().stack?.includes("/shared/") ?? false;
+    const fromCore = new Error().stack?.includes(CORE_DIR) ?? false;
     const handle = realSet(
       (...inner: unknown[]) => {
         pending.delete(handle);
@@ -32,7 +38,10 @@ function trackCoreTimers() {
       ms,
       ...args,
     );
-    if (fromCore) pending.add(handle);
+    if (fromCore) {
+      pending.add(handle);
+      created += 1;
+    }
     return handle;
   }) as typeof setTimeout;
   globalThis.clearTimeout = ((handle: Parameters<typeof clearTimeout>[0]) => {
@@ -41,6 +50,7 @@ function trackCoreTimers() {
   }) as typeof clearTimeout;
   return {
     pending: () => pending.size,
+    created: () => created,
     restore() {
       globalThis.setTimeout = realSet;
       globalThis.clearTimeout = realClear;
@@ -96,6 +106,8 @@ describe("a warm instance", () => {
         log: { warn() {}, error() {} },
       });
       await response.text();
+      // Every upstream attempt runs under a timer of the core's: seeing none means the tracker is blind.
+      expect(tracker.created()).toBeGreaterThan(0);
       expect(tracker.pending()).toBe(0);
     } finally {
       tracker.restore();
