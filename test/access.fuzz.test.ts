@@ -8,6 +8,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { handle } from "../shared/handle.ts";
 import { signHs256 } from "./helpers/jwt.ts";
+import { quietLog } from "./helpers/log.ts";
 import { secret } from "./helpers/secrets.ts";
 
 const SECRET = secret("fuzz-jwt-secret-0123456789abcdefghij");
@@ -88,7 +89,7 @@ describe("fuzzing the request and access layers", () => {
             calls += 1;
             return upstream();
           },
-          log: { warn() {}, error() {} },
+          log: quietLog(),
         });
         expect(ALLOWED_STATUSES.has(response.status), `status ${response.status}`).toBe(true);
         statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1);
@@ -118,7 +119,7 @@ describe("fuzzing the request and access layers", () => {
       fc.asyncProperty(fc.string({ maxLength: 300 }), fc.string({ maxLength: 50, unit: "binary" }), async (token, noise) => {
         const request = build("GET", "/api/ice-servers", "", `Bearer ${token}${noise.replace(/[^\x21-\x7e]/g, "")}`);
         if (!request) return;
-        const response = await handle(request, ENV, { clientIp: "192.0.2.9", fetch: upstream, log: { warn() {}, error() {} } });
+        const response = await handle(request, ENV, { clientIp: "192.0.2.9", fetch: upstream, log: quietLog() });
         expect([200, 401]).toContain(response.status);
         if (response.status === 401) expect(response.headers.get("www-authenticate")).toMatch(/^Bearer realm=/);
       }),

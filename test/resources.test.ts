@@ -10,6 +10,7 @@ import { CHAIN_SECRETS, chainEnv, type ChainFakes } from "./contract/chain-cases
 import { startFakeCloudflare } from "./fake-cloudflare.ts";
 import { startFakeMetered } from "./fake-metered.ts";
 import { useProcessEnv } from "./helpers/env.ts";
+import { quietLog } from "./helpers/log.ts";
 
 const fakes = {} as ChainFakes;
 const rejections: unknown[] = [];
@@ -103,7 +104,7 @@ describe("a warm instance", () => {
     const tracker = trackCoreTimers();
     try {
       const response = await handle(new Request("http://localhost/api/ice-servers"), chainEnv(fakes, { TURN_PROVIDERS: order }), {
-        log: { warn() {}, error() {} },
+        log: quietLog(),
       });
       await response.text();
       // Every upstream attempt runs under a timer of the core's: seeing none means the tracker is blind.

@@ -7,6 +7,7 @@ import { handle, type HandleOptions } from "../shared/handle.ts";
 import { startFakeCloudflare, type FakeCloudflare } from "./fake-cloudflare.ts";
 import { startFakeMetered, type FakeMetered } from "./fake-metered.ts";
 import { signHs256 } from "./helpers/jwt.ts";
+import { quietLog } from "./helpers/log.ts";
 import { secret } from "./helpers/secrets.ts";
 
 const SIGNING = secret("revoke-e2e-signing-secret-0123456789abcdef");
@@ -30,7 +31,7 @@ beforeEach(() => {
   metered.reset();
 });
 
-const quiet = { warn() {}, error() {} };
+const quiet = quietLog();
 const env = (extra: Record<string, string> = {}) => ({
   CLOUDFLARE_TURN_KEY_ID: "kid",
   CLOUDFLARE_TURN_KEY_API_TOKEN: CF_TOKEN,

@@ -1,5 +1,17 @@
-/** A logger for the core that keeps every line, for tests to read. */
-export function captureLog(): { lines: string[]; warn(message: string): void; error(message: string): void } {
+import type { Logger } from "../../shared/chain.ts";
+import { recordLine } from "./scanned-lines.ts";
+
+/** A logger for the core that keeps every line, for tests to read; the secret scan reads them too. */
+export function captureLog(): Logger & { lines: string[] } {
   const lines: string[] = [];
-  return { lines, warn: (message) => void lines.push(message), error: (message) => void lines.push(message) };
+  const keep = (message: string) => {
+    lines.push(message);
+    recordLine(message);
+  };
+  return { lines, warn: keep, error: keep };
+}
+
+/** A logger that prints nothing, for tests whose point is elsewhere; the secret scan still reads its lines. */
+export function quietLog(): Logger {
+  return { warn: recordLine, error: recordLine };
 }

@@ -6,6 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { handle } from "../../shared/handle.ts";
 import type { Fetch } from "../../shared/upstream.ts";
+import { quietLog } from "../helpers/log.ts";
 
 type Failure = "unauthorized" | "rate_limited" | "unavailable" | "invalid_response" | "error" | "timeout" | "unreachable";
 
@@ -53,7 +54,7 @@ const pairs = ORDER.slice(0, -1).flatMap((better, index) => {
 describe("the most telling failure wins", () => {
   it.each(pairs)("Cloudflare %s, Metered %s → upstream_%s", async (cloudflare, metered, expected) => {
     const fetch: Fetch = (url, init) => answer(url.startsWith("https://cloudflare.test") ? cloudflare : metered, init.signal);
-    const response = await handle(new Request("https://site.example/api/ice-servers"), ENV, { fetch, random: () => 0, log: { warn() {}, error() {} } });
+    const response = await handle(new Request("https://site.example/api/ice-servers"), ENV, { fetch, random: () => 0, log: quietLog() });
     expect((await response.json()).error.code).toBe(`upstream_${expected}`);
   });
 });

@@ -10,13 +10,14 @@ import {
   RateLimitTableFull,
   type RateLimitStore,
 } from "../../shared/rate-limit.ts";
+import { quietLog } from "../helpers/log.ts";
 import { rejectionOf, thrownBy } from "../helpers/service-error.ts";
 
 afterEach(() => {
   vi.useRealTimers();
 });
 
-const quiet = { warn: () => {} };
+const quiet = quietLog();
 const config = (extra: Record<string, string> = {}) => {
   const parsed = configureRateLimit({ RATE_LIMIT: "3/10s", ...extra });
   return { ...parsed, rule: parsed.rule! };
