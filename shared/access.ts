@@ -3,7 +3,7 @@ import { addressKey } from "./client-key.ts";
 import type { Config } from "./config.ts";
 import { ServiceError } from "./errors.ts";
 import { CORS_ALLOWED_HEADERS, corsHeaders, originAllowed, requestOrigin } from "./origins.ts";
-import { overLimitAddresses } from "./over-limit.ts";
+import { overLimitCallers } from "./over-limit.ts";
 import { checkRateLimit, memoryStore, rateLimited, upstashStore, type RateLimitStore, type StoreChoice } from "./rate-limit.ts";
 import { noContent } from "./respond.ts";
 import type { Fetch } from "./upstream.ts";
@@ -30,7 +30,7 @@ export interface AccessOptions extends HostFacts {
 }
 
 const memory = memoryStore();
-const overLimit = overLimitAddresses();
+const overLimit = overLimitCallers();
 const upstashStores = new Map<string, RateLimitStore>();
 
 function storeFor(choice: StoreChoice, fallback: StoreChoice | undefined, config: Config, options: AccessOptions): RateLimitStore {
@@ -94,30 +94,33 @@ export function preflight(methods: readonly string[]): Response {
 /**
  * Authenticates the caller and counts the request against the caller's allowance:
  * the verified user when there is one, else the client's address. A failed
- * authentication is counted against the address too, so guessing tokens ends in 429;
- * an address known to be over its allowance is refused before its token is read.
+ * authentication is counted against the address too, so guessing tokens ends in 429.
+ * A caller this instance saw go over its allowance is refused until the Retry-After it
+ * was given without asking the store again (an address before its token is even read):
+ * a flood costs no store round trips, and the answer is the one the store would give.
  * Returns who the caller is and the rate-limit headers for the answer.
  */
 export async function admit(request: Request, config: Config, options: AccessOptions): Promise<{ caller: Caller; headers: Record<string, string> }> {
   const rule = config.rateLimit.rule;
   if (!rule) return { caller: await authenticate(request, config.auth), headers: {} };
   const address = options.clientIp ? `ip:${addressKey(options.clientIp)}` : undefined;
-  // Only where there is a token to spare reading: without authentication every request is counted.
   // Noted under the rule it broke, so that a new RATE_LIMIT applies at once.
-  const noted = address && config.auth.mode !== "none" ? `${rule.limit}/${rule.windowMs}:${address}` : undefined;
+  const noteFor = (key: string) => `${rule.limit}/${rule.windowMs}:${key}`;
   const count = async (key: string) => {
+    const waitMs = overLimit.refusedFor(noteFor(key));
+    if (waitMs > 0) throw rateLimited(rule, waitMs);
     const store = storeFor(config.rateLimit.store, config.rateLimit.fallbackStore, config, options);
     try {
       return await checkRateLimit(key, { ...config.rateLimit, rule }, store, options.log);
     } catch (error) {
-      if (noted && key === address && error instanceof ServiceError && error.code === "rate_limited") {
-        overLimit.note(noted, Number(error.headers["retry-after"]) * 1000);
+      if (error instanceof ServiceError && error.code === "rate_limited") {
+        overLimit.note(noteFor(key), Number(error.headers["retry-after"]) * 1000);
       }
       throw error;
     }
   };
-  if (noted) {
-    const waitMs = overLimit.refusedFor(noted);
+  if (address) {
+    const waitMs = overLimit.refusedFor(noteFor(address));
     if (waitMs > 0) throw rateLimited(rule, waitMs);
   }
   let caller: Caller;

@@ -1,11 +1,10 @@
 /**
- * Addresses this instance has seen go over their allowance, each until the
- * Retry-After it was given: the next request from one is refused before its token
- * is even read, so guessing costs neither a verification nor a store round trip.
- * Only a shortcut: what it forgets (when full) the store still refuses, after
- * verification.
+ * Callers (addresses and users) this instance has seen go over their allowance, each
+ * until the Retry-After it was given: the next request from one is refused without a
+ * store round trip, and an address before its token is even read. Only a shortcut: what
+ * it forgets (when full) the store still refuses.
  */
-export function overLimitAddresses(maxKeys = 10_000) {
+export function overLimitCallers(maxKeys = 10_000) {
   const until = new Map<string, number>();
   return {
     note(key: string, retryAfterMs: number, now = Date.now()): void {

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { overLimitAddresses } from "../../shared/over-limit.ts";
+import { overLimitCallers } from "../../shared/over-limit.ts";
 
-describe("overLimitAddresses", () => {
+describe("overLimitCallers", () => {
   it("refuses a noted address until its Retry-After, then forgets it", () => {
-    const noted = overLimitAddresses();
+    const noted = overLimitCallers();
     noted.note("ip:1", 5000, 1000);
     expect(noted.refusedFor("ip:1", 1000)).toBe(5000);
     expect(noted.refusedFor("ip:1", 5999)).toBe(1);
@@ -12,7 +12,7 @@ describe("overLimitAddresses", () => {
   });
 
   it("stays bounded: a note that does not fit is dropped, and ended notes make room", () => {
-    const noted = overLimitAddresses(2);
+    const noted = overLimitCallers(2);
     noted.note("ip:1", 1000, 0);
     noted.note("ip:2", 60_000, 0);
     noted.note("ip:3", 60_000, 0);
