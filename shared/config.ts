@@ -37,33 +37,6 @@ export interface Config {
   readonly revokeSecret?: string;
 }
 
-const GENERAL_VARIABLES = [
-  "TURN_TTL",
-  "TURN_KEEP_PORT_53",
-  "TURN_UPSTREAM_TIMEOUT_MS",
-  "TURN_TOTAL_TIMEOUT_MS",
-  "TURN_URL_SET",
-  "TURN_FALLBACK_STUN",
-  "TURN_PROVIDERS",
-] as const;
-const ACCESS_VARIABLES = [
-  "ALLOWED_ORIGINS",
-  "AUTH_MODE",
-  "AUTH_BEARER_TOKENS",
-  "AUTH_JWT_SECRET",
-  "AUTH_JWKS_URL",
-  "AUTH_JWT_ISSUER",
-  "AUTH_JWT_AUDIENCE",
-  "RATE_LIMIT",
-  "RATE_LIMIT_FAIL",
-  "RATE_LIMIT_TIMEOUT_MS",
-  "REDIS_URL",
-  "UPSTASH_REDIS_REST_URL",
-  "UPSTASH_REDIS_REST_TOKEN",
-  "REVOKE_SIGNING_SECRET",
-];
-const VARIABLES = [...GENERAL_VARIABLES, ...ACCESS_VARIABLES, ...PROVIDERS.flatMap((provider) => provider.variables)];
-
 const GeneralSchema = v.object({
   TURN_TTL: v.optional(integerBetween("TURN_TTL", 1, MAX_TTL), "86400"),
   TURN_KEEP_PORT_53: v.optional(flag("TURN_KEEP_PORT_53"), "false"),
@@ -72,6 +45,8 @@ const GeneralSchema = v.object({
   TURN_URL_SET: v.optional(v.picklist(["full", "compact"], "TURN_URL_SET must be full or compact"), "compact"),
   TURN_FALLBACK_STUN: v.optional(flag("TURN_FALLBACK_STUN"), "false"),
 });
+
+const GENERAL_VARIABLES = Object.keys(GeneralSchema.entries);
 
 function providersFrom(env: Env): ConfiguredProvider[] {
   const configured = PROVIDERS.map((provider) => ({ provider, config: provider.configure(env) }));
@@ -127,25 +102,39 @@ export function parseConfig(env: Env): Config {
 const RECHECK_MS = 1000;
 
 type Outcome = { config: Config } | { error: unknown };
-let cached: { env: Env; key: string; checkedAt: number; outcome: Outcome } | undefined;
+/** `read`: every variable the parse looked at, so the outcome is a function of their values alone. */
+let cached: { env: Env; read: readonly string[]; key: string; checkedAt: number; outcome: Outcome } | undefined;
 
-function outcomeOf(env: Env): Outcome {
+const keyOf = (env: Env, names: readonly string[]) => names.map((name) => env[name] ?? "").join("\u0000");
+
+function load(env: Env, nowMs: number): NonNullable<typeof cached> {
+  // Recorded, not listed: a variable a part reads is watched without being registered anywhere,
+  // and one it did not read cannot have changed what it decided.
+  const read = new Set<string>();
+  const recording = new Proxy(env, {
+    get(target, name) {
+      if (typeof name === "string") read.add(name);
+      return Reflect.get(target, name);
+    },
+  });
+  let outcome: Outcome;
   try {
-    return { config: parseConfig(env) };
+    outcome = { config: parseConfig(recording) };
   } catch (error) {
-    return { error };
+    outcome = { error };
   }
+  const names = [...read];
+  return { env, read: names, key: keyOf(env, names), checkedAt: nowMs, outcome };
 }
 
 /**
  * parseConfig, done once per warm instance: the result (or the error) is kept
- * until one of the variables it reads changes. A change to the same environment
+ * until one of the variables it read changes. A change to the same environment
  * object is noticed within a second; another object is compared at once.
  */
 export function loadConfig(env: Env, nowMs = performance.now()): Config {
   if (cached === undefined || cached.env !== env || nowMs - cached.checkedAt >= RECHECK_MS) {
-    const key = VARIABLES.map((name) => env[name] ?? "").join("\u0000");
-    if (cached?.key !== key) cached = { env, key, checkedAt: nowMs, outcome: outcomeOf(env) };
+    if (cached?.key !== keyOf(env, cached?.read ?? [])) cached = load(env, nowMs);
     else Object.assign(cached, { env, checkedAt: nowMs });
   }
   if ("error" in cached.outcome) throw cached.outcome.error;

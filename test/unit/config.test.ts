@@ -153,6 +153,40 @@ describe("loadConfig", () => {
     expect(loadConfig({ TURN_TTL: "900" }, 20_001).ttl).toBe(900);
   });
 
+  // Every part's variables are watched with no list of them kept anywhere: in each of these
+  // set-ups, changing any variable the parse read makes the next check parse again.
+  it.each([
+    ["bearer tokens and Cloudflare", { AUTH_MODE: "bearer", AUTH_BEARER_TOKENS: "t".repeat(32), CLOUDFLARE_TURN_KEY_ID: "k", CLOUDFLARE_TURN_KEY_API_TOKEN: SECRET }],
+    ["an HS256 JWT and Metered", { AUTH_MODE: "jwt", AUTH_JWT_SECRET: "s".repeat(32), AUTH_JWT_ISSUER: "i", AUTH_JWT_AUDIENCE: "a", METERED_APP: "demo", METERED_SECRET_KEY: SECRET }],
+    ["a JWKS, Upstash and a shared secret", { AUTH_MODE: "jwt", AUTH_JWKS_URL: "https://idp.example/jwks", AUTH_JWT_ISSUER: "i", AUTH_JWT_AUDIENCE: "a", UPSTASH_REDIS_REST_URL: "https://u.example", UPSTASH_REDIS_REST_TOKEN: SECRET, TURN_SHARED_SECRET: SECRET, TURN_URLS: "turn:t.example" }],
+    ["origins, Redis, a revoke secret and limits", { ALLOWED_ORIGINS: "https://app.example", REDIS_URL: "redis://127.0.0.1:6379", REVOKE_SIGNING_SECRET: "r".repeat(32), RATE_LIMIT: "5/60s", RATE_LIMIT_FAIL: "closed", RATE_LIMIT_TIMEOUT_MS: "100" }],
+  ])("notices a change to any variable it read: %s", (_, base: Record<string, string>) => {
+    const read = new Set<string>();
+    parseConfig(new Proxy(base, { get: (target, name) => (typeof name === "string" && read.add(name), Reflect.get(target, name)) }));
+    for (const name of Object.keys(base)) expect(read).toContain(name);
+    let now = 40_000;
+    for (const name of read) {
+      const env: Record<string, string> = { ...base };
+      const before = loadConfig(env, (now += 2000));
+      env[name] = `${env[name] ?? ""}-changed`;
+      const after = (() => {
+        try {
+          return loadConfig(env, (now += 2000));
+        } catch (error) {
+          return error;
+        }
+      })();
+      expect(after, name).not.toBe(before);
+    }
+  });
+
+  it("keeps the configuration when only a variable it did not read changes", () => {
+    const env: Record<string, string> = { AUTH_MODE: "none" };
+    const first = loadConfig(env, 50_000);
+    env.AUTH_JWKS_URL = "https://idp.example/jwks";
+    expect(loadConfig(env, 52_000)).toBe(first);
+  });
+
   it("reads the environment again at once after forgetLoadedConfig", () => {
     const env: Record<string, string> = { TURN_TTL: "600" };
     loadConfig(env, 30_000);
