@@ -1,13 +1,13 @@
 /**
  * What the hosts deploy, beside the esbuild bundles: `netlify build` and `vercel build`, run once
- * per bench with the tests' own builders (test/artefacts/build.ts), measured on disk, and started
- * for the cold start by the tests' stand-ins for the hosts' runtimes (test/artefacts/*-runtime.mjs),
+ * per bench with the builders the tests use (scripts/artefacts/build.ts), measured on disk, and started
+ * for the cold start by the stand-ins for the hosts' runtimes the tests use (scripts/artefacts/*-runtime.mjs),
  * each in a fresh `node` process like every other system.
  */
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { ICE_SERVERS_PATH } from "../shared/handle.ts";
-import { buildNetlify, buildVercel } from "../test/artefacts/build.ts";
+import { buildNetlify, buildVercel } from "../scripts/artefacts/build.ts";
 import { ROOT } from "./build.ts";
 import { cleanEnv, launchNode } from "./children.ts";
 import type { ColdSubject } from "./cold-start.ts";
@@ -41,7 +41,7 @@ export interface Artefacts {
   remove(): void;
 }
 
-/** What test/artefacts/serve.mjs prints once it listens, followed by the port (a JSON number). */
+/** What scripts/artefacts/serve.mjs prints once it listens, followed by the port (a JSON number). */
 const LISTENING = "listening on ";
 
 async function startRuntime(args: string[], env: Record<string, string>): Promise<Running> {
@@ -59,7 +59,7 @@ export async function buildArtefacts(): Promise<Artefacts> {
   const netlify = await buildNetlify();
   const vercel = await buildVercel();
   const vercelFunc = vercel.funcs[ICE_SERVERS_PATH];
-  const runtime = (name: string) => join(ROOT, "test/artefacts", name);
+  const runtime = (name: string) => join(ROOT, "scripts/artefacts", name);
   const commands: Record<ArtefactId, string[]> = {
     "netlify-artefact": [runtime("netlify-runtime.mjs"), netlify.dir, netlify.mainFile],
     "vercel-artefact": [runtime("vercel-runtime.mjs"), vercelFunc],

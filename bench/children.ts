@@ -1,11 +1,11 @@
 /**
- * Child processes of the bench: started through test/helpers/process.ts (each in
+ * Child processes of the bench: started through scripts/lib/process.ts (each in
  * its own process group), each ready when it prints its mark, and all of them
  * stopped on every way out: the end of the run, an error, Ctrl-C, or the bench
  * process exiting.
  */
 import { readFileSync } from "node:fs";
-import { spawnLogged, type Spawned } from "../test/helpers/process.ts";
+import { spawnLogged, type Spawned } from "../scripts/lib/process.ts";
 
 export interface Child<Ready> {
   spawned: Spawned;

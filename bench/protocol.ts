@@ -18,6 +18,9 @@ export interface FakeReady {
   control: string;
 }
 
+/** What the fake does to every request until cleared: answer after `ms`, or never answer. */
+export type BenchFault = { kind: "latency"; ms: number } | { kind: "hang" };
+
 export interface FakeStats {
   requests: number;
   connections: number;

@@ -3,7 +3,7 @@
  * running bench/serve.ts over one bundled entry point (see bench/build.ts).
  */
 import { ICE_SERVERS_PATH } from "../shared/handle.ts";
-import { freePort } from "../test/helpers/process.ts";
+import { freePort } from "../scripts/lib/process.ts";
 import type { Built, EntryName } from "./build.ts";
 import { cleanEnv, launchNode, type Child } from "./children.ts";
 import type { ColdSubject } from "./cold-start.ts";

@@ -1,9 +1,8 @@
 /** The bench's side of the fake Cloudflare API, which runs in its own process (bench/fake-cloudflare-host.ts). */
-import type { Fault } from "../test/fake-upstream.ts";
 import type { Built } from "./build.ts";
 import { cleanEnv, launchNode } from "./children.ts";
 import { sendJson } from "./http.ts";
-import { FAKE_API_TOKEN, FAKE_KEY_ID, FAKE_READY, type FakeReady, type FakeStats } from "./protocol.ts";
+import { FAKE_API_TOKEN, FAKE_KEY_ID, FAKE_READY, type BenchFault, type FakeReady, type FakeStats } from "./protocol.ts";
 
 export interface FakeCloudflareProcess {
   ready: FakeReady;
@@ -11,7 +10,7 @@ export interface FakeCloudflareProcess {
   stats(): Promise<FakeStats>;
   /** Forgets requests, connections and faults. */
   reset(): Promise<void>;
-  setFault(fault: Fault | undefined): Promise<void>;
+  setFault(fault: BenchFault | undefined): Promise<void>;
   /** Every request is answered after `ms` (0: at once). */
   setLatency(ms: number): Promise<void>;
   stop(): Promise<void>;
@@ -21,7 +20,7 @@ export async function startFakeCloudflareProcess(built: Built): Promise<FakeClou
   const child = await launchNode<FakeReady>([built.fakeHost], cleanEnv({}), FAKE_READY);
   const control = child.ready.control;
   const post = (path: string, body: unknown) => sendJson<unknown>(`${control}${path}`, { method: "POST", body: JSON.stringify(body ?? null), timeoutMs: 5000 });
-  const setFault = async (fault: Fault | undefined) => void (await post("/fault", fault));
+  const setFault = async (fault: BenchFault | undefined) => void (await post("/fault", fault));
   return {
     ready: child.ready,
     pid: child.spawned.child.pid,

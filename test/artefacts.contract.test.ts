@@ -7,7 +7,7 @@ import { createClient } from "@redis/client";
 import { rmSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KEY_PREFIX } from "../shared/rate-limit.ts";
-import { buildNetlify, buildVercel, type NetlifyArtefact, type VercelArtefact } from "./artefacts/build.ts";
+import { buildNetlify, buildVercel, type NetlifyArtefact, type VercelArtefact } from "../scripts/artefacts/build.ts";
 import { CONTRACT_TOKEN } from "./contract/cases.ts";
 import { describeContract, type EntryPoint } from "./contract/vitest-suite.ts";
 import { signHs256 } from "./helpers/jwt.ts";
@@ -15,7 +15,7 @@ import { spawnLogged, type Spawned } from "./helpers/process.ts";
 import { startRedis, type RedisServer } from "./helpers/redis.ts";
 import { secret } from "./helpers/secrets.ts";
 
-const RUNTIMES = `${import.meta.dirname}/artefacts`;
+const RUNTIMES = `${import.meta.dirname}/../scripts/artefacts`;
 
 // One build of each per run, shared by every suite below; the two builds run one after the other.
 let netlifyBuild: Promise<NetlifyArtefact> | undefined;
