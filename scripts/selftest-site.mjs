@@ -1,5 +1,5 @@
 // Assembles the self-test page into one folder for a static deploy (opt-in, see
-// docs/selftest.md): index.html, selftest.js and turn-client.js, side by side as the page expects.
+// docs/selftest.md): index.html, selftest.js, negotiate.js and turn-client.js, side by side as the page expects.
 // Usage: node scripts/selftest-site.mjs [out-dir]   (default: selftest-site/)
 import { copyFileSync, mkdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
@@ -12,6 +12,7 @@ const out = resolve(process.argv[2] ?? join(root, "selftest-site"));
 const FILES = {
   "index.html": "selftest/index.html",
   "selftest.js": "selftest/selftest.js",
+  "negotiate.js": "selftest/negotiate.js",
   "turn-client.js": "client/turn-client.js",
 };
 

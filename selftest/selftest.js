@@ -1,4 +1,5 @@
 // The self-test page's script: plain ESM, no build step. See index.html.
+import { negotiatePerfectly } from "./negotiate.js";
 import { getIceServers, keepFresh } from "./turn-client.js";
 
 /** How long one URL's message may take to arrive. */
@@ -234,69 +235,6 @@ function setLongVerdict(state, summary) {
   show("long-summary", summary);
 }
 
-const ufragOf = (sdp) => /^a=ice-ufrag:(.*)$/m.exec(sdp ?? "")?.[1]?.trim();
-
-/**
- * Perfect negotiation (W3C WebRTC §10.7) between two peer connections of this page, over an
- * asynchronous in-order channel as a WebSocket would be; `b` is the polite one. keepFresh's
- * pc.restartIce() reaches the other side only through this.
- */
-function negotiatePerfectly(a, b, onError) {
-  const peers = [
-    { pc: a, polite: false },
-    { pc: b, polite: true },
-  ];
-  for (const [self, other] of [
-    [peers[0], peers[1]],
-    [peers[1], peers[0]],
-  ]) {
-    const { pc, polite } = self;
-    let makingOffer = false;
-    let ignoreOffer = false;
-    let inbox = Promise.resolve();
-    const send = (message) => setTimeout(() => other.receive(message), 0);
-    pc.addEventListener("negotiationneeded", async () => {
-      try {
-        makingOffer = true;
-        await pc.setLocalDescription();
-        send({ description: pc.localDescription.toJSON() });
-      } catch (error) {
-        onError(error);
-      } finally {
-        makingOffer = false;
-      }
-    });
-    pc.addEventListener("icecandidate", ({ candidate }) => candidate && send({ candidate: candidate.toJSON() }));
-    async function handle({ description, candidate }) {
-      try {
-        if (description) {
-          const collision = description.type === "offer" && (makingOffer || pc.signalingState !== "stable");
-          ignoreOffer = !polite && collision;
-          if (ignoreOffer) return;
-          await pc.setRemoteDescription(description);
-          if (description.type === "offer") {
-            await pc.setLocalDescription();
-            send({ description: pc.localDescription.toJSON() });
-          }
-        } else if (candidate) {
-          try {
-            await pc.addIceCandidate(candidate);
-          } catch (error) {
-            // After a glare, candidates of the offer that lost can still be on their way.
-            const stale = candidate.usernameFragment && candidate.usernameFragment !== ufragOf(pc.remoteDescription?.sdp);
-            if (!ignoreOffer && !stale) throw error;
-          }
-        }
-      } catch (error) {
-        onError(error);
-      }
-    }
-    self.receive = (message) => {
-      inbox = inbox.then(() => handle(message));
-    };
-  }
-}
-
 /** The selected pair's local relay address ("ip:port"), or undefined. */
 async function relayedAddress(pc) {
   const local = (await selectedCandidates(pc))?.local;
@@ -331,7 +269,7 @@ async function longCall() {
     if (turnUrls(initial[0].config.iceServers).length === 0) throw new Error("The server handed out no TURN URL: configure a TURN provider.");
     const [a, b] = initial.map((servers) => new RTCPeerConnection({ ...servers.config, iceTransportPolicy: "relay" }));
     pcs.push(a, b);
-    negotiatePerfectly(a, b, (error) => problems.push(`negotiation: ${error?.message ?? error}`));
+    negotiatePerfectly(a, b, { onError: (_, error) => problems.push(`negotiation: ${error?.message ?? error}`) });
 
     const arrivals = [];
     b.addEventListener("datachannel", ({ channel }) => {

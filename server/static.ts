@@ -18,6 +18,7 @@ export const STATIC_FILES: Readonly<Record<string, { file: string; type: string 
   "/": { file: "selftest/index.html", type: HTML },
   "/index.html": { file: "selftest/index.html", type: HTML },
   "/selftest.js": { file: "selftest/selftest.js", type: JS },
+  "/negotiate.js": { file: "selftest/negotiate.js", type: JS },
   "/turn-client.js": { file: "client/turn-client.js", type: JS },
 };
 

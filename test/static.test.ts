@@ -14,6 +14,7 @@ describe("server/static.ts: the self-test page under npm start", () => {
       ["/", "text/html; charset=utf-8", "selftest/index.html"],
       ["/index.html", "text/html; charset=utf-8", "selftest/index.html"],
       ["/selftest.js", "text/javascript; charset=utf-8", "selftest/selftest.js"],
+      ["/negotiate.js", "text/javascript; charset=utf-8", "selftest/negotiate.js"],
       ["/turn-client.js", "text/javascript; charset=utf-8", "client/turn-client.js"],
     ]) {
       const response = (await get(path))!;
@@ -75,7 +76,7 @@ describe("npm run build:selftest: the page as a static site", () => {
       const text = readFileSync(join(out, name), "utf8");
       return [...text.matchAll(/(?:src="|from ")(\.\/[^"]+)"/g)].map((match) => match[1].slice(2));
     });
-    expect(references.sort()).toEqual(["selftest.js", "turn-client.js"]);
+    expect(references.sort()).toEqual(["negotiate.js", "selftest.js", "turn-client.js"]);
     for (const reference of references) expect(names).toContain(reference);
   });
 });

@@ -1,10 +1,12 @@
 // Runs inside Chromium, in a page of the origin `npm start` serves; injected by test/e2e.test.ts.
-// It uses the browser client (/turn-client.js) and real RTCPeerConnections, and returns plain
+// It uses the browser client (/turn-client.js), the self-test page's negotiation (/negotiate.js) and real RTCPeerConnections, and returns plain
 // facts (candidates, errors, getStats' selected pair, whether data arrived) for the test to judge.
 "use strict";
 
 (() => {
   const client = () => import("/turn-client.js");
+  // The self-test page's own perfect negotiation, so the tests prove what the page runs.
+  const negotiation = () => import("/negotiate.js");
   const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
   const within = (promise, ms) => Promise.race([promise, sleep(ms).then(() => undefined)]);
   const asList = (urls) => (Array.isArray(urls) ? urls : [urls]);
@@ -238,75 +240,6 @@
     }
   }
 
-  const ufragOf = (sdp) => /^a=ice-ufrag:(.*)$/m.exec(sdp ?? "")?.[1]?.trim();
-
-  /**
-   * Perfect negotiation (W3C WebRTC §10.7) between two peer connections of this page, over an
-   * asynchronous in-order channel, as an app would run it over a WebSocket: `a` is impolite, `b`
-   * polite. Every offer is logged with its ICE ufrag (a new ufrag is an ICE restart).
-   */
-  function negotiatePerfectly(a, b, log) {
-    const peers = [
-      { pc: a, side: "a", polite: false },
-      { pc: b, side: "b", polite: true },
-    ];
-    for (const [self, other] of [
-      [peers[0], peers[1]],
-      [peers[1], peers[0]],
-    ]) {
-      const { pc, side, polite } = self;
-      let makingOffer = false;
-      let ignoreOffer = false;
-      let inbox = Promise.resolve();
-      const send = (message) => setTimeout(() => other.receive(message), 0);
-      pc.addEventListener("negotiationneeded", async () => {
-        try {
-          makingOffer = true;
-          await pc.setLocalDescription();
-          if (pc.localDescription.type === "offer") log.offers.push({ side, at: Date.now(), ufrag: ufragOf(pc.localDescription.sdp) });
-          send({ description: pc.localDescription.toJSON() });
-        } catch (error) {
-          log.negotiationErrors.push(`${side}: ${error}`);
-        } finally {
-          makingOffer = false;
-        }
-      });
-      pc.addEventListener("icecandidate", ({ candidate }) => {
-        if (candidate) send({ candidate: candidate.toJSON() });
-      });
-      pc.addEventListener("icecandidateerror", ({ url, errorCode, errorText }) => {
-        log.candidateErrors.push({ side, url, code: errorCode, text: errorText });
-      });
-      async function handle({ description, candidate }) {
-        try {
-          if (description) {
-            const collision = description.type === "offer" && (makingOffer || pc.signalingState !== "stable");
-            ignoreOffer = !polite && collision;
-            if (ignoreOffer) return;
-            await pc.setRemoteDescription(description);
-            if (description.type === "offer") {
-              await pc.setLocalDescription();
-              send({ description: pc.localDescription.toJSON() });
-            }
-          } else if (candidate) {
-            try {
-              await pc.addIceCandidate(candidate);
-            } catch (error) {
-              // After a glare, candidates of the offer that lost can still be on their way.
-              const stale = candidate.usernameFragment && candidate.usernameFragment !== ufragOf(pc.remoteDescription?.sdp);
-              if (!ignoreOffer && !stale) throw error;
-            }
-          }
-        } catch (error) {
-          log.negotiationErrors.push(`${side}: ${error}`);
-        }
-      }
-      self.receive = (message) => {
-        inbox = inbox.then(() => handle(message));
-      };
-    }
-  }
-
   /** The selected pair's local relay address of `pc`, or undefined. */
   async function localAddress(pc) {
     return (await selectedPair(pc))?.local.address;
@@ -323,7 +256,17 @@
     const initial = await Promise.all([getIceServers({ ttl }), getIceServers({ ttl })]);
     const [a, b] = initial.map((servers) => new RTCPeerConnection({ ...servers.config, iceTransportPolicy: "relay" }));
     const log = { offers: [], negotiationErrors: [], candidateErrors: [], events: [] };
-    negotiatePerfectly(a, b, log);
+    const { negotiatePerfectly } = await negotiation();
+    negotiatePerfectly(a, b, {
+      onError: (side, error) => log.negotiationErrors.push(`${side}: ${error}`),
+      // A new ufrag is an ICE restart.
+      onOffer: (side, ufrag) => log.offers.push({ side, at: Date.now(), ufrag }),
+    });
+    for (const [pc, side] of [[a, "a"], [b, "b"]]) {
+      pc.addEventListener("icecandidateerror", ({ url, errorCode, errorText }) => {
+        log.candidateErrors.push({ side, url, code: errorCode, text: errorText });
+      });
+    }
 
     const arrivals = [];
     b.addEventListener("datachannel", ({ channel }) => {
