@@ -1,0 +1,22 @@
+import { expect, it } from "vitest";
+import { CONTRACT_TOKEN } from "./contract/cases.ts";
+import { describeContract } from "./contract/vitest-suite.ts";
+import { startWranglerDev, type WranglerDev } from "./helpers/wrangler-dev.ts";
+
+// The Worker (workers/ice-servers.ts) as Cloudflare's own CLI serves it: workerd, offline.
+let wrangler: WranglerDev | undefined;
+
+describeContract("Cloudflare Worker under wrangler dev (workerd)", async (env) => {
+  wrangler = await startWranglerDev(env);
+  return {
+    send: (path, init) => fetch(`${wrangler!.origin}${path}`, init),
+    close: () => wrangler!.close(),
+  };
+});
+
+// Runs after the contract: by then every upstream fault has been logged.
+it("wrangler dev never printed the API token", () => {
+  // The 401 case logs an operator hint: seeing it proves the Worker's log is what is scanned.
+  expect(wrangler?.worker.output()).toContain("OPERATOR: Cloudflare refused our credentials");
+  expect(wrangler!.worker.output()).not.toContain(CONTRACT_TOKEN);
+});
