@@ -1,4 +1,5 @@
 import { expect, it } from "vitest";
+import { secret } from "./helpers/secrets.ts";
 import { CONTRACT_TOKEN } from "./contract/cases.ts";
 import { describeContract } from "./contract/vitest-suite.ts";
 import { startDenoServe, type DenoServe } from "./helpers/deno-serve.ts";
@@ -26,3 +27,26 @@ describeHostChain("the Deno Deploy entry under deno task serve", async (env) => 
   const started = await startDenoServe(env);
   return { origin: started.origin, output: () => started.server.output(), close: () => started.close() };
 });
+
+it("deno serve counts the connection's peer, not a header a client could forge", async () => {
+  const limited = await startDenoServe({
+    TURN_SHARED_SECRET: secret("deno-serve-shared-Secret-7Uj9Ik1Ol3Pm"),
+    TURN_URLS: "turn:turn.example.test:3478",
+    // startDenoServe's readiness request is the first of the three this peer may make.
+    RATE_LIMIT: "3/60s",
+  });
+  try {
+    const statuses: number[] = [];
+    for (let i = 1; i <= 3; i += 1) {
+      const forged = `198.51.100.${i}`;
+      const answer = await fetch(`${limited.origin}/api/ice-servers`, {
+        headers: { "x-forwarded-for": forged, "x-real-ip": forged, "cf-connecting-ip": forged, "true-client-ip": forged },
+      });
+      await answer.body?.cancel();
+      statuses.push(answer.status);
+    }
+    expect(statuses).toEqual([200, 200, 429]);
+  } finally {
+    await limited.close();
+  }
+}, 60_000);

@@ -3,12 +3,29 @@
  * 127.0.0.1, offline: its variables come from an env file in a temporary folder (never a tracked
  * file), and nothing asks Cloudflare for anything (no metrics, update check, or `Request.cf` fetch).
  */
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { freePort, spawnLogged, waitForHttp, type Spawned } from "./process.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
+
+const WRANGLER = join(ROOT, "node_modules/.bin/wrangler");
+
+/** wrangler's environment: its own home in `dir`, and nothing sent to Cloudflare. */
+function offline(dir: string): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH,
+    HOME: dir,
+    XDG_CONFIG_HOME: dir,
+    MINIFLARE_CACHE_DIR: dir,
+    WRANGLER_SEND_METRICS: "false",
+    WRANGLER_SEND_ERROR_REPORTS: "false",
+    WRANGLER_HIDE_BANNER: "true",
+    CI: "1",
+  };
+}
 
 export interface WranglerDev {
   origin: string;
@@ -30,18 +47,9 @@ export async function startWranglerDev(env: Record<string, string>): Promise<Wra
   writeFileSync(join(dir, "cf.json"), "{}");
   const port = await freePort();
   const worker = spawnLogged(
-    join(ROOT, "node_modules/.bin/wrangler"),
+    WRANGLER,
     ["dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", "0", "--env-file", join(dir, "vars.env"), "--persist-to", join(dir, "state"), "--show-interactive-dev-session=false"],
-    {
-      PATH: process.env.PATH,
-      HOME: dir,
-      XDG_CONFIG_HOME: dir,
-      MINIFLARE_CACHE_DIR: dir,
-      WRANGLER_SEND_METRICS: "false",
-      WRANGLER_SEND_ERROR_REPORTS: "false",
-      WRANGLER_HIDE_BANNER: "true",
-      CI: "1",
-    },
+    offline(dir),
     ROOT,
   );
   const origin = `http://127.0.0.1:${port}`;
@@ -60,4 +68,15 @@ export async function startWranglerDev(env: Record<string, string>): Promise<Wra
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** What `wrangler deploy` would upload, built into `outDir` with a source map; throws with wrangler's output on failure. */
+export function buildWorker(outDir: string): void {
+  const home = mkdtempSync(join(tmpdir(), "turn-vend-wrangler-home-"));
+  try {
+    const build = spawnSync(WRANGLER, ["deploy", "--dry-run", "--outdir", outDir, "--upload-source-maps"], { cwd: ROOT, env: offline(home), encoding: "utf8", timeout: 120_000 });
+    if (build.status !== 0) throw new Error(`wrangler deploy --dry-run failed:\n${build.stdout}${build.stderr}`);
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
 }
