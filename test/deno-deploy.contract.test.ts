@@ -46,6 +46,15 @@ it("deno serve counts the connection's peer, not a header a client could forge",
       statuses.push(answer.status);
     }
     expect(statuses).toEqual([200, 200, 429]);
+    // Same origin is the host the request was routed by: Deno Deploy routes by host. (Past the
+    // origin check, this peer is over its limit.)
+    const routed = `https://${new URL(limited.origin).host}`;
+    const elsewhere = `https://localhost:${new URL(limited.origin).port}`;
+    for (const [origin, status] of [[routed, 429], [elsewhere, 403], ["https://evil.example", 403]] as const) {
+      const answer = await fetch(`${limited.origin}/api/ice-servers`, { headers: { origin } });
+      await answer.body?.cancel();
+      expect([origin, answer.status]).toEqual([origin, status]);
+    }
   } finally {
     await limited.close();
   }

@@ -85,6 +85,17 @@ describe("the Worker under wrangler dev, rate-limited through Upstash's REST pro
     expect(await count("203.0.113.9")).toBe(String(LIMIT + 1));
     expect(await client.keys(`${KEY_PREFIX}ip:198.51.100.*`)).toEqual([]);
   });
+
+  it("a page on the host the request was routed by is same-origin; a page on another host is refused", async () => {
+    const routed = `https://${new URL(wrangler.origin).host}`;
+    const own = await record(await ask({ "cf-connecting-ip": "203.0.113.10", origin: routed }));
+    expect(own.status).toBe(200);
+    expect(own.headers.get("access-control-allow-origin")).toBe(routed);
+    for (const origin of ["https://evil.example", `https://localhost:${new URL(wrangler.origin).port}`]) {
+      const other = await record(await ask({ "cf-connecting-ip": "203.0.113.10", origin }));
+      expect([other.status, other.code]).toEqual([403, "origin_not_allowed"]);
+    }
+  });
 });
 
 it("the Worker's bundle holds web-standard code only: no node: import, nothing from node/ or @redis/client", () => {
