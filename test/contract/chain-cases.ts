@@ -31,6 +31,11 @@ export interface ChainFakes {
   metered: FakeMetered;
   /** The upstream client under test: the global fetch when absent. */
   fetch?: Fetch;
+  /**
+   * A host's real entry point instead of the core in process: the host running on `env`, and how
+   * to ask it for `path` (`logs`: what the host printed meanwhile).
+   */
+  host?: (env: Record<string, string>) => Promise<(path: string) => Promise<{ response: Response; logs: string[] }>>;
 }
 
 export function chainEnv(fakes: ChainFakes, extra: Record<string, string> = {}): Record<string, string> {
@@ -60,9 +65,12 @@ export interface ChainAnswer {
 /** Calls the core with the chain's environment, capturing its log, and checks that nothing secret leaked. */
 export async function ask(fakes: ChainFakes, extra: Record<string, string>, path = "/api/ice-servers"): Promise<ChainAnswer> {
   const log = captureLog();
-  const logs = log.lines;
+  const env = chainEnv(fakes, extra);
+  const send = fakes.host
+    ? await fakes.host(env)
+    : async () => ({ response: await handle(new Request(`http://localhost${path}`), env, { log, fetch: fakes.fetch }), logs: log.lines });
   const started = performance.now();
-  const response = await handle(new Request(`http://localhost${path}`), chainEnv(fakes, extra), { log, fetch: fakes.fetch });
+  const { response, logs } = await send(path);
   const text = await response.text();
   const elapsedMs = performance.now() - started;
   const everything = [text, ...logs, ...[...response.headers].map(([name, value]) => `${name}: ${value}`)].join("\n");
