@@ -84,12 +84,25 @@ async function respond(
 }
 
 // Failures that need the operator rather than the caller: each is also an operator event.
+// (A closed rate limiter's 503 is not: its store's failure is logged where it happens.)
 const OPERATOR_ERRORS: Partial<Record<ErrorCode, string>> = {
   invalid_config: "config_error",
   not_configured: "config_error",
   auth_unavailable: "auth_unavailable",
-  rate_limit_unavailable: "rate_limit_unavailable",
 };
+
+// Such a failure repeats on every request until it is fixed: once a minute per message tells
+// the operator as much, and a busy endpoint does not flood its log.
+const REPEAT_EVERY_MS = 60_000;
+const lastReported = new Map<string, number>();
+
+function dueForReport(message: string, nowMs: number): boolean {
+  const last = lastReported.get(message);
+  if (last !== undefined && nowMs - last < REPEAT_EVERY_MS) return false;
+  if (lastReported.size >= 100) lastReported.clear();
+  lastReported.set(message, nowMs);
+  return true;
+}
 
 /**
  * The whole service behind one web-standard call. Every platform adapter calls
@@ -100,7 +113,7 @@ export async function handle(request: Request, env: Env, options: HandleOptions 
   const log: RequestLogger = formatLogger(options.log ?? console, logFormatOf(env), options.now);
   const trace = newTrace();
   // The rate limit's key, never more of the address: see shared/client-key.ts.
-  if (options.clientIp) trace.client = addressKey(options.clientIp);
+  if (options.clientIp && log.format === "json") trace.client = addressKey(options.clientIp);
   // The answer depends on the Origin, so caches must key on it, whatever the outcome.
   const headers: Record<string, string> = { vary: "Origin" };
   let response: Response;
@@ -116,7 +129,7 @@ export async function handle(request: Request, env: Env, options: HandleOptions 
       code = error.code;
       const event = OPERATOR_ERRORS[code];
       // The message names the variable or the service, never a value.
-      if (event) log.error(`${code}: ${error.message}`, { event, error: code });
+      if (event && dueForReport(error.message, Date.now())) log.error(`${code}: ${error.message}`, { event, error: code });
     }
     response = errorResponse(error);
   }

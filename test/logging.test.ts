@@ -157,6 +157,10 @@ describe("LOG_FORMAT=json through the core's handle", () => {
         entry: expect.objectContaining({ type: "request", level: "error", route: "issue", status: 500, error: "invalid_config", tried: [], attempts: 0 }),
       },
     ]);
+    // The same error on the next request: its request line, but the operator event only once a minute.
+    lines = [];
+    expect((await handle(get(), { ...env, TURN_TTL: "forever" })).status).toBe(500);
+    expect(parsed().map(({ entry }) => entry.type)).toEqual(["request"]);
   });
 
   it("logs requests no route serves, with route none", async () => {
