@@ -127,7 +127,8 @@ function shownEndpoint(endpoint: URL): string {
 async function fetchIceServers(options: Options): Promise<IceAnswer> {
   let response: Response;
   try {
-    response = await fetch(options.endpoint, { headers: options.headers, signal: AbortSignal.timeout(ENDPOINT_TIMEOUT_MS), redirect: "error" });
+    // Redirects followed as a browser follows them (fetch drops Authorization on a cross-origin one).
+    response = await fetch(options.endpoint, { headers: options.headers, signal: AbortSignal.timeout(ENDPOINT_TIMEOUT_MS) });
   } catch (error) {
     const timedOut = (error as Error)?.name === "TimeoutError";
     throw new ProbeExit(EXIT.endpoint, timedOut ? "the endpoint did not answer in time" : "the endpoint could not be reached", timedOut ? "timeout" : "unreachable");
