@@ -1,6 +1,8 @@
 import { createServer, STATUS_CODES, type IncomingMessage, type Server } from "node:http";
 import type { Socket } from "node:net";
+import { addressKey } from "../shared/client-key.ts";
 import { ServiceError } from "../shared/errors.ts";
+import { formatLogger, type LogFormat, type Logger } from "../shared/log.ts";
 import { errorResponse } from "../shared/respond.ts";
 import type { LocalHosts } from "./local-hosts.ts";
 import { sendWebResponse, toWebRequest } from "./node-http.ts";
@@ -25,7 +27,9 @@ export const LOCAL_TIMEOUTS = {
 export interface LocalServerOptions {
   hosts: LocalHosts;
   answer(request: Request, req: IncomingMessage): Promise<Response>;
-  log?: { error(message: string): void };
+  log?: Logger;
+  /** LOG_FORMAT as it is now (see shared/log.ts): the requests this server refuses itself are logged in it. */
+  logFormat?: () => LogFormat;
   timeouts?: Partial<typeof LOCAL_TIMEOUTS>;
 }
 
@@ -75,13 +79,29 @@ export function createLocalServer(options: LocalServerOptions): Server {
     },
     (req, res) => {
       void (async () => {
+        const started = performance.now();
         let response: Response;
         try {
           response = await options.answer(localRequest(req, options.hosts), req);
         } catch (error) {
+          // Refused before the core saw it (the core logs its own requests).
+          const logger = formatLogger(log, options.logFormat?.() ?? "text");
           // Only the kind: a message could quote the request.
-          if (!(error instanceof ServiceError)) log.error(`unexpected failure handling ${req.method}: ${(error as Error)?.name ?? typeof error}`);
+          if (!(error instanceof ServiceError)) {
+            logger.error(`unexpected failure handling ${req.method}: ${(error as Error)?.name ?? typeof error}`, { event: "unexpected_failure" });
+          }
           response = errorResponse(error);
+          logger.request({
+            route: "none",
+            method: req.method ?? "",
+            status: response.status,
+            error: error instanceof ServiceError ? error.code : "internal_error",
+            tried: [],
+            attempts: 0,
+            durationMs: Math.round((performance.now() - started) * 10) / 10,
+            caller: "anonymous",
+            ...(req.socket.remoteAddress && { client: addressKey(req.socket.remoteAddress) }),
+          });
         }
         await sendWebResponse(res, response);
       })().catch(() => res.destroy());

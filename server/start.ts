@@ -2,6 +2,7 @@ import type { AddressInfo } from "node:net";
 import { existsSync } from "node:fs";
 import { parseConfig } from "../shared/config.ts";
 import { handle, ICE_SERVERS_PATH } from "../shared/handle.ts";
+import { formatLogger, logFormatOf } from "../shared/log.ts";
 import { nodeFetch } from "../node/http-fetch.ts";
 import { connectRedisStore, redisStore } from "../node/redis-store.ts";
 import { allowedHosts, localHosts } from "./local-hosts.ts";
@@ -10,19 +11,22 @@ import { serveStatic } from "./static.ts";
 
 if (existsSync(".env")) process.loadEnvFile(".env");
 
+// Start-up lines in LOG_FORMAT too, so that a JSON log holds nothing but JSON.
+const log = formatLogger(console, logFormatOf(process.env));
+
 // Empty counts as unset, as for every other variable: an empty PORT or HOST in .env must not
 // mean a random port or every interface.
 const port = Number(process.env.PORT || 8888);
 const host = process.env.HOST || "127.0.0.1";
 if (!Number.isInteger(port) || port < 1 || port > 65535) {
-  console.error("!!! PORT must be a port number from 1 to 65535");
+  log.error("!!! PORT must be a port number from 1 to 65535", { event: "config_error" });
   process.exit(1);
 }
 
 function warnAboutConfig(): void {
   try {
     if (parseConfig(process.env).providers.length === 0) {
-      console.warn(
+      log.warn(
         [
           "",
           "!!! No TURN provider is configured: answering STUN-only (no relay), which works only between easy NATs.",
@@ -30,10 +34,11 @@ function warnAboutConfig(): void {
           "!!! Deployed functions answer 500 not_configured instead.",
           "",
         ].join("\n"),
+        { event: "no_provider" },
       );
     }
   } catch (error) {
-    console.error(`!!! Configuration error: ${(error as Error).message}`);
+    log.error(`!!! Configuration error: ${(error as Error).message}`, { event: "config_error" });
   }
 }
 
@@ -42,7 +47,7 @@ function extraHosts(): string[] {
     return allowedHosts(process.env);
   } catch (error) {
     // Serving fewer names is the safe side: only the local ones, until the variable is fixed.
-    console.error(`!!! Configuration error: ${(error as Error).message}`);
+    log.error(`!!! Configuration error: ${(error as Error).message}`, { event: "config_error" });
     return [];
   }
 }
@@ -51,6 +56,7 @@ const hosts = localHosts(host, port, extraHosts());
 
 const server = createLocalServer({
   hosts,
+  logFormat: () => logFormatOf(process.env),
   // The self-test page at / (server/static.ts); every other path goes to the service.
   answer: async (request, req) =>
     (await serveStatic(request)) ??
@@ -70,6 +76,6 @@ server.listen(port, host, () => {
   // Where the socket really listens, not what the variables asked for.
   const { address, family } = server.address() as AddressInfo;
   const origin = `http://${family === "IPv6" ? `[${address}]` : address}:${port}`;
-  console.log(`Serving ${origin}${ICE_SERVERS_PATH}`);
-  console.log(`Self-test page: ${origin}/`);
+  log.info(`Serving ${origin}${ICE_SERVERS_PATH}`, { event: "listening" });
+  log.info(`Self-test page: ${origin}/`, { event: "listening" });
 });

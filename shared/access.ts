@@ -2,6 +2,7 @@ import { authenticate, type Caller } from "./auth.ts";
 import { addressKey } from "./client-key.ts";
 import type { Config } from "./config.ts";
 import { ServiceError } from "./errors.ts";
+import type { Logger } from "./log.ts";
 import { CORS_ALLOWED_HEADERS, corsHeaders, originAllowed, requestOrigin } from "./origins.ts";
 import { overLimitCallers } from "./over-limit.ts";
 import { checkRateLimit, memoryStore, rateLimited, upstashStore, type RateLimitStore, type StoreChoice } from "./rate-limit.ts";
@@ -26,7 +27,7 @@ export interface HostFacts {
 
 export interface AccessOptions extends HostFacts {
   fetch: Fetch;
-  log: { warn(message: string): void };
+  log: Pick<Logger, "warn">;
 }
 
 const memory = memoryStore();

@@ -1,18 +1,18 @@
 import type { Config } from "./config.ts";
 import { ServiceError, type ErrorCode } from "./errors.ts";
 import { compactIceServers, filterIceServers, type IceServer } from "./ice-urls.ts";
+import type { Logger, RequestTrace } from "./log.ts";
 import type { IssueRequest, ProviderId, Upstream } from "./providers/provider.ts";
 import { callWithRetry, deadlineIn, type Deadline, type Fetch, type UpstreamRequest } from "./upstream.ts";
 
-export interface Logger {
-  warn(message: string): void;
-  error(message: string): void;
-}
+export type { Logger } from "./log.ts";
 
 export interface ChainOptions {
   fetch: Fetch;
   log: Logger;
   random?: () => number;
+  /** Filled in with the providers asked, their failures and the attempts made, for the request's log line. */
+  trace?: RequestTrace;
 }
 
 export interface Issued {
@@ -37,10 +37,11 @@ const rank = (error: ServiceError) => {
 };
 
 /** Drops what browsers cannot use, then trims the URL set if asked to. */
-function shape(servers: IceServer[], config: Config, label: string, log: Logger): IceServer[] {
+function shape(servers: IceServer[], config: Config, provider: { id: string; label: string }, log: Logger): IceServer[] {
+  const { label } = provider;
   const filtered = filterIceServers(servers, { keepPort53: config.keepPort53 });
   if (filtered.malformed.length > 0) {
-    log.warn(`${label} sent ${filtered.malformed.length} ICE URL(s) no browser accepts; they were dropped`);
+    log.warn(`${label} sent ${filtered.malformed.length} ICE URL(s) no browser accepts; they were dropped`, { event: "provider_malformed_urls", provider: provider.id });
   }
   if (filtered.servers.length === 0) {
     throw new ServiceError("upstream_invalid_response", `${label} answered with no ICE URL a browser can use`);
@@ -50,10 +51,17 @@ function shape(servers: IceServer[], config: Config, label: string, log: Logger)
 
 /** A provider's way to the network: each call timed and retried, all inside the request's one deadline. */
 export function budgetedUpstream(config: Config, deadline: Deadline, label: string, options: ChainOptions): Upstream {
+  const { trace } = options;
+  const fetch: Fetch = trace
+    ? (url, init) => {
+        trace.attempts++;
+        return options.fetch(url, init);
+      }
+    : options.fetch;
   return {
     call: (request: UpstreamRequest) =>
       callWithRetry(request, {
-        fetch: options.fetch,
+        fetch,
         attemptTimeoutMs: config.upstreamTimeoutMs,
         deadline,
         provider: label,
@@ -72,20 +80,31 @@ export async function issueFromChain(config: Config, request: IssueRequest, opti
   for (const { provider, config: providerConfig } of config.providers) {
     if (deadline.remainingMs() <= 0) break;
     const upstream = budgetedUpstream(config, deadline, provider.label, options);
+    const tried: { provider: string; error?: string } = { provider: provider.id };
+    options.trace?.tried.push(tried);
     try {
       const servers = await provider.issue(providerConfig, request, upstream);
-      return { iceServers: shape(servers, config, provider.label, options.log), provider: provider.id };
+      const iceServers = shape(servers, config, provider, options.log);
+      if (options.trace) options.trace.provider = provider.id;
+      return { iceServers, provider: provider.id };
     } catch (error) {
       if (!(error instanceof ServiceError)) {
         // Only the kind: the message could quote an upstream.
-        options.log.error(`${provider.label} failed unexpectedly (${(error as Error)?.name ?? typeof error})`);
+        tried.error = "upstream_error";
+        options.log.error(`${provider.label} failed unexpectedly (${(error as Error)?.name ?? typeof error})`, {
+          event: "provider_failed",
+          provider: provider.id,
+          error: tried.error,
+        });
         failures.push(new ServiceError("upstream_error", `${provider.label} failed unexpectedly`));
         continue;
       }
+      tried.error = error.code;
+      const event = { event: "provider_failed", provider: provider.id, error: error.code };
       if (error.code === "upstream_unauthorized") {
-        options.log.error(`OPERATOR: ${provider.label} refused our credentials (HTTP 401/403): check ${provider.enableHint}`);
+        options.log.error(`OPERATOR: ${provider.label} refused our credentials (HTTP 401/403): check ${provider.enableHint}`, event);
       } else {
-        options.log.warn(`${provider.label} failed: ${error.code}`);
+        options.log.warn(`${provider.label} failed: ${error.code}`, event);
       }
       failures.push(error);
     }

@@ -2,6 +2,7 @@ import * as v from "valibot";
 import { configureAuth, type AuthConfig } from "./auth.ts";
 import { flag, integerBetween, readList, readVar, type Env } from "./env.ts";
 import { ServiceError } from "./errors.ts";
+import { LOG_FORMATS, type LogFormat } from "./log.ts";
 import { configureOrigins, type OriginPolicy } from "./origins.ts";
 import { PROVIDERS } from "./providers/index.ts";
 import type { Provider } from "./providers/provider.ts";
@@ -35,6 +36,7 @@ export interface Config {
   readonly rateLimit: RateLimitConfig;
   /** Signs revoke tokens; without it there are none, and nothing can be revoked. */
   readonly revokeSecret?: string;
+  readonly logFormat: LogFormat;
 }
 
 const GeneralSchema = v.object({
@@ -44,6 +46,7 @@ const GeneralSchema = v.object({
   TURN_TOTAL_TIMEOUT_MS: v.optional(integerBetween("TURN_TOTAL_TIMEOUT_MS", 1, 300_000), "9000"),
   TURN_URL_SET: v.optional(v.picklist(["full", "compact"], "TURN_URL_SET must be full or compact"), "compact"),
   TURN_FALLBACK_STUN: v.optional(flag("TURN_FALLBACK_STUN"), "false"),
+  LOG_FORMAT: v.optional(v.pipe(v.string(), v.toLowerCase(), v.picklist(LOG_FORMATS, "LOG_FORMAT must be text or json")), "text"),
 });
 
 const GENERAL_VARIABLES = Object.keys(GeneralSchema.entries);
@@ -94,6 +97,7 @@ export function parseConfig(env: Env): Config {
     auth: configureAuth(env),
     rateLimit: configureRateLimit(env),
     revokeSecret: revokeSecretFrom(env),
+    logFormat: general.LOG_FORMAT,
   };
 }
 

@@ -1,15 +1,17 @@
 import { admit, allowed, checkOrigin, preflight, type HostFacts } from "./access.ts";
 import type { Caller } from "./auth.ts";
-import type { ChainOptions, Logger } from "./chain.ts";
+import type { ChainOptions } from "./chain.ts";
+import { addressKey } from "./client-key.ts";
 import { loadConfig, type Config, type Env } from "./config.ts";
-import { ServiceError } from "./errors.ts";
+import { ServiceError, type ErrorCode } from "./errors.ts";
 import { issue } from "./issue.ts";
+import { formatLogger, logFormatOf, newTrace, type Logger, type RequestLogger, type RequestTrace } from "./log.ts";
 import { checkRequestTarget } from "./request-target.ts";
 import { errorResponse } from "./respond.ts";
 import { revoke } from "./revoke.ts";
 import type { Fetch } from "./upstream.ts";
 
-export type { Logger } from "./chain.ts";
+export type { Logger } from "./log.ts";
 
 export const ICE_SERVERS_PATH = "/api/ice-servers";
 export const REVOKE_PATH = "/api/ice-servers/revoke";
@@ -28,6 +30,7 @@ export interface HandleOptions extends HostFacts {
   fetch?: Fetch;
   /** Milliseconds since the epoch; injectable so expiry is testable. */
   now?: () => number;
+  /** Where log lines go (default console), in the format LOG_FORMAT names. */
   log?: Logger;
   /** Jitter source for retries. */
   random?: () => number;
@@ -35,10 +38,10 @@ export interface HandleOptions extends HostFacts {
 
 type Run = (request: Request, url: URL, config: Config, caller: Caller, options: ChainOptions & { now: number; local: boolean }) => Promise<Response>;
 
-const ISSUE_ROUTE = { methods: ["GET", "POST"], run: issue } as const;
-const REVOKE_ROUTE = { methods: ["POST"], run: revoke } as const;
+const ISSUE_ROUTE = { name: "issue", methods: ["GET", "POST"], run: issue } as const;
+const REVOKE_ROUTE = { name: "revoke", methods: ["POST"], run: revoke } as const;
 
-function routeFor(path: string, basePath: string): { methods: readonly string[]; run: Run } | undefined {
+function routeFor(path: string, basePath: string): { name: string; methods: readonly string[]; run: Run } | undefined {
   if (path === basePath) return ISSUE_ROUTE;
   if (path === `${basePath}/revoke`) return REVOKE_ROUTE;
   return undefined;
@@ -51,25 +54,54 @@ const defaultFetch: Fetch = (url, init) => fetch(url, init);
  * allowance, then the route itself. Fills in the headers (CORS, rate limit)
  * that every answer to this request carries, errors included.
  */
-async function respond(request: Request, env: Env, options: HandleOptions, headers: Record<string, string>): Promise<Response> {
+async function respond(
+  request: Request,
+  env: Env,
+  options: HandleOptions,
+  headers: Record<string, string>,
+  log: Logger,
+  trace: RequestTrace,
+): Promise<Response> {
   const url = new URL(request.url);
   checkRequestTarget(request, url, options.urlFromRequestTarget);
   const path = url.pathname.replace(/\/+$/, "");
   const basePath = options.basePath ?? ICE_SERVERS_PATH;
   const route = routeFor(path, basePath);
   if (!route) throw new ServiceError("not_found", `nothing is served here: ask for ${basePath}`);
+  trace.route = route.name;
   const config = loadConfig(env);
   Object.assign(headers, checkOrigin(request, config, options));
   if (request.method === "OPTIONS") return preflight(route.methods);
   if (!route.methods.includes(request.method)) {
     throw new ServiceError("method_not_allowed", `use ${route.methods.join(" or ")}`, { allow: allowed(route.methods) });
   }
-  const log = options.log ?? console;
   const fetch = options.fetch ?? defaultFetch;
   const { caller, headers: allowance } = await admit(request, config, { ...options, fetch, log });
+  trace.caller = caller.user !== undefined ? "user" : config.auth.mode === "bearer" ? "bearer" : "anonymous";
   Object.assign(headers, allowance);
   const now = (options.now ?? Date.now)();
-  return route.run(request, url, config, caller, { fetch, log, random: options.random, now, local: options.local ?? false });
+  return route.run(request, url, config, caller, { fetch, log, trace, random: options.random, now, local: options.local ?? false });
+}
+
+// Failures that need the operator rather than the caller: each is also an operator event.
+// (A closed rate limiter's 503 is not: its store's failure is logged where it happens.)
+const OPERATOR_ERRORS: Partial<Record<ErrorCode, string>> = {
+  invalid_config: "config_error",
+  not_configured: "config_error",
+  auth_unavailable: "auth_unavailable",
+};
+
+// Such a failure repeats on every request until it is fixed: once a minute per message tells
+// the operator as much, and a busy endpoint does not flood its log.
+const REPEAT_EVERY_MS = 60_000;
+const lastReported = new Map<string, number>();
+
+function dueForReport(message: string, nowMs: number): boolean {
+  const last = lastReported.get(message);
+  if (last !== undefined && nowMs - last < REPEAT_EVERY_MS) return false;
+  if (lastReported.size >= 100) lastReported.clear();
+  lastReported.set(message, nowMs);
+  return true;
 }
 
 /**
@@ -77,20 +109,44 @@ async function respond(request: Request, env: Env, options: HandleOptions, heade
  * this and nothing else; it never throws, every failure is a JSON answer.
  */
 export async function handle(request: Request, env: Env, options: HandleOptions = {}): Promise<Response> {
+  const started = performance.now();
+  const log: RequestLogger = formatLogger(options.log ?? console, logFormatOf(env), options.now);
+  const trace = newTrace();
+  // The rate limit's key, never more of the address: see shared/client-key.ts.
+  if (options.clientIp && log.format === "json") trace.client = addressKey(options.clientIp);
   // The answer depends on the Origin, so caches must key on it, whatever the outcome.
   const headers: Record<string, string> = { vary: "Origin" };
   let response: Response;
+  let code: ErrorCode | undefined;
   try {
-    response = await respond(request, env, options, headers);
+    response = await respond(request, env, options, headers, log, trace);
   } catch (error) {
     if (!(error instanceof ServiceError)) {
       // Only the error's kind is logged: its message could quote a request or an upstream.
-      (options.log ?? console).error(`unexpected failure handling ${request.method}: ${(error as Error)?.name ?? typeof error}`);
+      log.error(`unexpected failure handling ${request.method}: ${(error as Error)?.name ?? typeof error}`, { event: "unexpected_failure" });
+      code = "internal_error";
+    } else {
+      code = error.code;
+      const event = OPERATOR_ERRORS[code];
+      // The message names the variable or the service, never a value.
+      if (event && dueForReport(error.message, Date.now())) log.error(`${code}: ${error.message}`, { event, error: code });
     }
     response = errorResponse(error);
   }
   for (const [name, value] of Object.entries(headers)) {
     if (!response.headers.has(name)) response.headers.set(name, value);
   }
+  log.request({
+    route: trace.route ?? "none",
+    method: request.method,
+    status: response.status,
+    ...(code && { error: code }),
+    ...(trace.provider !== undefined && { provider: trace.provider }),
+    tried: trace.tried,
+    attempts: trace.attempts,
+    durationMs: Math.round((performance.now() - started) * 10) / 10,
+    caller: trace.caller,
+    ...(trace.client !== undefined && { client: trace.client }),
+  });
   return response;
 }

@@ -38,7 +38,10 @@ interface Served {
 async function serve(config: Config, ttl: number, caller: Caller, options: IssueOptions): Promise<Served> {
   if (config.providers.length === 0) {
     // A newcomer running npm start sees it work at once; a deployment must be configured.
-    if (options.local) return { iceServers: STUN_ONLY, provider: "none" };
+    if (options.local) {
+      if (options.trace) options.trace.provider = "none";
+      return { iceServers: STUN_ONLY, provider: "none" };
+    }
     const hints = PROVIDERS.map((provider) => provider.enableHint).join("; or ");
     throw new ServiceError("not_configured", `no TURN provider is configured: set ${hints}`);
   }
@@ -47,7 +50,8 @@ async function serve(config: Config, ttl: number, caller: Caller, options: Issue
     return await issueFromChain(config, request, options);
   } catch (error) {
     if (!config.fallbackStun || !(error instanceof ServiceError)) throw error;
-    options.log.error(`every TURN provider failed (${error.code}): serving STUN-only, as TURN_FALLBACK_STUN asks`);
+    options.log.error(`every TURN provider failed (${error.code}): serving STUN-only, as TURN_FALLBACK_STUN asks`, { event: "fallback_stun", error: error.code });
+    if (options.trace) options.trace.provider = "none";
     return { iceServers: STUN_ONLY, provider: "none", degraded: true };
   }
 }

@@ -1,6 +1,7 @@
 import * as v from "valibot";
 import { secureUrl, integerBetween, readVar, type Env } from "./env.ts";
 import { ServiceError } from "./errors.ts";
+import type { Logger } from "./log.ts";
 import { fetchWithin, parseReply, withinTime, type Fetch, type UpstreamReply, type UpstreamRequest } from "./upstream.ts";
 
 export interface RateLimitRule {
@@ -182,7 +183,7 @@ export async function checkRateLimit(
   key: string,
   config: RateLimitConfig & { rule: RateLimitRule },
   store: RateLimitStore,
-  log: { warn(message: string): void },
+  log: Pick<Logger, "warn">,
 ): Promise<Allowance> {
   let hit: Hit;
   try {
@@ -194,9 +195,11 @@ export async function checkRateLimit(
     const kind = (error as Error)?.name ?? "Error";
     if (config.failOpen) {
       if (!(error instanceof RateLimitTableFull)) {
-        log.warn(`rate-limit store unavailable (${kind}): letting the request through, as RATE_LIMIT_FAIL=open`);
+        log.warn(`rate-limit store unavailable (${kind}): letting the request through, as RATE_LIMIT_FAIL=open`, { event: "rate_limit_store_unavailable" });
       } else if (error.report) {
-        log.warn("rate-limit table full of live windows: letting new callers through uncounted, as RATE_LIMIT_FAIL=open (logged at most once a minute)");
+        log.warn("rate-limit table full of live windows: letting new callers through uncounted, as RATE_LIMIT_FAIL=open (logged at most once a minute)", {
+          event: "rate_limit_table_full",
+        });
       }
       return { headers: {} };
     }

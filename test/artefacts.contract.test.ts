@@ -156,3 +156,45 @@ describe("the packages loaded only when configured are shipped", () => {
     await jwtAndRedis(startVercel, "vercel-user");
   }, 180_000);
 });
+
+describe("LOG_FORMAT=json in a built function", () => {
+  it("Netlify: one JSON request line per request, with the fields the core writes, and nothing secret", async () => {
+    const shared = secret("artefact-log-shared-secret-Hq27Vn");
+    const { origin, runtime } = await startNetlify({ LOG_FORMAT: "json", TURN_SHARED_SECRET: shared, TURN_URLS: "turn:turn.example.com:3478?transport=udp" });
+    try {
+      const response = await fetch(`${origin}/api/ice-servers`);
+      expect(response.status).toBe(200);
+      const { iceServers } = (await response.json()) as { iceServers: { credential?: string }[] };
+      const requestLines = () =>
+        runtime
+          .output()
+          .split("\n")
+          .filter((line) => line.startsWith("{"))
+          .map((line) => JSON.parse(line) as Record<string, unknown>)
+          .filter((entry) => entry.type === "request");
+      const deadline = Date.now() + 5000;
+      while (requestLines().length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(requestLines()).toEqual([
+        {
+          time: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+          level: "info",
+          type: "request",
+          route: "issue",
+          method: "GET",
+          status: 200,
+          provider: "shared-secret",
+          tried: [{ provider: "shared-secret" }],
+          attempts: 0,
+          durationMs: expect.any(Number),
+          caller: "anonymous",
+          client: "127.0.0.1",
+        },
+      ]);
+      for (const value of [shared, iceServers.find((entry) => entry.credential)!.credential!]) expect(runtime.output()).not.toContain(value);
+      // Through console, so that the suite-wide secret scan reads the function's log too.
+      console.info(runtime.output());
+    } finally {
+      await runtime.stop();
+    }
+  }, 180_000);
+});

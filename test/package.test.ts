@@ -39,6 +39,8 @@ describe("npm pack", () => {
       "client/turn-client.d.ts",
       "bin/turn-keys.js",
       "dist/cli/turn-keys.js",
+      "bin/turn-probe.js",
+      "dist/cli/probe.js",
     ]) {
       expect(files).toContain(wanted);
     }
@@ -130,6 +132,15 @@ describe("the installed package, from plain Node ESM", () => {
   it("runs the turn-keys CLI with plain node", async () => {
     const { stdout } = await run(join(app, "node_modules/.bin/turn-keys"), ["help"], { cwd: app, env: { PATH: process.env.PATH } });
     expect(stdout).toContain("Usage: turn-keys <command>");
+  });
+
+  it("runs the turn-probe CLI with plain node: its help, and exit 2 for an endpoint that is not there", async () => {
+    const bin = join(app, "node_modules/.bin/turn-probe");
+    const { stdout } = await run(bin, ["--help"], { cwd: app, env: { PATH: process.env.PATH } });
+    expect(stdout).toContain("Usage: turn-probe <endpoint-url>");
+    const failed = await run(bin, ["http://127.0.0.1:9/api/ice-servers", "--json"], { cwd: app, env: { PATH: process.env.PATH } }).catch((error) => error);
+    expect(failed.code).toBe(2);
+    expect(JSON.parse(failed.stdout)).toMatchObject({ error: { code: "unreachable" } });
   });
 
   // A whole tsc run over the declarations and @types/node: far past the default on a busy 2-core machine.

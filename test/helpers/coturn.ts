@@ -19,6 +19,8 @@ export interface Coturn {
   readonly port: number;
   /** TLS (and DTLS). */
   readonly tlsPort: number;
+  /** The self-signed certificate (PEM file) coturn serves TLS with, made for 127.0.0.1: a client that trusts it verifies TLS. */
+  readonly cert: string;
   readonly urls: { udp: string; tcp: string; tls: string };
   /** Everything coturn logged so far. */
   log(): string;
@@ -114,7 +116,7 @@ export async function startCoturn(dir: string, options: { secret?: string; realm
   const key = join(dir, "key.pem");
   execFileSync(
     "openssl",
-    ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1"],
+    ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
     { stdio: "ignore", timeout: 20_000 },
   );
 
@@ -171,6 +173,7 @@ export async function startCoturn(dir: string, options: { secret?: string; realm
     realm,
     port,
     tlsPort,
+    cert,
     urls: {
       udp: `turn:127.0.0.1:${port}?transport=udp`,
       tcp: `turn:127.0.0.1:${port}?transport=tcp`,

@@ -20,7 +20,15 @@ describe("parseConfig", () => {
       origins: { kind: "default" },
       auth: { mode: "none" },
       rateLimit: { rule: { limit: 60, windowMs: 60_000 }, failOpen: true, timeoutMs: 300, store: { kind: "memory" }, fallbackStore: undefined },
+      logFormat: "text",
     });
+  });
+
+  it("reads LOG_FORMAT, text or json in any case, and names it when it is neither", () => {
+    expect(parseConfig({ LOG_FORMAT: "json" }).logFormat).toBe("json");
+    expect(parseConfig({ LOG_FORMAT: " JSON " }).logFormat).toBe("json");
+    expect(parseConfig({ LOG_FORMAT: "text" }).logFormat).toBe("text");
+    expect(() => parseConfig({ LOG_FORMAT: "yaml" })).toThrow("LOG_FORMAT must be text or json");
   });
 
   it("reads a complete Cloudflare configuration", () => {
