@@ -4,8 +4,7 @@ import type { Config } from "./config.ts";
 import { ServiceError } from "./errors.ts";
 import type { IceServer } from "./ice-urls.ts";
 import { parseIssueInput } from "./input.ts";
-import { PROVIDERS } from "./providers/index.ts";
-import type { ProviderId } from "./providers/index.ts";
+import { PROVIDERS, type ProviderId } from "./providers/index.ts";
 import { jsonResponse } from "./respond.ts";
 import { signRevokeToken } from "./revoke-token.ts";
 
