@@ -4,7 +4,7 @@
 export declare const DEFAULT_ENDPOINT: "/api/ice-servers";
 
 /** Who served the credentials; `none` is a STUN-only list. */
-export type IceServersProvider = "cloudflare" | "metered" | "shared-secret" | "none";
+export type IceServersProvider = "cloudflare" | "metered" | "shared-secret" | "twilio" | "xirsys" | "none";
 
 /** The server's error codes (see docs/http-api.md#errors); later versions may add others. */
 export type IceServersServerErrorCode =

@@ -3,6 +3,7 @@ import { existsSync } from "node:fs";
 import { parseConfig } from "../shared/config.ts";
 import { handle, ICE_SERVERS_PATH } from "../shared/handle.ts";
 import { formatLogger, logFormatOf } from "../shared/log.ts";
+import { PROVIDERS } from "../shared/providers/index.ts";
 import { nodeFetch } from "../node/http-fetch.ts";
 import { connectRedisStore, redisStore } from "../node/redis-store.ts";
 import { allowedHosts, localHosts } from "./local-hosts.ts";
@@ -30,7 +31,7 @@ function warnAboutConfig(): void {
         [
           "",
           "!!! No TURN provider is configured: answering STUN-only (no relay), which works only between easy NATs.",
-          "!!! Configure Cloudflare, Metered or a shared-secret TURN server (see .env.example and the README).",
+          `!!! Configure a TURN provider: ${PROVIDERS.map((provider) => provider.label).join(", ")} (see .env.example and the README).`,
           "!!! Deployed functions answer 500 not_configured instead.",
           "",
         ].join("\n"),

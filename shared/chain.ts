@@ -2,7 +2,8 @@ import type { Config } from "./config.ts";
 import { ServiceError, type ErrorCode } from "./errors.ts";
 import { compactIceServers, filterIceServers, type IceServer } from "./ice-urls.ts";
 import type { Logger, RequestTrace } from "./log.ts";
-import type { IssueRequest, ProviderId, Upstream } from "./providers/provider.ts";
+import type { ProviderId } from "./providers/index.ts";
+import type { IssueRequest, Upstream } from "./providers/provider.ts";
 import { callWithRetry, deadlineIn, type Deadline, type Fetch, type UpstreamRequest } from "./upstream.ts";
 
 export type { Logger } from "./log.ts";
@@ -18,6 +19,8 @@ export interface ChainOptions {
 export interface Issued {
   iceServers: IceServer[];
   provider: ProviderId;
+  /** Seconds the credential lasts, as the provider granted it: at most what was asked. */
+  ttl: number;
 }
 
 // When every provider fails, the answer is the failure that tells the caller most:
@@ -83,10 +86,13 @@ export async function issueFromChain(config: Config, request: IssueRequest, opti
     const tried: { provider: string; error?: string } = { provider: provider.id };
     options.trace?.tried.push(tried);
     try {
-      const servers = await provider.issue(providerConfig, request, upstream);
-      const iceServers = shape(servers, config, provider, options.log);
+      // Never ask a provider for more than it grants: it would refuse, or quietly grant less.
+      const asked = Math.min(request.ttl, provider.maxTtl);
+      const grant = await provider.issue(providerConfig, { ...request, ttl: asked }, upstream);
+      const ttl = Math.min(asked, grant.ttl);
+      const iceServers = shape(grant.iceServers, config, provider, options.log);
       if (options.trace) options.trace.provider = provider.id;
-      return { iceServers, provider: provider.id };
+      return { iceServers, provider: provider.id, ttl };
     } catch (error) {
       if (!(error instanceof ServiceError)) {
         // Only the kind: the message could quote an upstream.

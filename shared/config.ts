@@ -4,17 +4,17 @@ import { flag, integerBetween, readList, readVar, type Env } from "./env.ts";
 import { ServiceError } from "./errors.ts";
 import { LOG_FORMATS, type LogFormat } from "./log.ts";
 import { configureOrigins, type OriginPolicy } from "./origins.ts";
-import { PROVIDERS } from "./providers/index.ts";
-import type { Provider } from "./providers/provider.ts";
+import { PROVIDERS, type AnyProvider } from "./providers/index.ts";
+import { SERVICE_MAX_TTL } from "./providers/provider.ts";
 import { configureRateLimit, type RateLimitConfig } from "./rate-limit.ts";
 
 export type { Env } from "./env.ts";
 
-/** Cloudflare rejects a credential TTL above 48 hours. */
-export const MAX_TTL = 172_800;
+/** The largest TURN_TTL: a provider with a lower limit is asked for no more than its own. */
+export const MAX_TTL = SERVICE_MAX_TTL;
 
 export interface ConfiguredProvider {
-  readonly provider: Provider<unknown>;
+  readonly provider: AnyProvider;
   readonly config: unknown;
 }
 
@@ -56,7 +56,7 @@ function providersFrom(env: Env): ConfiguredProvider[] {
   const names = readList(env, "TURN_PROVIDERS");
   if (names.length === 0) return configured.filter((entry) => entry.config !== undefined);
 
-  const known = PROVIDERS.map((provider) => provider.id as string);
+  const known = PROVIDERS.map((provider) => provider.id);
   return names.map((name, index) => {
     const entry = configured.find((candidate) => candidate.provider.id === name);
     if (!entry) throw new ServiceError("invalid_config", `TURN_PROVIDERS names an unknown provider: use ${known.join(", ")}`);

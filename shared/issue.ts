@@ -4,8 +4,7 @@ import type { Config } from "./config.ts";
 import { ServiceError } from "./errors.ts";
 import type { IceServer } from "./ice-urls.ts";
 import { parseIssueInput } from "./input.ts";
-import { PROVIDERS } from "./providers/index.ts";
-import type { ProviderId } from "./providers/provider.ts";
+import { PROVIDERS, type ProviderId } from "./providers/index.ts";
 import { jsonResponse } from "./respond.ts";
 import { signRevokeToken } from "./revoke-token.ts";
 
@@ -32,6 +31,8 @@ export interface IssueOptions extends ChainOptions {
 interface Served {
   iceServers: IceServer[];
   provider: ProviderId | "none";
+  /** What the credential really lasts, which a provider's limit can make shorter than asked. */
+  ttl: number;
   degraded?: true;
 }
 
@@ -40,7 +41,7 @@ async function serve(config: Config, ttl: number, caller: Caller, options: Issue
     // A newcomer running npm start sees it work at once; a deployment must be configured.
     if (options.local) {
       if (options.trace) options.trace.provider = "none";
-      return { iceServers: STUN_ONLY, provider: "none" };
+      return { iceServers: STUN_ONLY, provider: "none", ttl };
     }
     const hints = PROVIDERS.map((provider) => provider.enableHint).join("; or ");
     throw new ServiceError("not_configured", `no TURN provider is configured: set ${hints}`);
@@ -52,15 +53,15 @@ async function serve(config: Config, ttl: number, caller: Caller, options: Issue
     if (!config.fallbackStun || !(error instanceof ServiceError)) throw error;
     options.log.error(`every TURN provider failed (${error.code}): serving STUN-only, as TURN_FALLBACK_STUN asks`, { event: "fallback_stun", error: error.code });
     if (options.trace) options.trace.provider = "none";
-    return { iceServers: STUN_ONLY, provider: "none", degraded: true };
+    return { iceServers: STUN_ONLY, provider: "none", ttl, degraded: true };
   }
 }
 
 /** GET or POST /api/ice-servers: input, the providers, and the answer a browser can use as it is. */
 export async function issue(request: Request, url: URL, config: Config, caller: Caller, options: IssueOptions): Promise<Response> {
   const input = await parseIssueInput(request, url, config.ttl);
-  const ttl = input.ttl ?? config.ttl;
-  const served = await serve(config, ttl, caller, options);
+  const served = await serve(config, input.ttl ?? config.ttl, caller, options);
+  const { ttl } = served;
   const expiresAtMs = options.now + ttl * 1000;
   const body: IceServersBody = { iceServers: served.iceServers, ttl, expiresAt: new Date(expiresAtMs).toISOString(), provider: served.provider };
   const username = served.iceServers.find((server) => server.username !== undefined)?.username;

@@ -1,6 +1,6 @@
 import * as v from "valibot";
 import { base64url, hmacKey } from "./hmac.ts";
-import type { ProviderId } from "./providers/provider.ts";
+import { PROVIDER_IDS, type ProviderId } from "./providers/index.ts";
 
 /**
  * A revoke token lets the holder revoke one credential and nothing else: it binds
@@ -35,7 +35,7 @@ export async function signRevokeToken(secret: string, claims: RevokeClaims): Pro
 }
 
 const Payload = v.object({
-  p: v.picklist(["cloudflare", "metered", "shared-secret"]),
+  p: v.picklist(PROVIDER_IDS),
   n: v.pipe(v.string(), v.minLength(1), v.maxLength(512)),
   e: v.pipe(v.number(), v.integer()),
   s: v.optional(v.string()),

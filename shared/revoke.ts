@@ -30,7 +30,7 @@ export async function revoke(request: Request, url: URL, config: Config, caller:
   const entry = config.providers.find(({ provider }) => provider.id === claims.provider);
   if (!entry) throw new ServiceError("not_revocable", `${claims.provider} is no longer configured on this server`);
   if (!entry.provider.revoke) {
-    throw new ServiceError("not_revocable", `${entry.provider.label} credentials are computed, not stored: they cannot be revoked, only left to expire`);
+    throw new ServiceError("not_revocable", `${entry.provider.label} credentials cannot be revoked, only left to expire`);
   }
   const upstream = budgetedUpstream(config, deadlineIn(config.totalTimeoutMs), entry.provider.label, options);
   await entry.provider.revoke(entry.config, claims.username, upstream);

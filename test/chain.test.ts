@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, it } from "vitest";
-import { CHAIN_SECRETS, chainCases, type ChainFakes } from "./contract/chain-cases.ts";
-import { startFakeCloudflare } from "./fake-cloudflare.ts";
-import { startFakeMetered } from "./fake-metered.ts";
+import { chainCases, type ChainFakes } from "./contract/chain-cases.ts";
+import { closeChainFakes, resetChainFakes, startChainFakes } from "./contract/chain-fakes.ts";
 import { nodeFetch } from "../node/http-fetch.ts";
 
 describe.each([
@@ -11,17 +10,10 @@ describe.each([
   const fakes = { fetch } as ChainFakes;
 
   beforeAll(async () => {
-    fakes.cloudflare = await startFakeCloudflare({ keyId: CHAIN_SECRETS.cloudflareKeyId, apiToken: CHAIN_SECRETS.cloudflareToken });
-    fakes.metered = await startFakeMetered({ secretKey: CHAIN_SECRETS.meteredSecretKey });
+    Object.assign(fakes, await startChainFakes());
   });
-  afterAll(async () => {
-    await fakes.cloudflare?.close();
-    await fakes.metered?.close();
-  });
-  beforeEach(() => {
-    fakes.cloudflare.reset();
-    fakes.metered.reset();
-  });
+  afterAll(() => closeChainFakes(fakes));
+  beforeEach(() => resetChainFakes(fakes));
 
   for (const testCase of chainCases) it(testCase.name, () => testCase.run(fakes));
 });

@@ -13,7 +13,7 @@ import { secret } from "./helpers/secrets.ts";
 const CF_TOKEN = secret("cf-config-safety-Token-Rt6Yu8Io0Pa2");
 const STRONG_TOKEN = secret("config-safety-bearer-Lk9Jh7Gf5Ds3Aq1Zx");
 const ISSUER = "https://idp.example.test/";
-const NAMES = ["AUTH_MODE", "AUTH_BEARER_TOKENS", "AUTH_JWT_SECRET", "AUTH_JWKS_URL", "AUTH_JWT_ISSUER", "AUTH_JWT_AUDIENCE", "ALLOWED_ORIGINS", "TURN_SHARED_SECRET", "TURN_URLS", "TURN_PROVIDERS", "UPSTASH_REDIS_REST_URL", "UPSTASH_REDIS_REST_TOKEN", "METERED_APP", "METERED_SECRET_KEY", "RATE_LIMIT"];
+const NAMES = ["AUTH_MODE", "AUTH_BEARER_TOKENS", "AUTH_JWT_SECRET", "AUTH_JWKS_URL", "AUTH_JWT_ISSUER", "AUTH_JWT_AUDIENCE", "ALLOWED_ORIGINS", "TURN_SHARED_SECRET", "TURN_URLS", "TURN_PROVIDERS", "UPSTASH_REDIS_REST_URL", "UPSTASH_REDIS_REST_TOKEN", "METERED_APP", "METERED_SECRET_KEY", "RATE_LIMIT", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_API_BASE", "XIRSYS_IDENT", "XIRSYS_SECRET", "XIRSYS_CHANNEL", "XIRSYS_API_BASE"];
 
 let fake: FakeCloudflare;
 let restoreEnv: (() => void) | undefined;
@@ -63,6 +63,18 @@ export const unsafeCases: UnsafeCase[] = [
   ["a JWKS URL over plain http://", { ...JWT, AUTH_JWKS_URL: "http://idp.example.com/jwks.json" }, "AUTH_JWKS_URL", ["idp.example.com"]],
   ["an Upstash URL over plain http://", { RATE_LIMIT: "20/60s", UPSTASH_REDIS_REST_URL: "http://redis.example.com", UPSTASH_REDIS_REST_TOKEN: STRONG_TOKEN }, "UPSTASH_REDIS_REST_URL", ["redis.example.com", STRONG_TOKEN]],
   ["a Metered origin over plain http://", { TURN_PROVIDERS: "metered", METERED_APP: "http://demo.metered.live", METERED_SECRET_KEY: STRONG_TOKEN }, "METERED_APP", [STRONG_TOKEN]],
+  [
+    "Twilio's API base over plain http://",
+    { TURN_PROVIDERS: "twilio", TWILIO_ACCOUNT_SID: `AC${"ab".repeat(16)}`, TWILIO_AUTH_TOKEN: STRONG_TOKEN, TWILIO_API_BASE: "http://twilio-proxy.example.com" },
+    "TWILIO_API_BASE",
+    [STRONG_TOKEN, "twilio-proxy"],
+  ],
+  [
+    "Xirsys's API base over plain http://",
+    { TURN_PROVIDERS: "xirsys", XIRSYS_IDENT: "ident", XIRSYS_SECRET: STRONG_TOKEN, XIRSYS_CHANNEL: "c", XIRSYS_API_BASE: "http://xirsys-proxy.example.com" },
+    "XIRSYS_API_BASE",
+    [STRONG_TOKEN, "xirsys-proxy"],
+  ],
   ["a Metered origin that is no URL", { TURN_PROVIDERS: "metered", METERED_APP: "http://[", METERED_SECRET_KEY: STRONG_TOKEN }, "METERED_APP", [STRONG_TOKEN]],
 ];
 

@@ -6,9 +6,8 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import netlify from "../functions/ice-servers.mts";
 import { handle } from "../shared/handle.ts";
-import { CHAIN_SECRETS, chainEnv, type ChainFakes } from "./contract/chain-cases.ts";
-import { startFakeCloudflare } from "./fake-cloudflare.ts";
-import { startFakeMetered } from "./fake-metered.ts";
+import { chainEnv, type ChainFakes } from "./contract/chain-cases.ts";
+import { closeChainFakes, resetChainFakes, startChainFakes } from "./contract/chain-fakes.ts";
 import { useProcessEnv } from "./helpers/env.ts";
 import { quietLog } from "./helpers/log.ts";
 
@@ -60,19 +59,14 @@ function trackCoreTimers() {
 }
 
 beforeAll(async () => {
-  fakes.cloudflare = await startFakeCloudflare({ keyId: CHAIN_SECRETS.cloudflareKeyId, apiToken: CHAIN_SECRETS.cloudflareToken });
-  fakes.metered = await startFakeMetered({ secretKey: CHAIN_SECRETS.meteredSecretKey });
+  Object.assign(fakes, await startChainFakes());
   process.on("unhandledRejection", onRejection);
 });
 afterAll(async () => {
   process.off("unhandledRejection", onRejection);
-  await fakes.cloudflare.close();
-  await fakes.metered.close();
+  await closeChainFakes(fakes);
 });
-beforeEach(() => {
-  fakes.cloudflare.reset();
-  fakes.metered.reset();
-});
+beforeEach(() => resetChainFakes(fakes));
 
 describe("a warm instance", () => {
   it("keeps the upstream connection alive across invocations of the Netlify function", async () => {

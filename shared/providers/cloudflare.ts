@@ -74,14 +74,17 @@ export function processCloudflareRevoke(reply: UpstreamReply): void {
   if (reply.status < 200 || reply.status > 299) throw upstreamStatusError(reply, CLOUDFLARE);
 }
 
-export const cloudflare: Provider<CloudflareConfig> = {
+export const cloudflare: Provider<CloudflareConfig, "cloudflare"> = {
   id: "cloudflare",
   label: CLOUDFLARE,
+  // Cloudflare refuses a ttl above 48 hours.
+  maxTtl: 172_800,
   variables: ["CLOUDFLARE_TURN_KEY_ID", "CLOUDFLARE_TURN_KEY_API_TOKEN", "CLOUDFLARE_TURN_API_BASE"],
   enableHint: "CLOUDFLARE_TURN_KEY_ID and CLOUDFLARE_TURN_KEY_API_TOKEN",
   configure: configureCloudflare,
   async issue(config, request, upstream) {
-    return processCloudflare(await upstream.call(prepareCloudflare(config, request.ttl, request.user)));
+    // Cloudflare grants the ttl it is asked for, or refuses.
+    return { iceServers: processCloudflare(await upstream.call(prepareCloudflare(config, request.ttl, request.user))), ttl: request.ttl };
   },
   async revoke(config, username, upstream) {
     // The username is a path segment of the revoke call, and no URL can carry "." or "..".

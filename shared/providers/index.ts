@@ -2,6 +2,21 @@ import { cloudflare } from "./cloudflare.ts";
 import { metered } from "./metered.ts";
 import type { Provider } from "./provider.ts";
 import { sharedSecret } from "./shared-secret.ts";
+import { twilio } from "./twilio.ts";
+import { xirsys } from "./xirsys.ts";
 
-/** Every provider, in the order used when TURN_PROVIDERS is unset. */
-export const PROVIDERS: readonly Provider<unknown>[] = [cloudflare, metered, sharedSecret] as readonly Provider<any>[];
+/**
+ * Every provider, in the order used when TURN_PROVIDERS is unset. This is the one place a
+ * provider is registered: its id, the ids revoke tokens accept, TURN_PROVIDERS and its
+ * messages all follow from this list.
+ */
+const REGISTERED = [cloudflare, metered, sharedSecret, twilio, xirsys] as const;
+
+export type ProviderId = (typeof REGISTERED)[number]["id"];
+
+/** A registered provider, whatever its configuration type. */
+export type AnyProvider = Provider<unknown, ProviderId>;
+
+export const PROVIDERS: readonly AnyProvider[] = REGISTERED as readonly Provider<any, ProviderId>[];
+
+export const PROVIDER_IDS: readonly ProviderId[] = PROVIDERS.map((provider) => provider.id);

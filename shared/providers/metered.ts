@@ -3,7 +3,7 @@ import { isLoopbackHost, readVar, type Env } from "../env.ts";
 import { ServiceError } from "../errors.ts";
 import { IceServerSchema, type IceServer } from "../ice-urls.ts";
 import { parseReply, upstreamStatusError, type UpstreamReply, type UpstreamRequest } from "../upstream.ts";
-import type { Provider } from "./provider.ts";
+import { SERVICE_MAX_TTL, type Provider } from "./provider.ts";
 
 export const METERED = "Metered";
 
@@ -85,6 +85,8 @@ const CredentialSchema = v.object({
   username: v.pipe(v.string(), v.minLength(1)),
   password: v.pipe(v.string(), v.minLength(1)),
   apiKey: v.optional(v.string()),
+  // Read when it is a usable number; anything else there is no reason to refuse the credential.
+  expiryInSeconds: v.fallback(v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))), undefined),
 });
 
 const IceServersSchema = v.pipe(v.array(IceServerSchema), v.minLength(1));
@@ -116,9 +118,11 @@ function globalIceServers(username: string, credential: string): IceServer[] {
   return [{ urls: METERED_GLOBAL_URLS.stun }, { urls: METERED_GLOBAL_URLS.turn, username, credential }];
 }
 
-export const metered: Provider<MeteredConfig> = {
+export const metered: Provider<MeteredConfig, "metered"> = {
   id: "metered",
   label: METERED,
+  // Metered documents no largest expiryInSeconds.
+  maxTtl: SERVICE_MAX_TTL,
   variables: ["METERED_APP", "METERED_SECRET_KEY", "METERED_API_KEY", "METERED_REGION"],
   enableHint: "METERED_APP with METERED_SECRET_KEY (or METERED_API_KEY)",
   configure: configureMetered,
@@ -127,12 +131,15 @@ export const metered: Provider<MeteredConfig> = {
       const created = processMeteredCredential(
         await upstream.call(prepareMeteredCredential({ ...config, secretKey: config.secretKey }, request.ttl, request.identity)),
       );
+      // Metered echoes the expiry it set; a shorter one than asked is what the credential has.
+      const ttl = Math.min(request.ttl, created.expiryInSeconds ?? request.ttl);
       // Only Metered knows a pinned region's host names, so a region costs a second call.
-      if (!config.region) return globalIceServers(created.username, created.password);
+      if (!config.region) return { iceServers: globalIceServers(created.username, created.password), ttl };
       if (!created.apiKey) throw new ServiceError("upstream_invalid_response", `${METERED} returned no apiKey for the pinned region`);
-      return processMeteredIceServers(await upstream.call(prepareMeteredIceServers(config, created.apiKey)));
+      return { iceServers: processMeteredIceServers(await upstream.call(prepareMeteredIceServers(config, created.apiKey))), ttl };
     }
-    return processMeteredIceServers(await upstream.call(prepareMeteredIceServers(config, config.apiKey!)));
+    // The static mode's one credential outlives any ttl: callers refresh on the ttl they asked for.
+    return { iceServers: processMeteredIceServers(await upstream.call(prepareMeteredIceServers(config, config.apiKey!))), ttl: request.ttl };
   },
   async revoke(config, username, upstream) {
     // The static mode hands everyone the same credential: revoking it would cut every caller off.

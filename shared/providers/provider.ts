@@ -2,10 +2,18 @@ import type { Env } from "../env.ts";
 import type { IceServer } from "../ice-urls.ts";
 import type { UpstreamReply, UpstreamRequest } from "../upstream.ts";
 
-export type ProviderId = "cloudflare" | "metered" | "shared-secret";
+// Derived from the one list of providers, in providers/index.ts.
+export type { ProviderId } from "./index.ts";
 
-/** What a caller asked for, resolved: the TTL granted and whom the credential is for. */
+/**
+ * The longest credential this service hands out, from any provider: Cloudflare's limit, two
+ * days. A provider that documents no limit of its own declares this one.
+ */
+export const SERVICE_MAX_TTL = 172_800;
+
+/** What a caller asked for, resolved: the TTL to ask for and whom the credential is for. */
 export interface IssueRequest {
+  /** Seconds; never more than the provider's maxTtl (the chain clamps it). */
   ttl: number;
   /** Stamped on the credential where the provider has a place for it: the user, else a random id. */
   identity: string;
@@ -13,6 +21,13 @@ export interface IssueRequest {
   user?: string;
   /** Milliseconds since the epoch. */
   now: number;
+}
+
+/** ICE servers, and how long the provider says their credential lasts. */
+export interface Grant {
+  iceServers: IceServer[];
+  /** Seconds the credential is valid for, as granted: at most what was asked. */
+  ttl: number;
 }
 
 /** The only way a provider reaches the network: timed, retried and budgeted by the chain. */
@@ -23,19 +38,23 @@ export interface Upstream {
 /**
  * One TURN provider: it reads its own variables, and issues ICE servers by
  * preparing requests and processing replies. A new provider is one file
- * implementing this, added to the list in providers/index.ts.
+ * implementing this, added to the list in providers/index.ts, from which every
+ * other list of providers (ids, revoke tokens, TURN_PROVIDERS) follows.
  */
-export interface Provider<C> {
-  readonly id: ProviderId;
+export interface Provider<C, Id extends string = string> {
+  /** Its name in TURN_PROVIDERS, in answers and in revoke tokens. */
+  readonly id: Id;
   /** Its name in messages. */
   readonly label: string;
+  /** The longest credential it issues, in seconds: it is never asked for more. */
+  readonly maxTtl: number;
   /** Every variable it reads. */
   readonly variables: readonly string[];
   /** What to set to enable it, for error messages. */
   readonly enableHint: string;
   /** Its configuration; undefined when none of its variables is set; throws a ServiceError when half set. */
   configure(env: Env): C | undefined;
-  issue(config: C, request: IssueRequest, upstream: Upstream): Promise<IceServer[]>;
+  issue(config: C, request: IssueRequest, upstream: Upstream): Promise<Grant>;
   /**
    * Revokes one credential it issued, by TURN username. Absent where credentials
    * cannot be revoked; a provider may also throw not_revocable for a mode of its own.

@@ -2,7 +2,7 @@ import { readList, readSecretList, type Env } from "../env.ts";
 import { ServiceError } from "../errors.ts";
 import { base64, hmacKey } from "../hmac.ts";
 import { parseIceUrl, type IceServer } from "../ice-urls.ts";
-import type { Provider } from "./provider.ts";
+import { SERVICE_MAX_TTL, type Provider } from "./provider.ts";
 
 /**
  * The TURN REST API scheme that coturn implements with `use-auth-secret`:
@@ -39,9 +39,11 @@ export function turnRestUsername(nowMs: number, ttl: number, identity: string): 
   return `${Math.floor(nowMs / 1000) + ttl}:${identity}`;
 }
 
-export const sharedSecret: Provider<SharedSecretConfig> = {
+export const sharedSecret: Provider<SharedSecretConfig, "shared-secret"> = {
   id: "shared-secret",
   label: "Shared-secret TURN",
+  // The scheme has no limit: the expiry is whatever the username says.
+  maxTtl: SERVICE_MAX_TTL,
   variables: ["TURN_SHARED_SECRET", "TURN_URLS"],
   enableHint: "TURN_SHARED_SECRET and TURN_URLS",
   configure: configureSharedSecret,
@@ -53,6 +55,6 @@ export const sharedSecret: Provider<SharedSecretConfig> = {
     const servers: IceServer[] = [];
     if (stun.length > 0) servers.push({ urls: stun });
     if (turn.length > 0) servers.push({ urls: turn, username, credential });
-    return servers;
+    return { iceServers: servers, ttl: request.ttl };
   },
 };

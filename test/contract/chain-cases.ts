@@ -10,7 +10,9 @@ import { handle } from "../../shared/handle.ts";
 import type { Fetch } from "../../shared/upstream.ts";
 import type { FakeCloudflare } from "../fake-cloudflare.ts";
 import type { FakeMetered } from "../fake-metered.ts";
+import type { FakeTwilio } from "../fake-twilio.ts";
 import type { Fault } from "../fake-upstream.ts";
+import type { FakeXirsys } from "../fake-xirsys.ts";
 import { captureLog } from "../helpers/log.ts";
 import { secret } from "../helpers/secrets.ts";
 
@@ -20,7 +22,14 @@ export const CHAIN_SECRETS = {
   meteredSecretKey: secret("metered-secret-Lk3Jh5Gf7Ds9Aq1Z"),
   meteredApiKey: secret("metered-static-apikey-Xc2Vb4Nm6"),
   sharedSecret: secret("shared-secret-Rt5Yu7Io9Pa2Sd4F"),
+  twilioAccountSid: `AC${"c0ffee".repeat(5)}01`,
+  twilioAuthToken: secret("twilio-chain-auth-token-Wq3Er5Ty7Ui9"),
+  xirsysIdent: "chainident",
+  xirsysSecret: secret("xirsys-chain-secret-Pl0Ok9Ij8Uh7"),
+  xirsysChannel: "ChainChannel",
 };
+/** Identifiers, not secrets: they may appear in a request path. */
+const NOT_SECRET = new Set(["cloudflareKeyId", "twilioAccountSid", "xirsysIdent", "xirsysChannel"]);
 export const CHAIN_ATTEMPT_MS = 800;
 export const CHAIN_TOTAL_MS = 2000;
 // Room for the event loop and the fakes on a busy 2-core machine.
@@ -29,6 +38,8 @@ const SLACK_MS = 1000;
 export interface ChainFakes {
   cloudflare: FakeCloudflare;
   metered: FakeMetered;
+  twilio: FakeTwilio;
+  xirsys: FakeXirsys;
   /** The upstream client under test: the global fetch when absent. */
   fetch?: Fetch;
   /**
@@ -47,6 +58,13 @@ export function chainEnv(fakes: ChainFakes, extra: Record<string, string> = {}):
     METERED_SECRET_KEY: CHAIN_SECRETS.meteredSecretKey,
     TURN_SHARED_SECRET: CHAIN_SECRETS.sharedSecret,
     TURN_URLS: "stun:turn.example.test:3478,turn:turn.example.test:3478?transport=udp,turns:turn.example.test:443?transport=tcp",
+    TWILIO_ACCOUNT_SID: CHAIN_SECRETS.twilioAccountSid,
+    TWILIO_AUTH_TOKEN: CHAIN_SECRETS.twilioAuthToken,
+    TWILIO_API_BASE: fakes.twilio.apiBase,
+    XIRSYS_IDENT: CHAIN_SECRETS.xirsysIdent,
+    XIRSYS_SECRET: CHAIN_SECRETS.xirsysSecret,
+    XIRSYS_CHANNEL: CHAIN_SECRETS.xirsysChannel,
+    XIRSYS_API_BASE: fakes.xirsys.apiBase,
     TURN_UPSTREAM_TIMEOUT_MS: String(CHAIN_ATTEMPT_MS),
     TURN_TOTAL_TIMEOUT_MS: String(CHAIN_TOTAL_MS),
     ...extra,
@@ -75,7 +93,7 @@ export async function ask(fakes: ChainFakes, extra: Record<string, string>, path
   const elapsedMs = performance.now() - started;
   const everything = [text, ...logs, ...[...response.headers].map(([name, value]) => `${name}: ${value}`)].join("\n");
   for (const [name, secret] of Object.entries(CHAIN_SECRETS)) {
-    if (name === "cloudflareKeyId") continue;
+    if (NOT_SECRET.has(name)) continue;
     assert.ok(!everything.includes(secret), `${name} leaked into the answer or the log`);
   }
   return { status: response.status, headers: response.headers, text, json: JSON.parse(text), elapsedMs, logs };
@@ -86,7 +104,7 @@ export interface ChainCase {
   run(fakes: ChainFakes): Promise<void>;
 }
 
-type Side = "cloudflare" | "metered";
+type Side = "cloudflare" | "metered" | "twilio" | "xirsys";
 
 function withinBudget(answer: ChainAnswer): void {
   assert.ok(answer.elapsedMs < CHAIN_TOTAL_MS + SLACK_MS, `took ${Math.round(answer.elapsedMs)} ms, past the ${CHAIN_TOTAL_MS} ms budget`);
@@ -135,9 +153,41 @@ function failoverCase(first: Side, second: Side, name: string, fault: Fault): Ch
   };
 }
 
+// Every provider with an upstream fails over from every fault, and is failed over to.
+const PAIRS: [Side, Side][] = [
+  ["cloudflare", "metered"],
+  ["metered", "cloudflare"],
+  ["cloudflare", "twilio"],
+  ["twilio", "xirsys"],
+  ["xirsys", "cloudflare"],
+];
+
 export const chainCases: ChainCase[] = [
-  ...FAULTS.map(({ name, fault }) => failoverCase("cloudflare", "metered", name, fault)),
-  ...FAULTS.map(({ name, fault }) => failoverCase("metered", "cloudflare", name, fault)),
+  ...PAIRS.flatMap(([first, second]) => FAULTS.map(({ name, fault }) => failoverCase(first, second, name, fault))),
+  {
+    name: "xirsys answering HTTP 200 with {s: error} → twilio serves",
+    async run(fakes) {
+      fakes.xirsys.setFault({ kind: "status", status: 200, body: '{"s":"error","v":"reason-chain-7"}' });
+      const answer = await ask(fakes, { TURN_PROVIDERS: "xirsys,twilio" });
+      assert.equal(answer.status, 200, answer.text);
+      assert.equal(answer.json.provider, "twilio");
+      assert.equal(fakes.xirsys.requests.length, 1, "a 200 is not retried");
+      assert.ok(!answer.text.includes("reason-chain-7") && !answer.logs.some((line) => line.includes("reason-chain-7")));
+      withinBudget(answer);
+    },
+  },
+  {
+    name: "each provider is asked for no more than its own limit, and the answer's ttl is what the one that served granted",
+    async run(fakes) {
+      fakes.cloudflare.setFault({ kind: "status", status: 500 });
+      const answer = await ask(fakes, { TURN_PROVIDERS: "cloudflare,twilio", TURN_TTL: "172800" }, "/api/ice-servers?ttl=172800");
+      assert.equal(answer.status, 200, answer.text);
+      assert.equal(answer.json.provider, "twilio");
+      assert.equal(JSON.parse(fakes.cloudflare.requests[0].body).ttl, 172_800);
+      assert.equal(fakes.twilio.requests[0].body, "Ttl=86400");
+      assert.equal(answer.json.ttl, 86_400);
+    },
+  },
   {
     name: "Cloudflare and Metered both down → the shared secret serves, with no upstream call of its own",
     async run(fakes) {

@@ -1,21 +1,15 @@
 /** The provider chain's fault matrix under Deno, against the same fakes as under Node. */
-import { CHAIN_SECRETS, chainCases, type ChainFakes } from "../contract/chain-cases.ts";
-import { startFakeCloudflare } from "../fake-cloudflare.ts";
-import { startFakeMetered } from "../fake-metered.ts";
+import { chainCases, type ChainFakes } from "../contract/chain-cases.ts";
+import { closeChainFakes, resetChainFakes, startChainFakes } from "../contract/chain-fakes.ts";
 
 Deno.test("provider chain under Deno", async (t) => {
-  const fakes: ChainFakes = {
-    cloudflare: await startFakeCloudflare({ keyId: CHAIN_SECRETS.cloudflareKeyId, apiToken: CHAIN_SECRETS.cloudflareToken }),
-    metered: await startFakeMetered({ secretKey: CHAIN_SECRETS.meteredSecretKey }),
-  };
+  const fakes: ChainFakes = await startChainFakes();
   try {
     for (const testCase of chainCases) {
-      fakes.cloudflare.reset();
-      fakes.metered.reset();
+      resetChainFakes(fakes);
       await t.step(testCase.name, () => testCase.run(fakes));
     }
   } finally {
-    await fakes.cloudflare.close();
-    await fakes.metered.close();
+    await closeChainFakes(fakes);
   }
 });

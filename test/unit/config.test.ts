@@ -228,7 +228,8 @@ describe("the provider chain's configuration", () => {
   });
 
   it.each([
-    [{ ...ALL, TURN_PROVIDERS: "cloudflare,twilio" }, "invalid_config", "unknown provider"],
+    [{ ...ALL, TURN_PROVIDERS: "cloudflare,vonage" }, "invalid_config", "unknown provider: use cloudflare, metered, shared-secret, twilio, xirsys"],
+    [{ ...ALL, TURN_PROVIDERS: "cloudflare,twilio" }, "not_configured", "set TWILIO_ACCOUNT_SID"],
     [{ ...ALL, TURN_PROVIDERS: "metered,metered" }, "invalid_config", "lists metered twice"],
     [{ TURN_PROVIDERS: "metered" }, "not_configured", "set METERED_APP"],
   ])("refuses TURN_PROVIDERS in %j", (env, code, message) => {

@@ -1,0 +1,97 @@
+/**
+ * A provider is registered in one place, shared/providers/index.ts; everything that lists
+ * providers must follow. The compiler covers the core (ids, revoke tokens, TURN_PROVIDERS); this
+ * covers what it cannot see: the client's hand-written types, and the docs that name providers,
+ * their variables and their limits.
+ */
+import { readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { describe, expect, expectTypeOf, it } from "vitest";
+import type { IceServersProvider } from "turn-vend/client";
+import { MAX_TTL, parseConfig } from "../shared/config.ts";
+import { PROVIDER_IDS, PROVIDERS, type ProviderId } from "../shared/providers/index.ts";
+import { signRevokeToken, verifyRevokeToken } from "../shared/revoke-token.ts";
+import { secret } from "./helpers/secrets.ts";
+
+const ROOT = resolve(import.meta.dirname, "..");
+const read = (file: string) => readFileSync(join(ROOT, file), "utf8");
+
+/** The table rows of a markdown page, as arrays of trimmed cells. */
+function rows(page: string): string[][] {
+  return read(page)
+    .split("\n")
+    .filter((line) => line.startsWith("| "))
+    .map((line) => line.slice(1, -1).split(" | ").map((cell) => cell.trim()));
+}
+
+describe("the one list of providers", () => {
+  it("has no id twice", () => {
+    expect(new Set(PROVIDER_IDS).size).toBe(PROVIDER_IDS.length);
+  });
+
+  it("is what TURN_PROVIDERS accepts, and names them all when it refuses one", () => {
+    expect(() => parseConfig({ TURN_PROVIDERS: "nobody" })).toThrow(`use ${PROVIDER_IDS.join(", ")}`);
+  });
+
+  it("is what revoke tokens accept", async () => {
+    const key = secret("registry-revoke-signing-secret-0123456789");
+    for (const provider of PROVIDER_IDS) {
+      const token = await signRevokeToken(key, { provider, username: "u", expiresAt: 4_000_000_000 });
+      expect(await verifyRevokeToken(key, token, 0)).toMatchObject({ ok: true, claims: { provider } });
+    }
+  });
+
+  it("gives each provider a largest TTL no longer than the service's own", () => {
+    for (const provider of PROVIDERS) {
+      expect(Number.isInteger(provider.maxTtl) && provider.maxTtl >= 1 && provider.maxTtl <= MAX_TTL, provider.id).toBe(true);
+    }
+  });
+});
+
+describe("the client's types", () => {
+  it("name every provider, and none else (checked by tsc)", () => {
+    expectTypeOf<IceServersProvider>().toEqualTypeOf<ProviderId | "none">();
+  });
+
+  it("name every provider, and none else (read from the .d.ts)", () => {
+    const union = /export type IceServersProvider = ([^;]+);/.exec(read("client/turn-client.d.ts"))?.[1] ?? "";
+    const names = [...union.matchAll(/"([a-z-]+)"/g)].map((match) => match[1]);
+    expect(names.sort()).toEqual([...PROVIDER_IDS, "none"].sort());
+  });
+});
+
+describe("the docs", () => {
+  it("configuration.md states each provider's id, largest TTL and revocability, in registration order", () => {
+    const table = rows("docs/configuration.md").filter((cells) => cells.length === 4 && /^`[a-z-]+`$/.test(cells[1]));
+    expect(table.map((cells) => cells[1].slice(1, -1))).toEqual(PROVIDER_IDS);
+    for (const provider of PROVIDERS) {
+      const [, , limit, revocable] = table.find((cells) => cells[1] === `\`${provider.id}\``)!;
+      expect(limit.replace(/,/g, ""), provider.id).toContain(`${provider.maxTtl} s`);
+      expect(revocable.startsWith(provider.revoke ? "yes" : "no"), `${provider.id}: ${revocable}`).toBe(true);
+    }
+  });
+
+  it("configuration.md lists every variable each provider reads", () => {
+    const documented = rows("docs/configuration.md").map((cells) => cells[0]).join(" ");
+    for (const provider of PROVIDERS) {
+      for (const name of provider.variables) expect(documented, `${provider.id}: ${name}`).toContain(`\`${name}\``);
+    }
+  });
+
+  it.each([
+    ["docs/configuration.md", /`TURN_PROVIDERS` \|[^\n]*in the order ([a-z, -]+)\./],
+    [".env.example", /default: ([a-z, -]+), as configured/],
+  ])("%s gives the default order of every provider", (file, pattern) => {
+    const order = pattern.exec(read(file))?.[1].split(", ");
+    expect(order).toEqual(PROVIDER_IDS);
+  });
+
+  it.each([
+    ["docs/http-api.md", /`provider` says who served \(([^)]+)\)/],
+    ["docs/client.md", /\| `provider` \| ([^|]+) \|/],
+  ])("%s names every provider an answer can come from", (file, pattern) => {
+    const text = pattern.exec(read(file))?.[1] ?? "";
+    const named = [...text.matchAll(/`([a-z-]+)`/g)].map((match) => match[1]);
+    expect(named.sort()).toEqual([...PROVIDER_IDS, "none"].sort());
+  });
+});
