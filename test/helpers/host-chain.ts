@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, it } from "vitest";
-import { CHAIN_SECRETS, chainCases, type ChainFakes } from "../contract/chain-cases.ts";
-import { startFakeCloudflare } from "../fake-cloudflare.ts";
-import { startFakeMetered } from "../fake-metered.ts";
+import { chainCases, type ChainFakes } from "../contract/chain-cases.ts";
+import { closeChainFakes, resetChainFakes, startChainFakes } from "../contract/chain-fakes.ts";
 
 export interface RunningHost {
   origin: string;
@@ -48,18 +47,13 @@ export function describeHostChain(name: string, start: (env: Record<string, stri
     };
 
     beforeAll(async () => {
-      fakes.cloudflare = await startFakeCloudflare({ keyId: CHAIN_SECRETS.cloudflareKeyId, apiToken: CHAIN_SECRETS.cloudflareToken });
-      fakes.metered = await startFakeMetered({ secretKey: CHAIN_SECRETS.meteredSecretKey });
+      Object.assign(fakes, await startChainFakes());
     });
     afterAll(async () => {
       await running?.host.close();
-      await fakes.cloudflare?.close();
-      await fakes.metered?.close();
+      await closeChainFakes(fakes);
     });
-    beforeEach(() => {
-      fakes.cloudflare.reset();
-      fakes.metered.reset();
-    });
+    beforeEach(() => resetChainFakes(fakes));
 
     // A case that starts the host again waits for it on top of its own budget.
     for (const testCase of chainCases) it(testCase.name, () => testCase.run(fakes), 120_000);
