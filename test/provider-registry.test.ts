@@ -60,6 +60,42 @@ describe("the client's types", () => {
   });
 });
 
+const TWILIO_SID = `AC${"0".repeat(32)}`;
+const WORKING: Record<ProviderId, Record<string, string>[]> = {
+  cloudflare: [{ CLOUDFLARE_TURN_KEY_ID: "k", CLOUDFLARE_TURN_KEY_API_TOKEN: "t" }],
+  metered: [{ METERED_APP: "demo", METERED_SECRET_KEY: "s" }, { METERED_APP: "demo", METERED_API_KEY: "a", METERED_REGION: "global" }],
+  "shared-secret": [{ TURN_SHARED_SECRET: "s", TURN_URLS: "turn:t.example" }],
+  twilio: [{ TWILIO_ACCOUNT_SID: TWILIO_SID, TWILIO_AUTH_TOKEN: "t" }, { TWILIO_ACCOUNT_SID: TWILIO_SID, TWILIO_API_KEY_SID: `SK${"0".repeat(32)}`, TWILIO_API_KEY_SECRET: "s" }],
+  xirsys: [{ XIRSYS_IDENT: "i", XIRSYS_SECRET: "s", XIRSYS_CHANNEL: "c" }],
+};
+
+describe("each provider's own list of variables", () => {
+  // `variables` feeds the docs' checks below; the parse itself is watched by what it reads
+  // (shared/config.ts), so here the list is held to what configure() really reads.
+  it.each(PROVIDERS.map((provider) => [provider.id, provider] as const))("%s declares exactly the variables its configure() reads", (_, provider) => {
+    const read = new Set<string>();
+    const recording = (env: Record<string, string>) =>
+      new Proxy(env, { get: (target, name) => (typeof name === "string" && read.add(name), Reflect.get(target, name)) });
+    const attempt = (env: Record<string, string>) => {
+      try {
+        provider.configure(recording(env));
+      } catch {
+        // Half a configuration is refused; what it read on the way still counts.
+      }
+    };
+    attempt({});
+    for (const name of provider.variables) attempt({ [name]: "x" });
+    attempt(Object.fromEntries(provider.variables.map((name) => [name, "x"])));
+    // Some variables are read only once the others are valid.
+    expect(WORKING[provider.id], `a working configuration of ${provider.id} in this test`).toBeDefined();
+    for (const env of WORKING[provider.id]) {
+      expect(() => provider.configure(env)).not.toThrow();
+      attempt(env);
+    }
+    expect([...read].sort()).toEqual([...provider.variables].sort());
+  });
+});
+
 describe("the docs", () => {
   it("configuration.md states each provider's id, largest TTL and revocability, in registration order", () => {
     const table = rows("docs/configuration.md").filter((cells) => cells.length === 4 && /^`[a-z-]+`$/.test(cells[1]));
