@@ -1,8 +1,7 @@
 import { nodeFetch } from "../node/http-fetch.ts";
 import { connectRedisStore, redisStore } from "../node/redis-store.ts";
 import { handle } from "../shared/handle.ts";
-import { vercelOwnOrigins } from "../shared/own-origins.ts";
-import { vercelClientIp } from "./_client-ip.ts";
+import { vercelClientIp, vercelOwnOrigins } from "../shared/hosts/vercel.ts";
 
 await connectRedisStore(process.env);
 

@@ -24,10 +24,11 @@ import {
   type AccountApiConfig,
   type CreatedTurnKey,
   type TurnKey,
-} from "../shared/cloudflare-keys.ts";
-import { prepareRevokeCredential, processRevokeCredential } from "../shared/cloudflare-revoke.ts";
-import { CLOUDFLARE_DEFAULT_API_BASE, type CloudflareConfig } from "../shared/providers/cloudflare.ts";
-import type { UpstreamReply, UpstreamRequest } from "../shared/upstream.ts";
+} from "../shared/providers/cloudflare/keys.ts";
+import { processRevokeCredential } from "../shared/providers/cloudflare/keys.ts";
+import { prepareRevokeCredential } from "../shared/providers/cloudflare/turn.ts";
+import { CLOUDFLARE_DEFAULT_API_BASE, type CloudflareConfig } from "../shared/providers/cloudflare/turn.ts";
+import type { UpstreamReply, UpstreamRequest } from "../shared/upstream/upstream.ts";
 
 const EXIT = { ok: 0, api: 1, usage: 2, config: 3, auth: 4, network: 5 } as const;
 

@@ -1,4 +1,4 @@
-import { denoHostFacts } from "../shared/edge-hosts.ts";
+import { denoHostFacts } from "../shared/hosts/deno.ts";
 import { handle } from "../shared/handle.ts";
 
 // `deno task serve` (deno.json) and Deno Deploy serve this default export with `deno serve`.

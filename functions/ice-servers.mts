@@ -2,7 +2,7 @@ import type { Config, Context } from "@netlify/functions";
 import { nodeFetch } from "../node/http-fetch.ts";
 import { connectRedisStore, redisStore } from "../node/redis-store.ts";
 import { handle } from "../shared/handle.ts";
-import { netlifyOwnOrigins } from "../shared/own-origins.ts";
+import { netlifyOwnOrigins } from "../shared/hosts/netlify.ts";
 
 await connectRedisStore(process.env);
 

@@ -10,8 +10,8 @@
  */
 import http from "node:http";
 import https from "node:https";
-import { declaredOver, MAX_UPSTREAM_BODY_BYTES, UpstreamBodyTooLarge } from "../shared/capped-body.ts";
-import type { Fetch, UpstreamResponse } from "../shared/upstream.ts";
+import { declaredOver, MAX_UPSTREAM_BODY_BYTES, UpstreamBodyTooLarge } from "../shared/upstream/capped-body.ts";
+import type { Fetch, UpstreamResponse } from "../shared/upstream/upstream.ts";
 
 // Node's own global agents' settings: the most recently used connection first, and an idle one
 // closed after 5 s, before a provider is likely to close it under us.

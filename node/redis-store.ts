@@ -11,8 +11,8 @@
  * network partition): so each carries its deadline, in Redis's clock, and one that
  * runs later counts nothing.
  */
-import type { RateLimitStore } from "../shared/rate-limit.ts";
-import { KEY_PREFIX } from "../shared/rate-limit.ts";
+import type { RateLimitStore } from "../shared/rate-limit/limiter.ts";
+import { KEY_PREFIX } from "../shared/rate-limit/limiter.ts";
 
 type Reply = unknown;
 type Client = {
@@ -31,7 +31,7 @@ interface ConnectableStore extends RateLimitStore {
 }
 
 /**
- * FIXED_WINDOW_SCRIPT (shared/rate-limit.ts) behind a deadline: past ARGV[2]
+ * FIXED_WINDOW_SCRIPT (shared/rate-limit/limiter.ts) behind a deadline: past ARGV[2]
  * (milliseconds, Redis's clock) it counts nothing. Either way it returns Redis's
  * time, which keeps our estimate of the clocks' offset fresh.
  */

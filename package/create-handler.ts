@@ -5,7 +5,7 @@
  */
 import type { Env } from "../shared/config.ts";
 import { handle, ICE_SERVERS_PATH, type Logger } from "../shared/handle.ts";
-import type { Fetch } from "../shared/upstream.ts";
+import type { Fetch } from "../shared/upstream/upstream.ts";
 import { redisStore } from "../node/redis-store.ts";
 import { runtimeEnv } from "./runtime-env.ts";
 

@@ -3,4 +3,4 @@ export { createHandler, type CreateHandlerOptions, type IceServersHandler } from
 export { netlifyClientIp, netlifyOwnOrigins, vercelClientIp, vercelOwnOrigins } from "./platforms.ts";
 export type { Env } from "../shared/config.ts";
 export type { Logger } from "../shared/handle.ts";
-export type { Fetch } from "../shared/upstream.ts";
+export type { Fetch } from "../shared/upstream/upstream.ts";

@@ -2,8 +2,8 @@
  * Readers of what a platform sets on each request and a client cannot forge. Use one only
  * when the app runs on that platform: elsewhere the same header is whatever the caller sent.
  */
-import { vercelClientIp as vercelHeadersClientIp } from "../api/_client-ip.ts";
-import { routedOrigin, vercelOwnOrigins as vercelSiteOrigins } from "../shared/own-origins.ts";
+import { routedOrigin } from "../shared/hosts/routed-origin.ts";
+import { vercelClientIp as vercelHeadersClientIp, vercelOwnOrigins as vercelSiteOrigins } from "../shared/hosts/vercel.ts";
 import { runtimeEnv } from "./runtime-env.ts";
 
 /** Vercel: x-real-ip, else the first x-forwarded-for hop (both set at Vercel's edge). */

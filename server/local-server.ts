@@ -1,9 +1,9 @@
 import { createServer, STATUS_CODES, type IncomingMessage, type Server } from "node:http";
 import type { Socket } from "node:net";
-import { addressKey } from "../shared/client-key.ts";
+import { addressKey } from "../shared/rate-limit/client-key.ts";
 import { ServiceError } from "../shared/errors.ts";
 import { formatLogger, type LogFormat, type Logger } from "../shared/log.ts";
-import { errorResponse } from "../shared/respond.ts";
+import { errorResponse } from "../shared/http/respond.ts";
 import type { LocalHosts } from "./local-hosts.ts";
 import { sendWebResponse, toWebRequest } from "./node-http.ts";
 

@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { ServiceError } from "../shared/errors.ts";
-import { errorResponse } from "../shared/respond.ts";
+import { errorResponse } from "../shared/http/respond.ts";
 
 /** The repository root, wherever `npm start` was started from. */
 const ROOT = resolve(import.meta.dirname, "..");

@@ -1,12 +1,12 @@
 import * as v from "valibot";
-import { configureAuth, type AuthConfig } from "./auth.ts";
+import { configureAuth, type AuthConfig } from "./access/auth.ts";
 import { flag, integerBetween, readList, readVar, type Env } from "./env.ts";
 import { ServiceError } from "./errors.ts";
 import { LOG_FORMATS, type LogFormat } from "./log.ts";
-import { configureOrigins, type OriginPolicy } from "./origins.ts";
+import { configureOrigins, type OriginPolicy } from "./access/origins.ts";
 import { PROVIDERS, type AnyProvider } from "./providers/index.ts";
 import { SERVICE_MAX_TTL } from "./providers/provider.ts";
-import { configureRateLimit, type RateLimitConfig } from "./rate-limit.ts";
+import { configureRateLimit, type RateLimitConfig } from "./rate-limit/limiter.ts";
 
 export type { Env } from "./env.ts";
 

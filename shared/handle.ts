@@ -1,15 +1,14 @@
-import { admit, allowed, checkOrigin, preflight, type HostFacts } from "./access.ts";
-import type { Caller } from "./auth.ts";
-import type { ChainOptions } from "./chain.ts";
-import { addressKey } from "./client-key.ts";
+import { admit, allowed, checkOrigin, preflight, type HostFacts } from "./access/admit.ts";
+import type { RequestContext } from "./context.ts";
+import { addressKey } from "./rate-limit/client-key.ts";
 import { loadConfig, type Config, type Env } from "./config.ts";
 import { ServiceError, type ErrorCode } from "./errors.ts";
-import { issue } from "./issue.ts";
+import { issue } from "./issuing/issue.ts";
 import { formatLogger, logFormatOf, newTrace, type Logger, type RequestLogger, type RequestTrace } from "./log.ts";
-import { checkRequestTarget } from "./request-target.ts";
-import { errorResponse } from "./respond.ts";
-import { revoke } from "./revoke.ts";
-import type { Fetch } from "./upstream.ts";
+import { checkRequestTarget } from "./access/request-target.ts";
+import { errorResponse } from "./http/respond.ts";
+import { revoke } from "./revocation/revoke.ts";
+import type { Fetch } from "./upstream/upstream.ts";
 
 export type { Logger } from "./log.ts";
 
@@ -36,7 +35,7 @@ export interface HandleOptions extends HostFacts {
   random?: () => number;
 }
 
-type Run = (request: Request, url: URL, config: Config, caller: Caller, options: ChainOptions & { now: number; local: boolean }) => Promise<Response>;
+type Run = (context: RequestContext) => Promise<Response>;
 
 const ISSUE_ROUTE = { name: "issue", methods: ["GET", "POST"], run: issue } as const;
 const REVOKE_ROUTE = { name: "revoke", methods: ["POST"], run: revoke } as const;
@@ -80,7 +79,7 @@ async function respond(
   trace.caller = caller.user !== undefined ? "user" : config.auth.mode === "bearer" ? "bearer" : "anonymous";
   Object.assign(headers, allowance);
   const now = (options.now ?? Date.now)();
-  return route.run(request, url, config, caller, { fetch, log, trace, random: options.random, now, local: options.local ?? false });
+  return route.run({ request, url, config, caller, fetch, log, trace, random: options.random, now, local: options.local ?? false });
 }
 
 // Failures that need the operator rather than the caller: each is also an operator event.
@@ -112,7 +111,7 @@ export async function handle(request: Request, env: Env, options: HandleOptions 
   const started = performance.now();
   const log: RequestLogger = formatLogger(options.log ?? console, logFormatOf(env), options.now);
   const trace = newTrace();
-  // The rate limit's key, never more of the address: see shared/client-key.ts.
+  // The rate limit's key, never more of the address: see shared/rate-limit/client-key.ts.
   if (options.clientIp && log.format === "json") trace.client = addressKey(options.clientIp);
   // The answer depends on the Origin, so caches must key on it, whatever the outcome.
   const headers: Record<string, string> = { vary: "Origin" };

@@ -4,7 +4,7 @@
  * LOG_FORMAT=text (the default) writes the sentence alone, as before; LOG_FORMAT=json writes
  * one JSON object per line instead: one per operator event and one per request.
  * No entry ever carries a secret, a token, a credential or a client address beyond the
- * rate limit's key (shared/client-key.ts): the fields below are all there is.
+ * rate limit's key (shared/rate-limit/client-key.ts): the fields below are all there is.
  */
 import { readVar, type Env } from "./env.ts";
 

@@ -6,7 +6,7 @@
 import { createClient } from "@redis/client";
 import { rmSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { KEY_PREFIX } from "../shared/rate-limit.ts";
+import { KEY_PREFIX } from "../shared/rate-limit/limiter.ts";
 import { buildNetlify, buildVercel, type NetlifyArtefact, type VercelArtefact } from "../scripts/artefacts/build.ts";
 import { CONTRACT_TOKEN } from "./contract/cases.ts";
 import { describeContract, type EntryPoint } from "./contract/vitest-suite.ts";

@@ -24,7 +24,7 @@ export type Fault =
   /** Destroy the connection without an answer. */
   | { kind: "reset" }
   /**
-   * The normal answer padded past the clients' body cap (shared/capped-body.ts) with a field
+   * The normal answer padded past the clients' body cap (shared/upstream/capped-body.ts) with a field
    * every parser ignores: with a Content-Length, or chunked so only counting the bytes finds out.
    */
   | { kind: "oversized"; chunked: boolean };

@@ -9,7 +9,7 @@ import type { AddressInfo } from "node:net";
 import { exportJWK, generateKeyPair, SignJWT, type JWK } from "jose";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import vercel from "../api/ice-servers.ts";
-import { JWKS_BACKOFF_FIRST_MS } from "../shared/jwks.ts";
+import { JWKS_BACKOFF_FIRST_MS } from "../shared/access/jwks.ts";
 import netlify from "../functions/ice-servers.mts";
 import { startFakeCloudflare, type FakeCloudflare } from "./fake-cloudflare.ts";
 import { unset, useProcessEnv } from "./helpers/env.ts";

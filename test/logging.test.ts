@@ -9,7 +9,7 @@ import { request as httpRequest } from "node:http";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { forgetLoadedConfig } from "../shared/config.ts";
 import { handle } from "../shared/handle.ts";
-import type { UpstreamInit } from "../shared/upstream.ts";
+import type { UpstreamInit } from "../shared/upstream/upstream.ts";
 import { signHs256 } from "./helpers/jwt.ts";
 import { startLocalServer } from "./helpers/process.ts";
 import { secret } from "./helpers/secrets.ts";

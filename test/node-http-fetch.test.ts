@@ -10,8 +10,8 @@ import type { AddressInfo, Socket } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { nodeFetch } from "../node/http-fetch.ts";
-import { MAX_UPSTREAM_BODY_BYTES, UpstreamBodyTooLarge } from "../shared/capped-body.ts";
-import { fetchWithin } from "../shared/upstream.ts";
+import { MAX_UPSTREAM_BODY_BYTES, UpstreamBodyTooLarge } from "../shared/upstream/capped-body.ts";
+import { fetchWithin } from "../shared/upstream/upstream.ts";
 import { readBody } from "./fake-upstream.ts";
 import { freePort } from "./helpers/process.ts";
 

@@ -10,7 +10,7 @@ import { describe, expect, expectTypeOf, it } from "vitest";
 import type { IceServersProvider } from "turn-vend/client";
 import { MAX_TTL, parseConfig } from "../shared/config.ts";
 import { PROVIDER_IDS, PROVIDERS, type ProviderId } from "../shared/providers/index.ts";
-import { signRevokeToken, verifyRevokeToken } from "../shared/revoke-token.ts";
+import { signRevokeToken, verifyRevokeToken } from "../shared/revocation/revoke-token.ts";
 import { secret } from "./helpers/secrets.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");

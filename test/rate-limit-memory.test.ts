@@ -15,7 +15,7 @@ const SHARED = secret("memory-limit-shared-Secret-Zx4Cv6Bn8M");
 const NAMES = ["RATE_LIMIT", "RATE_LIMIT_FAIL", "REDIS_URL", "UPSTASH_REDIS_REST_URL", "UPSTASH_REDIS_REST_TOKEN", "AUTH_MODE", "ALLOWED_ORIGINS",
   "CLOUDFLARE_TURN_KEY_ID", "CLOUDFLARE_TURN_KEY_API_TOKEN", "METERED_APP", "METERED_SECRET_KEY", "METERED_API_KEY", "TURN_PROVIDERS"];
 const URL = "https://example.test/api/ice-servers";
-// The memory store's table size (shared/access.ts).
+// The memory store's table size (shared/access/admit.ts).
 const TABLE = 10_000;
 
 let restoreEnv: (() => void) | undefined;

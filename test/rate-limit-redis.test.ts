@@ -11,7 +11,7 @@ import vercel from "../api/ice-servers.ts";
 import netlify from "../functions/ice-servers.mts";
 import { GUARDED_WINDOW_SCRIPT, redisStore } from "../node/redis-store.ts";
 import { handle } from "../shared/handle.ts";
-import { KEY_PREFIX } from "../shared/rate-limit.ts";
+import { KEY_PREFIX } from "../shared/rate-limit/limiter.ts";
 import { startFakeCloudflare, type FakeCloudflare } from "./fake-cloudflare.ts";
 import { startFakeUpstash, type FakeUpstash } from "./fake-upstash.ts";
 import { freePort, startLocalServer, type Spawned } from "./helpers/process.ts";

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { KEY_PREFIX } from "../shared/rate-limit.ts";
+import { KEY_PREFIX } from "../shared/rate-limit/limiter.ts";
 import { startFakeCloudflare, type FakeCloudflare } from "./fake-cloudflare.ts";
 import { startFakeUpstash, type FakeUpstash } from "./fake-upstash.ts";
 import { answerChecks, expectExactLimit } from "./helpers/rate-limit-answers.ts";

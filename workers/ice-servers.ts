@@ -1,4 +1,4 @@
-import { workersEnv, workersHostFacts } from "../shared/edge-hosts.ts";
+import { workersEnv, workersHostFacts } from "../shared/hosts/workers.ts";
 import { handle } from "../shared/handle.ts";
 
 // Workers have no process.env and no TCP Redis: variables are the Worker's bindings, read per

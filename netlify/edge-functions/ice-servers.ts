@@ -1,5 +1,5 @@
 import { handle } from "../../shared/handle.ts";
-import { netlifyOwnOrigins, type NetlifySiteFacts } from "../../shared/own-origins.ts";
+import { netlifyOwnOrigins, type NetlifySiteFacts } from "../../shared/hosts/netlify.ts";
 
 declare const Netlify: { env: { toObject(): Record<string, string> } };
 

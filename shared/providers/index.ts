@@ -1,4 +1,4 @@
-import { cloudflare } from "./cloudflare.ts";
+import { cloudflare } from "./cloudflare/turn.ts";
 import { metered } from "./metered.ts";
 import type { Provider } from "./provider.ts";
 import { sharedSecret } from "./shared-secret.ts";

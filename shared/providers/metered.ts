@@ -2,7 +2,7 @@ import * as v from "valibot";
 import { isLoopbackHost, readVar, type Env } from "../env.ts";
 import { ServiceError } from "../errors.ts";
 import { IceServerSchema, type IceServer } from "../ice-urls.ts";
-import { parseReply, upstreamStatusError, type UpstreamReply, type UpstreamRequest } from "../upstream.ts";
+import { parseReply, upstreamStatusError, type UpstreamReply, type UpstreamRequest } from "../upstream/upstream.ts";
 import { SERVICE_MAX_TTL, type Provider } from "./provider.ts";
 
 export const METERED = "Metered";

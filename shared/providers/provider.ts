@@ -1,9 +1,6 @@
 import type { Env } from "../env.ts";
 import type { IceServer } from "../ice-urls.ts";
-import type { UpstreamReply, UpstreamRequest } from "../upstream.ts";
-
-// Derived from the one list of providers, in providers/index.ts.
-export type { ProviderId } from "./index.ts";
+import type { Upstream } from "../upstream/upstream.ts";
 
 /**
  * The longest credential this service hands out, from any provider: Cloudflare's limit, two
@@ -28,11 +25,6 @@ export interface Grant {
   iceServers: IceServer[];
   /** Seconds the credential is valid for, as granted: at most what was asked. */
   ttl: number;
-}
-
-/** The only way a provider reaches the network: timed, retried and budgeted by the chain. */
-export interface Upstream {
-  call(request: UpstreamRequest): Promise<UpstreamReply>;
 }
 
 /**

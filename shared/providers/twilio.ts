@@ -4,11 +4,11 @@
  * ice_servers go to the browser. https://www.twilio.com/docs/stun-turn/api
  */
 import * as v from "valibot";
-import { basicAuthorization } from "../basic-auth.ts";
+import { basicAuthorization } from "./basic-auth.ts";
 import { readVar, secureUrl, type Env } from "../env.ts";
 import { ServiceError } from "../errors.ts";
 import { IceServerSchema } from "../ice-urls.ts";
-import { parseReply, type UpstreamReply, type UpstreamRequest } from "../upstream.ts";
+import { parseReply, type UpstreamReply, type UpstreamRequest } from "../upstream/upstream.ts";
 import type { Grant, Provider } from "./provider.ts";
 
 export const TWILIO = "Twilio";

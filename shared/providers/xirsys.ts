@@ -7,12 +7,12 @@
  * asks for one with `?expire=<seconds>` and asks for 21600 at most: we do the same.
  */
 import * as v from "valibot";
-import { basicAuthorization } from "../basic-auth.ts";
-import { isPathSegment } from "../cloudflare-keys.ts";
+import { basicAuthorization } from "./basic-auth.ts";
+import { isPathSegment } from "./cloudflare/keys.ts";
 import { readVar, secureUrl, type Env } from "../env.ts";
 import { ServiceError } from "../errors.ts";
 import { IceServerSchema } from "../ice-urls.ts";
-import { parseReply, type UpstreamReply, type UpstreamRequest } from "../upstream.ts";
+import { parseReply, type UpstreamReply, type UpstreamRequest } from "../upstream/upstream.ts";
 import type { Grant, Provider } from "./provider.ts";
 
 export const XIRSYS = "Xirsys";

@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { handle } from "../../shared/handle.ts";
-import type { Fetch } from "../../shared/upstream.ts";
+import type { Fetch } from "../../shared/upstream/upstream.ts";
 import type { FakeCloudflare } from "../fake-cloudflare.ts";
 import type { FakeMetered } from "../fake-metered.ts";
 import type { FakeTwilio } from "../fake-twilio.ts";

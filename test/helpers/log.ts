@@ -1,4 +1,4 @@
-import type { Logger } from "../../shared/chain.ts";
+import type { Logger } from "../../shared/log.ts";
 import { recordLine } from "./scanned-lines.ts";
 
 /** A logger for the core that keeps every line, for tests to read; the secret scan reads them too. */

@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import { exportJWK, generateKeyPair, SignJWT, type JWK } from "jose";
 import { signHs256, signHs256AnySub, type Hs256Claims } from "../helpers/jwt.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { authenticate, configureAuth } from "../../shared/auth.ts";
+import { authenticate, configureAuth } from "../../shared/access/auth.ts";
 import { rejectionOf, thrownBy } from "../helpers/service-error.ts";
 import { secret } from "../helpers/secrets.ts";
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { vercelClientIp } from "../../api/_client-ip.ts";
+import { vercelClientIp } from "../../shared/hosts/vercel.ts";
 
 describe("vercelClientIp", () => {
   it("prefers x-real-ip, which Vercel sets", () => {

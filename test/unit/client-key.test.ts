@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { addressKey } from "../../shared/client-key.ts";
+import { addressKey } from "../../shared/rate-limit/client-key.ts";
 
 describe("addressKey", () => {
   it.each([

@@ -14,9 +14,10 @@ import {
   processListKeys,
   processRenameKey,
   type AccountApiConfig,
-} from "../../shared/cloudflare-keys.ts";
-import { prepareRevokeCredential, processRevokeCredential } from "../../shared/cloudflare-revoke.ts";
-import type { UpstreamInit, UpstreamReply } from "../../shared/upstream.ts";
+} from "../../shared/providers/cloudflare/keys.ts";
+import { processRevokeCredential } from "../../shared/providers/cloudflare/keys.ts";
+import { prepareRevokeCredential } from "../../shared/providers/cloudflare/turn.ts";
+import type { UpstreamInit, UpstreamReply } from "../../shared/upstream/upstream.ts";
 import { secret } from "../helpers/secrets.ts";
 import { thrownBy } from "../helpers/service-error.ts";
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { prepareCloudflare, processCloudflare } from "../../shared/providers/cloudflare.ts";
+import { prepareCloudflare, processCloudflare } from "../../shared/providers/cloudflare/turn.ts";
 import { thrownBy } from "../helpers/service-error.ts";
 
 const CONFIG = { keyId: "key/with space", apiToken: "tok-abc-123-SECRET", apiBase: "https://rtc.example/v1" };

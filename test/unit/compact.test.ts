@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { handle } from "../../shared/handle.ts";
 import { compactIceServers } from "../../shared/ice-urls.ts";
-import type { Fetch } from "../../shared/upstream.ts";
+import type { Fetch } from "../../shared/upstream/upstream.ts";
 import { CLOUDFLARE_DOCUMENTED_URLS, cloudflareIceServers } from "../fake-cloudflare.ts";
 import { METERED_DOCUMENTED_GLOBAL_URLS, meteredIceServers } from "../fake-metered.ts";
 

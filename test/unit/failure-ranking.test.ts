@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { handle } from "../../shared/handle.ts";
-import type { Fetch } from "../../shared/upstream.ts";
+import type { Fetch } from "../../shared/upstream/upstream.ts";
 import { quietLog } from "../helpers/log.ts";
 
 type Failure = "unauthorized" | "rate_limited" | "unavailable" | "invalid_response" | "error" | "timeout" | "unreachable";

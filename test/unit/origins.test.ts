@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { configureOrigins, originAllowed } from "../../shared/origins.ts";
+import { configureOrigins, originAllowed } from "../../shared/access/origins.ts";
 
 const site = ["https://turn.example.com"];
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { overLimitCallers } from "../../shared/over-limit.ts";
+import { overLimitCallers } from "../../shared/rate-limit/over-limit.ts";
 
 describe("overLimitCallers", () => {
   it("refuses a noted address until its Retry-After, then forgets it", () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { netlifyOwnOrigins, vercelOwnOrigins } from "../../shared/own-origins.ts";
-import { checkRequestTarget } from "../../shared/request-target.ts";
+import { netlifyOwnOrigins } from "../../shared/hosts/netlify.ts";
+import { vercelOwnOrigins } from "../../shared/hosts/vercel.ts";
+import { checkRequestTarget } from "../../shared/access/request-target.ts";
 
 const request = (url: string, headers: Record<string, string> = {}) => new Request(url, { headers });
 

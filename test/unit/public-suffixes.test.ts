@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { configureOrigins } from "../../shared/origins.ts";
-import { isPublicSuffix } from "../../shared/public-suffixes.ts";
+import { configureOrigins } from "../../shared/access/origins.ts";
+import { isPublicSuffix } from "../../shared/access/public-suffixes.ts";
 import { thrownBy } from "../helpers/service-error.ts";
 
 describe("wildcard origins over a public suffix", () => {

@@ -9,7 +9,7 @@ import {
   processUpstashHit,
   RateLimitTableFull,
   type RateLimitStore,
-} from "../../shared/rate-limit.ts";
+} from "../../shared/rate-limit/limiter.ts";
 import { quietLog } from "../helpers/log.ts";
 import { rejectionOf, thrownBy } from "../helpers/service-error.ts";
 

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { ServiceError } from "../../shared/errors.ts";
-import { callWithRetry, deadlineIn, type Fetch, type UpstreamRequest } from "../../shared/upstream.ts";
+import { callWithRetry, deadlineIn, type Fetch, type UpstreamRequest } from "../../shared/upstream/upstream.ts";
 
 afterEach(() => {
   vi.useRealTimers();

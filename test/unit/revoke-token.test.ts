@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { signRevokeToken, verifyRevokeToken } from "../../shared/revoke-token.ts";
+import { signRevokeToken, verifyRevokeToken } from "../../shared/revocation/revoke-token.ts";
 import { secret } from "../helpers/secrets.ts";
 
 const SECRET = secret("revoke-signing-secret-0123456789abcdef");

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { parseConfig } from "../../shared/config.ts";
 import { handle } from "../../shared/handle.ts";
 import { prepareTwilioToken, processTwilioToken } from "../../shared/providers/twilio.ts";
-import { verifyRevokeToken } from "../../shared/revoke-token.ts";
+import { verifyRevokeToken } from "../../shared/revocation/revoke-token.ts";
 import { startFakeTwilio, twilioError, TWILIO_DOCUMENTED_URLS, type FakeTwilio } from "../fake-twilio.ts";
 import { captureLog } from "../helpers/log.ts";
 import { secret } from "../helpers/secrets.ts";

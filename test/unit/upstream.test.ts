@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { MAX_UPSTREAM_BODY_BYTES } from "../../shared/capped-body.ts";
-import { fetchWithin, type UpstreamRequest } from "../../shared/upstream.ts";
+import { MAX_UPSTREAM_BODY_BYTES } from "../../shared/upstream/capped-body.ts";
+import { fetchWithin, type UpstreamRequest } from "../../shared/upstream/upstream.ts";
 import { rejectionOf } from "../helpers/service-error.ts";
 
 const request = (): UpstreamRequest => ({ url: "https://upstream.example/secret-path?token=abc", method: "POST", headers: { accept: "application/json" }, body: "{}" });

@@ -1,6 +1,6 @@
 import * as v from "valibot";
-import { base64url, hmacKey } from "./hmac.ts";
-import { PROVIDER_IDS, type ProviderId } from "./providers/index.ts";
+import { base64url, hmacKey } from "../hmac.ts";
+import { PROVIDER_IDS, type ProviderId } from "../providers/index.ts";
 
 /**
  * A revoke token lets the holder revoke one credential and nothing else: it binds

@@ -1,8 +1,8 @@
 import type { JWTVerifyGetKey } from "jose";
 import * as v from "valibot";
-import { cappedFetch } from "./capped-body.ts";
-import { secureUrl, readSecretList, readVar, type Env } from "./env.ts";
-import { ServiceError } from "./errors.ts";
+import { cappedFetch } from "../upstream/capped-body.ts";
+import { secureUrl, readSecretList, readVar, type Env } from "../env.ts";
+import { ServiceError } from "../errors.ts";
 import { isKeySetFailure, KeySetBackoff, remoteKeySet } from "./jwks.ts";
 
 export type AuthConfig =

@@ -1,4 +1,4 @@
-import { base64 } from "./hmac.ts";
+import { base64 } from "../hmac.ts";
 
 const encoder = new TextEncoder();
 

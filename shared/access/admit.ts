@@ -1,13 +1,19 @@
-import { authenticate, type Caller } from "./auth.ts";
-import { addressKey } from "./client-key.ts";
-import type { Config } from "./config.ts";
-import { ServiceError } from "./errors.ts";
-import type { Logger } from "./log.ts";
-import { CORS_ALLOWED_HEADERS, corsHeaders, originAllowed, requestOrigin } from "./origins.ts";
-import { overLimitCallers } from "./over-limit.ts";
-import { checkRateLimit, memoryStore, rateLimited, upstashStore, type RateLimitStore, type StoreChoice } from "./rate-limit.ts";
-import { noContent } from "./respond.ts";
-import type { Fetch } from "./upstream.ts";
+import { authenticate, type AuthConfig, type Caller } from "./auth.ts";
+import { addressKey } from "../rate-limit/client-key.ts";
+import { ServiceError } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import { CORS_ALLOWED_HEADERS, corsHeaders, originAllowed, requestOrigin, type OriginPolicy } from "./origins.ts";
+import { overLimitCallers } from "../rate-limit/over-limit.ts";
+import { checkRateLimit, memoryStore, rateLimited, upstashStore, type RateLimitConfig, type RateLimitStore, type StoreChoice } from "../rate-limit/limiter.ts";
+import { noContent } from "../http/respond.ts";
+import type { Fetch } from "../upstream/upstream.ts";
+
+/** The parts of the configuration that decide who may ask, and how often. */
+export interface AccessConfig {
+  readonly origins: OriginPolicy;
+  readonly auth: AuthConfig;
+  readonly rateLimit: RateLimitConfig;
+}
 
 /** What the host knows and the core cannot: handed in by each platform adapter. */
 export interface HostFacts {
@@ -34,7 +40,7 @@ const memory = memoryStore();
 const overLimit = overLimitCallers();
 const upstashStores = new Map<string, RateLimitStore>();
 
-function storeFor(choice: StoreChoice, fallback: StoreChoice | undefined, config: Config, options: AccessOptions): RateLimitStore {
+function storeFor(choice: StoreChoice, fallback: StoreChoice | undefined, config: AccessConfig, options: AccessOptions): RateLimitStore {
   switch (choice.kind) {
     case "memory":
       return memory;
@@ -61,7 +67,7 @@ function storeFor(choice: StoreChoice, fallback: StoreChoice | undefined, config
  * Checks the Origin against the allowlist. Returns the CORS headers every answer
  * to this request carries, or throws 403 before anything else is done.
  */
-export function checkOrigin(request: Request, config: Config, facts: Pick<HostFacts, "ownOrigins" | "local">): Record<string, string> {
+export function checkOrigin(request: Request, config: AccessConfig, facts: Pick<HostFacts, "ownOrigins" | "local">): Record<string, string> {
   const origin = requestOrigin(request);
   if (!origin) {
     // Browsers send no Origin on no-cors GETs (<img>, <script>) or navigations, but Fetch
@@ -101,7 +107,7 @@ export function preflight(methods: readonly string[]): Response {
  * a flood costs no store round trips, and the answer is the one the store would give.
  * Returns who the caller is and the rate-limit headers for the answer.
  */
-export async function admit(request: Request, config: Config, options: AccessOptions): Promise<{ caller: Caller; headers: Record<string, string> }> {
+export async function admit(request: Request, config: AccessConfig, options: AccessOptions): Promise<{ caller: Caller; headers: Record<string, string> }> {
   const rule = config.rateLimit.rule;
   if (!rule) return { caller: await authenticate(request, config.auth), headers: {} };
   const address = options.clientIp ? `ip:${addressKey(options.clientIp)}` : undefined;

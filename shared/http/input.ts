@@ -1,5 +1,5 @@
 import * as v from "valibot";
-import { ServiceError } from "./errors.ts";
+import { ServiceError } from "../errors.ts";
 
 export const MAX_BODY_BYTES = 4096;
 

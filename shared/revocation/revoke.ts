@@ -1,23 +1,22 @@
-import type { Caller } from "./auth.ts";
-import { budgetedUpstream, type ChainOptions } from "./chain.ts";
-import type { Config } from "./config.ts";
-import { ServiceError } from "./errors.ts";
-import { parseRevokeInput } from "./input.ts";
-import { noContent } from "./respond.ts";
+import { upstreamFor, type RequestContext } from "../context.ts";
+import { ServiceError } from "../errors.ts";
+import { parseRevokeInput } from "../http/input.ts";
+import { noContent } from "../http/respond.ts";
 import { verifyRevokeToken } from "./revoke-token.ts";
-import { deadlineIn } from "./upstream.ts";
+import { deadlineIn } from "../upstream/upstream.ts";
 
 /**
  * POST /api/ice-servers/revoke with {"revokeToken": "…"}: the token proves the
  * credential was issued to the holder; the provider then stops it. Answers 204,
  * and 204 again for a credential already revoked.
  */
-export async function revoke(request: Request, url: URL, config: Config, caller: Caller, options: ChainOptions & { now: number }): Promise<Response> {
-  const { revokeToken } = await parseRevokeInput(request, url);
+export async function revoke(context: RequestContext): Promise<Response> {
+  const { config, caller } = context;
+  const { revokeToken } = await parseRevokeInput(context.request, context.url);
   if (!config.revokeSecret) {
     throw new ServiceError("not_revocable", "revocation is off on this server: REVOKE_SIGNING_SECRET is not set");
   }
-  const verified = await verifyRevokeToken(config.revokeSecret, revokeToken, options.now);
+  const verified = await verifyRevokeToken(config.revokeSecret, revokeToken, context.now);
   if (!verified.ok) {
     if (verified.reason === "expired") throw new ServiceError("revoke_token_expired", "the credential has already expired: there is nothing to revoke");
     throw new ServiceError("invalid_revoke_token", "the revoke token is not one this server issued");
@@ -32,7 +31,7 @@ export async function revoke(request: Request, url: URL, config: Config, caller:
   if (!entry.provider.revoke) {
     throw new ServiceError("not_revocable", `${entry.provider.label} credentials cannot be revoked, only left to expire`);
   }
-  const upstream = budgetedUpstream(config, deadlineIn(config.totalTimeoutMs), entry.provider.label, options);
+  const upstream = upstreamFor(context, entry.provider.label, deadlineIn(config.totalTimeoutMs));
   await entry.provider.revoke(entry.config, claims.username, upstream);
   return noContent();
 }

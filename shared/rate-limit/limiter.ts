@@ -1,8 +1,8 @@
 import * as v from "valibot";
-import { secureUrl, integerBetween, readVar, type Env } from "./env.ts";
-import { ServiceError } from "./errors.ts";
-import type { Logger } from "./log.ts";
-import { fetchWithin, parseReply, withinTime, type Fetch, type UpstreamReply, type UpstreamRequest } from "./upstream.ts";
+import { secureUrl, integerBetween, readVar, type Env } from "../env.ts";
+import { ServiceError } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import { fetchWithin, parseReply, withinTime, type Fetch, type UpstreamReply, type UpstreamRequest } from "../upstream/upstream.ts";
 
 export interface RateLimitRule {
   limit: number;

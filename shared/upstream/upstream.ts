@@ -1,6 +1,8 @@
 import * as v from "valibot";
-import { MAX_UPSTREAM_BODY_BYTES, readCapped, UpstreamBodyTooLarge } from "./capped-body.ts";
-import { ServiceError } from "./errors.ts";
+import { ServiceError } from "../errors.ts";
+import { MAX_UPSTREAM_BODY_BYTES, readCapped, UpstreamBodyTooLarge, type UpstreamResponse } from "./capped-body.ts";
+
+export type { UpstreamResponse };
 
 /**
  * What a provider asks of the network, as plain data. Each attempt hands it to
@@ -25,15 +27,6 @@ export interface UpstreamInit {
    * the body itself stops there, rejecting with UpstreamBodyTooLarge.
    */
   maxBodyBytes?: number;
-}
-
-/** The part of a fetch Response that is read: a Response fits. */
-export interface UpstreamResponse {
-  readonly status: number;
-  readonly headers: Headers;
-  /** A fetch Response's stream, read chunk by chunk up to the cap; absent where the client buffers the body itself. */
-  readonly body?: ReadableStream<Uint8Array> | null;
-  text(): Promise<string>;
 }
 
 /**
@@ -205,4 +198,36 @@ export function parseReply<T>(reply: UpstreamReply, schema: v.GenericSchema<unkn
   const result = v.safeParse(schema, json);
   if (!result.success) throw new ServiceError("upstream_invalid_response", `${provider} answered with an unexpected shape`);
   return result.output;
+}
+
+/** The only way a provider reaches the network: timed, retried and budgeted by the chain. */
+export interface Upstream {
+  call(request: UpstreamRequest): Promise<UpstreamReply>;
+}
+
+export interface BudgetOptions {
+  fetch: Fetch;
+  /** One attempt's budget: connecting, the headers and the body. */
+  attemptTimeoutMs: number;
+  deadline: Deadline;
+  /** The provider's name, for messages. */
+  label: string;
+  random?: () => number;
+  /** Told of every attempt, retries included, for the request's log line. */
+  onAttempt?: () => void;
+}
+
+/** A provider's way to the network: each call timed and retried, all inside the request's one deadline. */
+export function budgetedUpstream(options: BudgetOptions): Upstream {
+  const { onAttempt } = options;
+  const fetch: Fetch = onAttempt
+    ? (url, init) => {
+        onAttempt();
+        return options.fetch(url, init);
+      }
+    : options.fetch;
+  return {
+    call: (request) =>
+      callWithRetry(request, { fetch, attemptTimeoutMs: options.attemptTimeoutMs, deadline: options.deadline, provider: options.label, random: options.random }),
+  };
 }

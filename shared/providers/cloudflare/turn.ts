@@ -1,11 +1,10 @@
 import * as v from "valibot";
-import { secureUrl, readVar, type Env } from "../env.ts";
-import { ServiceError } from "../errors.ts";
-import { IceServerSchema, type IceServer } from "../ice-urls.ts";
-import { parseReply, upstreamStatusError, type UpstreamReply, type UpstreamRequest } from "../upstream.ts";
-import { isPathSegment } from "../cloudflare-keys.ts";
-import { prepareRevokeCredential } from "../cloudflare-revoke.ts";
-import type { Provider } from "./provider.ts";
+import { secureUrl, readVar, type Env } from "../../env.ts";
+import { ServiceError } from "../../errors.ts";
+import { IceServerSchema, type IceServer } from "../../ice-urls.ts";
+import { parseReply, upstreamStatusError, type UpstreamReply, type UpstreamRequest } from "../../upstream/upstream.ts";
+import { isPathSegment, pathSegment } from "./keys.ts";
+import type { Provider } from "../provider.ts";
 
 export const CLOUDFLARE = "Cloudflare";
 export const CLOUDFLARE_DEFAULT_API_BASE = "https://rtc.live.cloudflare.com/v1";
@@ -64,6 +63,13 @@ const CloudflareReplySchema = v.object({
 /** Checks status, content and shape; returns the ICE servers or throws a ServiceError. */
 export function processCloudflare(reply: UpstreamReply): IceServer[] {
   return parseReply(reply, CloudflareReplySchema, CLOUDFLARE).iceServers;
+}
+
+/** POST {base}/turn/keys/{keyId}/credentials/{username}/revoke */
+export function prepareRevokeCredential(config: CloudflareConfig, username: string): UpstreamRequest {
+  const base = config.apiBase.replace(/\/+$/, "");
+  const url = `${base}/turn/keys/${pathSegment(config.keyId)}/credentials/${pathSegment(username)}/revoke`;
+  return { url, method: "POST", headers: { authorization: `Bearer ${config.apiToken}`, accept: "application/json" } };
 }
 
 /**

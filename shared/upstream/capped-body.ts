@@ -5,7 +5,14 @@
  * body is read, and a body without one is counted as it streams in and cut off
  * at the cap.
  */
-import type { UpstreamResponse } from "./upstream.ts";
+/** The part of a fetch Response that is read: a Response fits. */
+export interface UpstreamResponse {
+  readonly status: number;
+  readonly headers: Headers;
+  /** A fetch Response's stream, read chunk by chunk up to the cap; absent where the client buffers the body itself. */
+  readonly body?: ReadableStream<Uint8Array> | null;
+  text(): Promise<string>;
+}
 
 /** Real answers are a few KiB (Cloudflare's ICE servers about 1.5 KiB); this is far above any of them. */
 export const MAX_UPSTREAM_BODY_BYTES = 256 * 1024;

@@ -1,4 +1,4 @@
-import { ServiceError } from "./errors.ts";
+import { ServiceError } from "../errors.ts";
 
 // Credentials must never sit in a shared cache, and JSON must never be sniffed as HTML.
 const NO_STORE = { "cache-control": "no-store", "x-content-type-options": "nosniff" } as const;

@@ -1,5 +1,5 @@
-import { readList, type Env } from "./env.ts";
-import { ServiceError } from "./errors.ts";
+import { readList, type Env } from "../env.ts";
+import { ServiceError } from "../errors.ts";
 import { isPublicSuffix } from "./public-suffixes.ts";
 
 /**

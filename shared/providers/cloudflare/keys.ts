@@ -5,8 +5,8 @@
  * injectable, so the CLI, the server and the tests each bring their own fetch.
  */
 import * as v from "valibot";
-import { ServiceError } from "./errors.ts";
-import { fetchWithin, type Fetch, type UpstreamReply, type UpstreamRequest } from "./upstream.ts";
+import { ServiceError } from "../../errors.ts";
+import { fetchWithin, type Fetch, type UpstreamReply, type UpstreamRequest } from "../../upstream/upstream.ts";
 
 export const CLOUDFLARE_ACCOUNT_API_BASE = "https://api.cloudflare.com/client/v4";
 export const CLOUDFLARE_API_TIMEOUT_MS = 10_000;
@@ -213,4 +213,17 @@ export function prepareDeleteKey(config: AccountApiConfig, keyId: string): Upstr
 /** The key is gone once the envelope says so; what `result` holds is not relied on. */
 export function processDeleteKey(reply: UpstreamReply): void {
   resultOf(reply, UNKNOWN_KEY);
+}
+
+/**
+ * The turn-keys CLI's reading of a revoke reply from the TURN API (the request is turn.ts's):
+ * Cloudflare documents 204; any 2xx means the credential no longer works.
+ */
+export function processRevokeCredential(reply: UpstreamReply): void {
+  if (reply.status >= 200 && reply.status <= 299) return;
+  throw statusError(
+    reply,
+    "Cloudflare refused the TURN key API token: check CLOUDFLARE_TURN_KEY_ID and CLOUDFLARE_TURN_KEY_API_TOKEN",
+    "unknown TURN key id or credential",
+  );
 }

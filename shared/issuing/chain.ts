@@ -1,20 +1,11 @@
-import type { Config } from "./config.ts";
-import { ServiceError, type ErrorCode } from "./errors.ts";
-import { compactIceServers, filterIceServers, type IceServer } from "./ice-urls.ts";
-import type { Logger, RequestTrace } from "./log.ts";
-import type { ProviderId } from "./providers/index.ts";
-import type { IssueRequest, Upstream } from "./providers/provider.ts";
-import { callWithRetry, deadlineIn, type Deadline, type Fetch, type UpstreamRequest } from "./upstream.ts";
-
-export type { Logger } from "./log.ts";
-
-export interface ChainOptions {
-  fetch: Fetch;
-  log: Logger;
-  random?: () => number;
-  /** Filled in with the providers asked, their failures and the attempts made, for the request's log line. */
-  trace?: RequestTrace;
-}
+import type { Config } from "../config.ts";
+import { upstreamFor, type RequestContext } from "../context.ts";
+import { ServiceError, type ErrorCode } from "../errors.ts";
+import { compactIceServers, filterIceServers, type IceServer } from "../ice-urls.ts";
+import type { Logger } from "../log.ts";
+import type { ProviderId } from "../providers/index.ts";
+import type { IssueRequest } from "../providers/provider.ts";
+import { deadlineIn } from "../upstream/upstream.ts";
 
 export interface Issued {
   iceServers: IceServer[];
@@ -52,52 +43,32 @@ function shape(servers: IceServer[], config: Config, provider: { id: string; lab
   return config.urlSet === "compact" ? compactIceServers(filtered.servers) : filtered.servers;
 }
 
-/** A provider's way to the network: each call timed and retried, all inside the request's one deadline. */
-export function budgetedUpstream(config: Config, deadline: Deadline, label: string, options: ChainOptions): Upstream {
-  const { trace } = options;
-  const fetch: Fetch = trace
-    ? (url, init) => {
-        trace.attempts++;
-        return options.fetch(url, init);
-      }
-    : options.fetch;
-  return {
-    call: (request: UpstreamRequest) =>
-      callWithRetry(request, {
-        fetch,
-        attemptTimeoutMs: config.upstreamTimeoutMs,
-        deadline,
-        provider: label,
-        random: options.random,
-      }),
-  };
-}
-
 /**
  * Asks each configured provider in turn, inside one overall budget, and returns
  * the first that succeeds. Throws the most telling failure when none does.
  */
-export async function issueFromChain(config: Config, request: IssueRequest, options: ChainOptions): Promise<Issued> {
+export async function issueFromChain(context: RequestContext, request: IssueRequest): Promise<Issued> {
+  const { config, log, trace } = context;
   const deadline = deadlineIn(config.totalTimeoutMs);
   const failures: ServiceError[] = [];
   for (const { provider, config: providerConfig } of config.providers) {
     if (deadline.remainingMs() <= 0) break;
-    const upstream = budgetedUpstream(config, deadline, provider.label, options);
+    const upstream = upstreamFor(context, provider.label, deadline);
     const tried: { provider: string; error?: string } = { provider: provider.id };
-    options.trace?.tried.push(tried);
+    trace?.tried.push(tried);
     try {
       // Never ask a provider for more than it grants: it would refuse, or quietly grant less.
       const asked = Math.min(request.ttl, provider.maxTtl);
       const grant = await provider.issue(providerConfig, { ...request, ttl: asked }, upstream);
       const ttl = Math.min(asked, grant.ttl);
-      const iceServers = shape(grant.iceServers, config, provider, options.log);
-      if (options.trace) options.trace.provider = provider.id;
+      const iceServers = shape(grant.iceServers, config, provider, log);
+      if (trace) trace.provider = provider.id;
       return { iceServers, provider: provider.id, ttl };
     } catch (error) {
       if (!(error instanceof ServiceError)) {
         // Only the kind: the message could quote an upstream.
         tried.error = "upstream_error";
-        options.log.error(`${provider.label} failed unexpectedly (${(error as Error)?.name ?? typeof error})`, {
+        log.error(`${provider.label} failed unexpectedly (${(error as Error)?.name ?? typeof error})`, {
           event: "provider_failed",
           provider: provider.id,
           error: tried.error,
@@ -108,9 +79,9 @@ export async function issueFromChain(config: Config, request: IssueRequest, opti
       tried.error = error.code;
       const event = { event: "provider_failed", provider: provider.id, error: error.code };
       if (error.code === "upstream_unauthorized") {
-        options.log.error(`OPERATOR: ${provider.label} refused our credentials (HTTP 401/403): check ${provider.enableHint}`, event);
+        log.error(`OPERATOR: ${provider.label} refused our credentials (HTTP 401/403): check ${provider.enableHint}`, event);
       } else {
-        options.log.warn(`${provider.label} failed: ${error.code}`, event);
+        log.warn(`${provider.label} failed: ${error.code}`, event);
       }
       failures.push(error);
     }

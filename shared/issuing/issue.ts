@@ -1,12 +1,11 @@
-import type { Caller } from "./auth.ts";
-import { issueFromChain, type ChainOptions } from "./chain.ts";
-import type { Config } from "./config.ts";
-import { ServiceError } from "./errors.ts";
-import type { IceServer } from "./ice-urls.ts";
-import { parseIssueInput } from "./input.ts";
-import { PROVIDERS, type ProviderId } from "./providers/index.ts";
-import { jsonResponse } from "./respond.ts";
-import { signRevokeToken } from "./revoke-token.ts";
+import type { RequestContext } from "../context.ts";
+import { issueFromChain } from "./chain.ts";
+import { ServiceError } from "../errors.ts";
+import type { IceServer } from "../ice-urls.ts";
+import { parseIssueInput } from "../http/input.ts";
+import { PROVIDERS, type ProviderId } from "../providers/index.ts";
+import { jsonResponse } from "../http/respond.ts";
+import { signRevokeToken } from "../revocation/revoke-token.ts";
 
 /** Served when no provider can be used and STUN-only was asked for. */
 export const STUN_ONLY: IceServer[] = [{ urls: ["stun:stun.cloudflare.com:3478"] }];
@@ -22,12 +21,6 @@ export interface IceServersBody {
   degraded?: true;
 }
 
-export interface IssueOptions extends ChainOptions {
-  now: number;
-  /** npm start: no provider means STUN-only rather than an error. */
-  local: boolean;
-}
-
 interface Served {
   iceServers: IceServer[];
   provider: ProviderId | "none";
@@ -36,33 +29,35 @@ interface Served {
   degraded?: true;
 }
 
-async function serve(config: Config, ttl: number, caller: Caller, options: IssueOptions): Promise<Served> {
+async function serve(context: RequestContext, ttl: number): Promise<Served> {
+  const { config, caller, trace } = context;
   if (config.providers.length === 0) {
     // A newcomer running npm start sees it work at once; a deployment must be configured.
-    if (options.local) {
-      if (options.trace) options.trace.provider = "none";
+    if (context.local) {
+      if (trace) trace.provider = "none";
       return { iceServers: STUN_ONLY, provider: "none", ttl };
     }
     const hints = PROVIDERS.map((provider) => provider.enableHint).join("; or ");
     throw new ServiceError("not_configured", `no TURN provider is configured: set ${hints}`);
   }
   try {
-    const request = { ttl, now: options.now, user: caller.user, identity: caller.user ?? crypto.randomUUID() };
-    return await issueFromChain(config, request, options);
+    const request = { ttl, now: context.now, user: caller.user, identity: caller.user ?? crypto.randomUUID() };
+    return await issueFromChain(context, request);
   } catch (error) {
     if (!config.fallbackStun || !(error instanceof ServiceError)) throw error;
-    options.log.error(`every TURN provider failed (${error.code}): serving STUN-only, as TURN_FALLBACK_STUN asks`, { event: "fallback_stun", error: error.code });
-    if (options.trace) options.trace.provider = "none";
+    context.log.error(`every TURN provider failed (${error.code}): serving STUN-only, as TURN_FALLBACK_STUN asks`, { event: "fallback_stun", error: error.code });
+    if (trace) trace.provider = "none";
     return { iceServers: STUN_ONLY, provider: "none", ttl, degraded: true };
   }
 }
 
 /** GET or POST /api/ice-servers: input, the providers, and the answer a browser can use as it is. */
-export async function issue(request: Request, url: URL, config: Config, caller: Caller, options: IssueOptions): Promise<Response> {
-  const input = await parseIssueInput(request, url, config.ttl);
-  const served = await serve(config, input.ttl ?? config.ttl, caller, options);
+export async function issue(context: RequestContext): Promise<Response> {
+  const { config, caller } = context;
+  const input = await parseIssueInput(context.request, context.url, config.ttl);
+  const served = await serve(context, input.ttl ?? config.ttl);
   const { ttl } = served;
-  const expiresAtMs = options.now + ttl * 1000;
+  const expiresAtMs = context.now + ttl * 1000;
   const body: IceServersBody = { iceServers: served.iceServers, ttl, expiresAt: new Date(expiresAtMs).toISOString(), provider: served.provider };
   const username = served.iceServers.find((server) => server.username !== undefined)?.username;
   if (config.revokeSecret && served.provider !== "none" && username !== undefined) {

@@ -1,0 +1,35 @@
+import type { Caller } from "./access/auth.ts";
+import type { Config } from "./config.ts";
+import type { Logger, RequestTrace } from "./log.ts";
+import { budgetedUpstream, type Deadline, type Fetch, type Upstream } from "./upstream/upstream.ts";
+
+/** One admitted request as a route sees it: built once by handle(), read by every step after. */
+export interface RequestContext {
+  readonly request: Request;
+  readonly url: URL;
+  readonly config: Config;
+  readonly caller: Caller;
+  readonly fetch: Fetch;
+  readonly log: Logger;
+  /** Jitter source for retries. */
+  readonly random?: () => number;
+  /** Filled in with the providers asked, their failures and the attempts made, for the request's log line. */
+  readonly trace?: RequestTrace;
+  /** Milliseconds since the epoch, when the request was admitted. */
+  readonly now: number;
+  /** npm start: no provider means STUN-only rather than an error. */
+  readonly local: boolean;
+}
+
+/** A provider's way to the network for this request: every call timed and retried, inside `deadline`. */
+export function upstreamFor(context: RequestContext, label: string, deadline: Deadline): Upstream {
+  const { trace } = context;
+  return budgetedUpstream({
+    fetch: context.fetch,
+    attemptTimeoutMs: context.config.upstreamTimeoutMs,
+    deadline,
+    label,
+    random: context.random,
+    onAttempt: trace && (() => void trace.attempts++),
+  });
+}
