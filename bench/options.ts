@@ -35,8 +35,8 @@ const FLAGS = {
 } as const;
 
 function usage(): string {
-  const lines = Object.entries(FLAGS).map(([flag, spec]) => `  --${flag} N`.padEnd(22) + `${spec.help} (${spec.env}, default ${spec.default})`);
-  return ["npm run bench -- [flags]", ...lines, "  --out PATH".padEnd(22) + "JSON results (default bench/results/latest.json)"].join("\n");
+  const lines = Object.entries(FLAGS).map(([flag, spec]) => `${`  --${flag} N`.padEnd(22)}${spec.help} (${spec.env}, default ${spec.default})`);
+  return ["npm run bench -- [flags]", ...lines, `${"  --out PATH".padEnd(22)}JSON results (default bench/results/latest.json)`].join("\n");
 }
 
 export function parseOptions(argv: string[]): BenchOptions {

@@ -194,7 +194,7 @@ function evaluateTargets(summary: Summary): TargetResult[] {
   const burstRatio = burst["ours-cloudflare"].ratioToLatency;
   targets.push({
     target: `${options.burstRequests} concurrent requests in < 2× the ${options.burstLatencyMs} ms upstream latency`,
-    measured: `${Math.round(burst["ours-cloudflare"].wallMs.median)} ms = ${burstRatio.toFixed(1)}×` + (burst["ours-cloudflare"].failed ? `, ${burst["ours-cloudflare"].failed} failed` : ""),
+    measured: `${Math.round(burst["ours-cloudflare"].wallMs.median)} ms = ${burstRatio.toFixed(1)}×${burst["ours-cloudflare"].failed ? `, ${burst["ours-cloudflare"].failed} failed` : ""}`,
     pass: burstRatio < 2 && burst["ours-cloudflare"].failed === 0,
   });
 

@@ -15,7 +15,7 @@ import { failover } from "./failover.ts";
 import { loadCount, loadFor, type LoadSample } from "./load.ts";
 import { loadAverage, machine } from "./machine.ts";
 import { parseOptions, type BenchOptions } from "./options.ts";
-import { COLD_IDS, renderTable, summarize, UPSTREAM_SYSTEMS, type ColdId, type CountedRun, type Raw, type UpstreamSystemId } from "./report.ts";
+import { COLD_IDS, renderTable, summarize, UPSTREAM_SYSTEMS, type ColdId, type CountedRun, type Raw, } from "./report.ts";
 import { coldSubjectOf, startSystem, SYSTEMS, type System } from "./systems.ts";
 import { directUpstreamRequest, startFakeCloudflareProcess, type FakeCloudflareProcess } from "./upstream.ts";
 

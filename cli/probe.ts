@@ -60,20 +60,22 @@ function usage(message: string): never {
 }
 
 function parseOptions(argv: string[]): Options | "help" {
-  let parsed;
+  const parse = () =>
+    parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      json: { type: "boolean" },
+      ttl: { type: "string" },
+      header: { type: "string", multiple: true },
+      timeout: { type: "string" },
+      ca: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  let parsed: ReturnType<typeof parse>;
   try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        json: { type: "boolean" },
-        ttl: { type: "string" },
-        header: { type: "string", multiple: true },
-        timeout: { type: "string" },
-        ca: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
+    parsed = parse();
   } catch (error) {
     usage((error as Error).message);
   }

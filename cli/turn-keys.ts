@@ -102,6 +102,7 @@ function redact(text: string): string {
 }
 
 /** Cloudflare's strings go to a terminal: control characters could drive it, or break a table. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it replaces, so a reply cannot drive the terminal.
 const printable = (text: string) => text.replace(/[\u0000-\u001f\u007f-\u009f]/g, "?");
 
 // ---- environment -------------------------------------------------------------
@@ -290,17 +291,19 @@ async function run(command: string, args: string[], options: Options): Promise<n
 }
 
 async function main(argv: string[]): Promise<number> {
-  let parsed;
+  const parse = () =>
+    parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      json: { type: "boolean", default: false },
+      yes: { type: "boolean", short: "y", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  let parsed: ReturnType<typeof parse>;
   try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        json: { type: "boolean", default: false },
-        yes: { type: "boolean", short: "y", default: false },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    });
+    parsed = parse();
   } catch (error) {
     throw usageError(error instanceof Error ? error.message : "bad arguments");
   }

@@ -275,7 +275,9 @@ function checkKeepFreshOptions(pc, options) {
  */
 function selectedPairs(stats) {
   const all = [];
-  stats.forEach((report) => all.push(report));
+  stats.forEach((report) => {
+    all.push(report);
+  });
   const byTransport = all
     .filter((report) => report.type === "transport" && report.selectedCandidatePairId)
     .map((report) => stats.get(report.selectedCandidatePairId))

@@ -59,7 +59,9 @@ export function localRequest(req: IncomingMessage, hosts: LocalHosts): Request {
 async function writeRaw(socket: Socket, response: Response): Promise<void> {
   const body = Buffer.from(await response.arrayBuffer());
   const head = [`HTTP/1.1 ${response.status} ${STATUS_CODES[response.status] ?? ""}`];
-  response.headers.forEach((value, name) => head.push(`${name}: ${value}`));
+  response.headers.forEach((value, name) => {
+    head.push(`${name}: ${value}`);
+  });
   head.push(`content-length: ${body.byteLength}`, "connection: close", "", "");
   socket.end(Buffer.concat([Buffer.from(head.join("\r\n"), "latin1"), body]));
 }

@@ -1,7 +1,7 @@
 import { admit, allowed, checkOrigin, preflight, type HostFacts } from "./access/admit.ts";
 import type { RequestContext } from "./context.ts";
 import { addressKey } from "./rate-limit/client-key.ts";
-import { loadConfig, type Config, type Env } from "./config.ts";
+import { loadConfig, type Env } from "./config.ts";
 import { ServiceError, type ErrorCode } from "./errors.ts";
 import { issue } from "./issuing/issue.ts";
 import { formatLogger, logFormatOf, newTrace, type Logger, type RequestLogger, type RequestTrace } from "./log.ts";

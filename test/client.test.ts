@@ -374,7 +374,10 @@ describe("keepFresh", () => {
     const pc = new FakePc();
     const fetch = fakeFetch();
     let seed = 42;
-    const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648) / 2_147_483_648);
+    const random = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+      return seed / 2_147_483_648;
+    };
     const stop = keepFresh(pc, { fetch: fetch.fn, ttl: 100, initial: initialAt(T0, 100), random, closeCheckMs: 60_000 });
     await vi.advanceTimersByTimeAsync(100 * 88_000);
     const gaps = fetch.calls.map((call, i) => call.at - (i === 0 ? T0 : fetch.calls[i - 1].at));
@@ -390,7 +393,7 @@ describe("keepFresh", () => {
   it("retries a failure with exponential backoff, reports each failure, and starts over after a success", async () => {
     const pc = new FakePc();
     const failures: { code: string; attempt: number; retryInMs: number | undefined }[] = [];
-    const fetch = fakeFetch((call, index) => (index < 4 ? Promise.reject(new TypeError("offline")) : json(200, okBody(3600))));
+    const fetch = fakeFetch((_call, index) => (index < 4 ? Promise.reject(new TypeError("offline")) : json(200, okBody(3600))));
     const stop = keepFresh(pc, {
       fetch: fetch.fn,
       initial: initialAt(T0, 3600),

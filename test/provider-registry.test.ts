@@ -11,6 +11,7 @@ import type { IceServersProvider } from "turn-vend/client";
 import { MAX_TTL, parseConfig } from "../shared/config.ts";
 import { PROVIDER_IDS, PROVIDERS, type ProviderId } from "../shared/providers/index.ts";
 import { signRevokeToken, verifyRevokeToken } from "../shared/revocation/revoke-token.ts";
+import { recordingReads } from "./helpers/env.ts";
 import { secret } from "./helpers/secrets.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
@@ -74,11 +75,9 @@ describe("each provider's own list of variables", () => {
   // (shared/config.ts), so here the list is held to what configure() really reads.
   it.each(PROVIDERS.map((provider) => [provider.id, provider] as const))("%s declares exactly the variables its configure() reads", (_, provider) => {
     const read = new Set<string>();
-    const recording = (env: Record<string, string>) =>
-      new Proxy(env, { get: (target, name) => (typeof name === "string" && read.add(name), Reflect.get(target, name)) });
     const attempt = (env: Record<string, string>) => {
       try {
-        provider.configure(recording(env));
+        provider.configure(recordingReads(env, read));
       } catch {
         // Half a configuration is refused; what it read on the way still counts.
       }

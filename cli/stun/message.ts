@@ -213,7 +213,7 @@ export function xorAddressValue(address: Address, transactionId: Buffer): Buffer
   const value = Buffer.alloc(4 + ip.length);
   value[1] = ip.length === 4 ? 0x01 : 0x02;
   value.writeUInt16BE(address.port ^ (MAGIC_COOKIE >>> 16), 2);
-  ip.forEach((byte, index) => (value[4 + index] = byte ^ mask[index]));
+  for (const [index, byte] of ip.entries()) value[4 + index] = byte ^ mask[index];
   return value;
 }
 
@@ -223,6 +223,6 @@ function ipv6Bytes(text: string): Buffer {
   const tail = after ? after.split(":") : [];
   const groups = [...head, ...new Array<string>(8 - head.length - tail.length).fill("0"), ...tail];
   const bytes = Buffer.alloc(16);
-  groups.forEach((group, index) => bytes.writeUInt16BE(parseInt(group, 16), index * 2));
+  for (const [index, group] of groups.entries()) bytes.writeUInt16BE(parseInt(group, 16), index * 2);
   return bytes;
 }

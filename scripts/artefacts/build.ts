@@ -52,6 +52,7 @@ const KNOWN_LOCAL_NOTICES = [
 function complaintsIn(log: string): string[] {
   return log
     .split("\n")
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the CLIs' colour codes start with ESC.
     .map((line) => line.replace(/\x1b\[[0-9;]*m/g, ""))
     .filter((line) => /warn|error|not found|missing|cannot|could not|failed/i.test(line))
     .filter((line) => !KNOWN_LOCAL_NOTICES.some((notice) => notice.test(line)));

@@ -17,6 +17,7 @@ export type ProviderId = (typeof REGISTERED)[number]["id"];
 /** A registered provider, whatever its configuration type. */
 export type AnyProvider = Provider<unknown, ProviderId>;
 
+// biome-ignore lint/suspicious/noExplicitAny: each provider has a configuration type of its own, which the list does not keep.
 export const PROVIDERS: readonly AnyProvider[] = REGISTERED as readonly Provider<any, ProviderId>[];
 
 export const PROVIDER_IDS: readonly ProviderId[] = PROVIDERS.map((provider) => provider.id);

@@ -1,7 +1,7 @@
 // Runs inside Chromium, in a page of the origin `npm start` serves; injected by test/e2e.test.ts.
 // It uses the browser client (/turn-client.js), the self-test page's negotiation (/negotiate.js) and real RTCPeerConnections, and returns plain
 // facts (candidates, errors, getStats' selected pair, whether data arrived) for the test to judge.
-"use strict";
+
 
 (() => {
   const client = () => import("/turn-client.js");

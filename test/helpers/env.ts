@@ -21,5 +21,15 @@ export function useProcessEnv(change: EnvChange): () => void {
   return () => apply(saved);
 }
 
+/** `env` seen through a proxy that adds the name of every variable read to `read`. */
+export function recordingReads<E extends Record<string, string>>(env: E, read: Set<string>): E {
+  return new Proxy(env, {
+    get(target, name) {
+      if (typeof name === "string") read.add(name);
+      return Reflect.get(target, name);
+    },
+  });
+}
+
 /** A change that unsets each of `names`, to build on. */
 export const unset = (names: readonly string[]): EnvChange => Object.fromEntries(names.map((name) => [name, undefined]));

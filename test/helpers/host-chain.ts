@@ -13,6 +13,7 @@ export interface RunningHost {
 const LOG_SETTLE_MS = 200;
 // wrangler dev prints a Worker's console.warn and console.error as "▲ [WARNING] …" and
 // "✘ [ERROR] …", in colour: what is left is the line as the Worker logged it.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: colour codes start with ESC.
 const COLOUR = /\u001b\[[0-9;]*m/g;
 const WRANGLER_LEVEL = /^(?:▲ \[WARNING\]|✘ \[ERROR\]) /;
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { forgetLoadedConfig, loadConfig, parseConfig } from "../../shared/config.ts";
+import { recordingReads } from "../helpers/env.ts";
 import { thrownBy } from "../helpers/service-error.ts";
 import { secret } from "../helpers/secrets.ts";
 
@@ -170,16 +171,18 @@ describe("loadConfig", () => {
     ["origins, Redis, a revoke secret and limits", { ALLOWED_ORIGINS: "https://app.example", REDIS_URL: "redis://127.0.0.1:6379", REVOKE_SIGNING_SECRET: "r".repeat(32), RATE_LIMIT: "5/60s", RATE_LIMIT_FAIL: "closed", RATE_LIMIT_TIMEOUT_MS: "100" }],
   ])("notices a change to any variable it read: %s", (_, base: Record<string, string>) => {
     const read = new Set<string>();
-    parseConfig(new Proxy(base, { get: (target, name) => (typeof name === "string" && read.add(name), Reflect.get(target, name)) }));
+    parseConfig(recordingReads(base, read));
     for (const name of Object.keys(base)) expect(read).toContain(name);
     let now = 40_000;
     for (const name of read) {
       const env: Record<string, string> = { ...base };
-      const before = loadConfig(env, (now += 2000));
+      now += 2000;
+      const before = loadConfig(env, now);
+      now += 2000;
       env[name] = `${env[name] ?? ""}-changed`;
       const after = (() => {
         try {
-          return loadConfig(env, (now += 2000));
+          return loadConfig(env, now);
         } catch (error) {
           return error;
         }
