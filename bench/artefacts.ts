@@ -48,7 +48,13 @@ async function startRuntime(args: string[], env: Record<string, string>): Promis
   const child = await launchNode<unknown>(args, cleanEnv(env), LISTENING);
   if (typeof child.ready !== "number") throw new Error(`node ${args.join(" ")} printed no port after "${LISTENING}"`);
   // The runtime stand-ins do not report when the import finished: only the parent's clock times them.
-  return { url: `http://127.0.0.1:${child.ready}${ICE_SERVERS_PATH}`, pid: child.spawned.child.pid, child, importedAtMs: undefined, stop: child.stop };
+  return {
+    url: `http://127.0.0.1:${child.ready}${ICE_SERVERS_PATH}`,
+    pid: child.spawned.child.pid,
+    child,
+    importedAtMs: undefined,
+    stop: child.stop,
+  };
 }
 
 /** The same environment as "ours, Cloudflare": the same provider, pointed at the same fake. */
@@ -67,10 +73,19 @@ export async function buildArtefacts(): Promise<Artefacts> {
   return {
     coldSubjects: ARTEFACTS.map(({ id, label }) => ({ id, label, start: (fake) => startRuntime(commands[id], sameEnvAsBundle(fake)) })),
     sizes: [
-      { id: "netlify-artefact", label: "Netlify zip (netlify build), unzipped", zipBytes: netlify.zipBytes, runtime: netlify.runtimeVersion, ...diskUsage(netlify.dir) },
+      {
+        id: "netlify-artefact",
+        label: "Netlify zip (netlify build), unzipped",
+        zipBytes: netlify.zipBytes,
+        runtime: netlify.runtimeVersion,
+        ...diskUsage(netlify.dir),
+      },
       { id: "vercel-artefact", label: "Vercel api/ice-servers.func (vercel build)", runtime: vercel.runtime, ...diskUsage(vercelFunc) },
     ],
-    complaints: [...netlify.complaints.map((line) => `netlify build: ${line}`), ...vercel.complaints.map((line) => `vercel build: ${line}`)],
+    complaints: [
+      ...netlify.complaints.map((line) => `netlify build: ${line}`),
+      ...vercel.complaints.map((line) => `vercel build: ${line}`),
+    ],
     remove: () => {
       for (const dir of [netlify.tempDir, vercel.tempDir]) rmSync(dir, { recursive: true, force: true });
     },

@@ -29,7 +29,12 @@ interface EntrySpec {
 const ENTRIES: readonly EntrySpec[] = [
   { name: "netlify", label: "Netlify function (functions/ice-servers.mts)", source: "functions/ice-servers.mts", platform: "node" },
   { name: "vercel", label: "Vercel function (api/ice-servers.ts)", source: "api/ice-servers.ts", platform: "node" },
-  { name: "edge", label: "Netlify edge function (netlify/edge-functions/ice-servers.ts)", source: "netlify/edge-functions/ice-servers.ts", platform: "neutral" },
+  {
+    name: "edge",
+    label: "Netlify edge function (netlify/edge-functions/ice-servers.ts)",
+    source: "netlify/edge-functions/ice-servers.ts",
+    platform: "neutral",
+  },
   { name: "naive", label: "naive seed handler (bench/systems/naive.ts)", source: "bench/systems/naive.ts", platform: "node" },
   { name: "bare", label: "bare function (bench/systems/bare.ts)", source: "bench/systems/bare.ts", platform: "node" },
 ];
@@ -68,7 +73,10 @@ function composition(outputs: Output[]): { from: string; bytes: number }[] {
       byOrigin.set(from, (byOrigin.get(from) ?? 0) + bytesInOutput);
     }
   }
-  return [...byOrigin].filter(([, bytes]) => bytes > 0).map(([from, bytes]) => ({ from, bytes })).sort((a, b) => b.bytes - a.bytes);
+  return [...byOrigin]
+    .filter(([, bytes]) => bytes > 0)
+    .map(([from, bytes]) => ({ from, bytes }))
+    .sort((a, b) => b.bytes - a.bytes);
 }
 
 /** The entry's output and every chunk it imports statically, transitively. */

@@ -64,7 +64,10 @@ export function launchNode<Ready>(args: string[], env: NodeJS.ProcessEnv, mark: 
   };
   return new Promise((resolve, reject) => {
     let buffered = "";
-    const timer = setTimeout(() => finish(new Error(`node ${args.join(" ")} was not ready within ${timeoutMs} ms:\n${spawned.output()}`)), timeoutMs);
+    const timer = setTimeout(
+      () => finish(new Error(`node ${args.join(" ")} was not ready within ${timeoutMs} ms:\n${spawned.output()}`)),
+      timeoutMs,
+    );
     const onData = (chunk: Buffer) => {
       buffered += chunk.toString("utf8");
       const at = buffered.indexOf(mark);
@@ -80,7 +83,8 @@ export function launchNode<Ready>(args: string[], env: NodeJS.ProcessEnv, mark: 
       }
       finish(undefined, { spawned, ready, spawnedAt, readyAt, stop });
     };
-    const onExit = (code: number | null) => finish(new Error(`node ${args.join(" ")} exited (${code}) before it was ready:\n${spawned.output()}`));
+    const onExit = (code: number | null) =>
+      finish(new Error(`node ${args.join(" ")} exited (${code}) before it was ready:\n${spawned.output()}`));
     function finish(error: Error | undefined, child?: Child<Ready>) {
       clearTimeout(timer);
       spawned.child.stdout?.off("data", onData);

@@ -18,7 +18,13 @@ export interface FailoverResult {
   naive: { waitedMs: number; outcome: string };
 }
 
-export async function failover(built: Built, fake: FakeCloudflareProcess, budgetMs: number, runs: number, naiveWaitMs: number): Promise<FailoverResult> {
+export async function failover(
+  built: Built,
+  fake: FakeCloudflareProcess,
+  budgetMs: number,
+  runs: number,
+  naiveWaitMs: number,
+): Promise<FailoverResult> {
   await fake.reset();
   const ours = await serveEntry(built, "netlify", failoverEnv(fake.ready, budgetMs));
   const runsMs: number[] = [];

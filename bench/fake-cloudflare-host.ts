@@ -17,7 +17,14 @@ const CREDENTIALS_PATH = `/v1/turn/keys/${FAKE_KEY_ID}/credentials`;
 const STUN_URLS = ["stun:stun.cloudflare.com:3478", "stun:stun.cloudflare.com:53"];
 // Cloudflare's documented set, port-53 alternates included, so the bench pays for filtering them.
 const TURN_URLS = (
-  [["turn", 3478, "udp"], ["turn", 53, "udp"], ["turn", 3478, "tcp"], ["turn", 80, "tcp"], ["turns", 5349, "tcp"], ["turns", 443, "tcp"]] as const
+  [
+    ["turn", 3478, "udp"],
+    ["turn", 53, "udp"],
+    ["turn", 3478, "tcp"],
+    ["turn", 80, "tcp"],
+    ["turns", 5349, "tcp"],
+    ["turns", 443, "tcp"],
+  ] as const
 ).map(([scheme, port, transport]) => `${scheme}:turn.cloudflare.com:${port}?transport=${transport}`);
 
 let fault: BenchFault | undefined;
@@ -65,7 +72,8 @@ const api = createServer(async (request, response) => {
   if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
   const answer = request.method === "POST" ? ANSWERS[request.url ?? ""] : undefined;
   if (!answer) return json(response, 404, { success: false, errors: [{ code: 404, message: "Not found" }] });
-  if (request.headers.authorization !== `Bearer ${FAKE_API_TOKEN}`) return json(response, 401, { success: false, errors: [{ code: 401, message: "Unauthorized" }] });
+  if (request.headers.authorization !== `Bearer ${FAKE_API_TOKEN}`)
+    return json(response, 401, { success: false, errors: [{ code: 401, message: "Unauthorized" }] });
   json(response, 201, answer());
 });
 api.on("connection", (socket: Socket) => {

@@ -35,7 +35,9 @@ const FLAGS = {
 } as const;
 
 function usage(): string {
-  const lines = Object.entries(FLAGS).map(([flag, spec]) => `${`  --${flag} N`.padEnd(22)}${spec.help} (${spec.env}, default ${spec.default})`);
+  const lines = Object.entries(FLAGS).map(
+    ([flag, spec]) => `${`  --${flag} N`.padEnd(22)}${spec.help} (${spec.env}, default ${spec.default})`,
+  );
   return ["npm run bench -- [flags]", ...lines, `${"  --out PATH".padEnd(22)}JSON results (default bench/results/latest.json)`].join("\n");
 }
 
@@ -57,7 +59,8 @@ export function parseOptions(argv: string[]): BenchOptions {
     const spec = FLAGS[flag];
     const raw = (values as Record<string, string | boolean | undefined>)[flag] ?? process.env[spec.env];
     const value = raw === undefined || raw === "" ? spec.default : Number(raw);
-    if (!Number.isInteger(value) || value < min || value > max) throw new Error(`--${flag} must be a whole number from ${min} to ${max}\n${usage()}`);
+    if (!Number.isInteger(value) || value < min || value > max)
+      throw new Error(`--${flag} must be a whole number from ${min} to ${max}\n${usage()}`);
     return value;
   };
   return {

@@ -79,9 +79,15 @@ const LOAD_IDS: readonly LoadId[] = [...SYSTEMS.map(({ id }) => id), "upstream"]
 export const COLD_IDS: readonly ColdId[] = [...SYSTEMS.map(({ id }) => id), ...ARTEFACTS.map(({ id }) => id)];
 
 const defined = (values: (number | undefined)[]): number[] => values.filter((value): value is number => value !== undefined);
-const optionalSpread = (values: (number | undefined)[]) => (values.every((value) => value !== undefined) ? spread(defined(values)) : undefined);
-const mapIds = <Id extends string, T>(ids: readonly Id[], make: (id: Id) => T) => Object.fromEntries(ids.map((id) => [id, make(id)])) as Record<Id, T>;
-const mapSystems = <T>(make: (id: SystemId) => T) => mapIds(SYSTEMS.map(({ id }) => id), make);
+const optionalSpread = (values: (number | undefined)[]) =>
+  values.every((value) => value !== undefined) ? spread(defined(values)) : undefined;
+const mapIds = <Id extends string, T>(ids: readonly Id[], make: (id: Id) => T) =>
+  Object.fromEntries(ids.map((id) => [id, make(id)])) as Record<Id, T>;
+const mapSystems = <T>(make: (id: SystemId) => T) =>
+  mapIds(
+    SYSTEMS.map(({ id }) => id),
+    make,
+  );
 const pairwise = (a: number[], b: number[]) => a.map((value, index) => value - b[index]);
 
 export function summarize(raw: Raw, options: BenchOptions, machine: Machine, wallSeconds: number): Summary {
@@ -108,7 +114,15 @@ export function summarize(raw: Raw, options: BenchOptions, machine: Machine, wal
 
   const upstreamP99 = raw.load.upstream.map((sample) => sample.p99Ms);
   const p99AddedOverUpstreamMs = Object.fromEntries(
-    UPSTREAM_SYSTEMS.map((id) => [id, spread(pairwise(raw.load[id].map((sample) => sample.p99Ms), upstreamP99))]),
+    UPSTREAM_SYSTEMS.map((id) => [
+      id,
+      spread(
+        pairwise(
+          raw.load[id].map((sample) => sample.p99Ms),
+          upstreamP99,
+        ),
+      ),
+    ]),
   ) as Summary["p99AddedOverUpstreamMs"];
   const p99OverConfiguredLatencyMs = Object.fromEntries(
     UPSTREAM_SYSTEMS.map((id) => [id, spread(raw.load[id].map((sample) => sample.p99Ms - options.latencyMs))]),
@@ -118,8 +132,18 @@ export function summarize(raw: Raw, options: BenchOptions, machine: Machine, wal
     UPSTREAM_SYSTEMS.map((id) => [
       id,
       {
-        p50: spread(pairwise(raw.unloaded[id].map((sample) => sample.p50Ms), raw.unloaded.upstream.map((sample) => sample.p50Ms))),
-        p99: spread(pairwise(raw.unloaded[id].map((sample) => sample.p99Ms), raw.unloaded.upstream.map((sample) => sample.p99Ms))),
+        p50: spread(
+          pairwise(
+            raw.unloaded[id].map((sample) => sample.p50Ms),
+            raw.unloaded.upstream.map((sample) => sample.p50Ms),
+          ),
+        ),
+        p99: spread(
+          pairwise(
+            raw.unloaded[id].map((sample) => sample.p99Ms),
+            raw.unloaded.upstream.map((sample) => sample.p99Ms),
+          ),
+        ),
       },
     ]),
   ) as Summary["unloadedAddedMs"];
@@ -189,7 +213,11 @@ function evaluateTargets(summary: Summary): TargetResult[] {
 
   const calls = upstreamUse["ours-cloudflare"].callsPerRequest;
   const exact = upstreamUse["ours-cloudflare"].notOk === 0 && calls.min === 1 && calls.max === 1;
-  targets.push({ target: "exactly one upstream call per request (Cloudflare)", measured: `${calls.min.toFixed(3)}–${calls.max.toFixed(3)} in every run`, pass: exact });
+  targets.push({
+    target: "exactly one upstream call per request (Cloudflare)",
+    measured: `${calls.min.toFixed(3)}–${calls.max.toFixed(3)} in every run`,
+    pass: exact,
+  });
 
   const burstRatio = burst["ours-cloudflare"].ratioToLatency;
   targets.push({
@@ -204,7 +232,11 @@ function evaluateTargets(summary: Summary): TargetResult[] {
   }
 
   for (const bundle of summary.bundles.filter((entry) => ["netlify", "vercel", "edge"].includes(entry.name))) {
-    targets.push({ target: `${bundle.name} bundle ≤ 30 KB minified`, measured: `${kb(bundle.bytes)} KB`, pass: bundle.bytes <= BUNDLE_LIMIT_BYTES });
+    targets.push({
+      target: `${bundle.name} bundle ≤ 30 KB minified`,
+      measured: `${kb(bundle.bytes)} KB`,
+      pass: bundle.bytes <= BUNDLE_LIMIT_BYTES,
+    });
   }
   return targets;
 }
@@ -224,7 +256,11 @@ function label(id: LoadId | ArtefactId): string {
 
 function table(header: string[], rows: string[][]): string {
   const widths = header.map((cell, column) => Math.max(cell.length, ...rows.map((row) => (row[column] ?? "").length)));
-  const line = (cells: string[]) => cells.map((cell, column) => cell.padEnd(widths[column])).join("  ").trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, column) => cell.padEnd(widths[column]))
+      .join("  ")
+      .trimEnd();
   return [line(header), line(widths.map((width) => "-".repeat(width))), ...rows.map(line)].join("\n");
 }
 
@@ -234,7 +270,11 @@ export function renderTable(summary: Summary): string {
   out.push(
     `turn-vend bench: ${machine.cpus} × ${machine.cpuModel}, Node ${machine.node}, ${machine.os}; load average ${machine.loadAverageBefore} before, ${machine.loadAverageAfter ?? "?"} after`,
     `median [min–max] of ${options.runs} runs; fresh server process per run; upstream latency ${options.latencyMs} ms`,
-    ...(machine.loadAverageBefore >= 1 ? [`WARNING: the load average was ${machine.loadAverageBefore} at the start: something else was running, and the figures are skewed by it`] : []),
+    ...(machine.loadAverageBefore >= 1
+      ? [
+          `WARNING: the load average was ${machine.loadAverageBefore} at the start: something else was running, and the figures are skewed by it`,
+        ]
+      : []),
     "",
     `Load: autocannon, ${options.connections} connections, ${options.durationS} s after a ${options.warmupS} s warm-up`,
     table(
@@ -252,7 +292,13 @@ export function renderTable(summary: Summary): string {
     "",
     `Latency added over the upstream: the system's minus the fake Cloudflare's own, in the same run`,
     table(
-      ["system", `p99 added, ${options.connections} connections`, "p99 − configured latency", "p50 added, 1 connection", "p99 added, 1 connection"],
+      [
+        "system",
+        `p99 added, ${options.connections} connections`,
+        "p99 − configured latency",
+        "p50 added, 1 connection",
+        "p99 added, 1 connection",
+      ],
       UPSTREAM_SYSTEMS.map((id) => [
         label(id),
         withSpread(summary.p99AddedOverUpstreamMs[id], ms),
@@ -265,7 +311,11 @@ export function renderTable(summary: Summary): string {
     `Upstream use: ${options.countedRequests} requests counted exactly on a fresh process, ${options.connections} connections`,
     table(
       ["system", "upstream calls / request", "new upstream connections / 1,000 requests"],
-      UPSTREAM_SYSTEMS.map((id) => [label(id), withSpread(upstreamUse[id].callsPerRequest, (value) => value.toFixed(3)), withSpread(upstreamUse[id].newConnectionsPer1000, (value) => value.toFixed(1))]),
+      UPSTREAM_SYSTEMS.map((id) => [
+        label(id),
+        withSpread(upstreamUse[id].callsPerRequest, (value) => value.toFixed(3)),
+        withSpread(upstreamUse[id].newConnectionsPer1000, (value) => value.toFixed(1)),
+      ]),
     ),
     "",
     `Burst: ${options.burstRequests} concurrent requests, one connection each, upstream latency ${options.burstLatencyMs} ms`,

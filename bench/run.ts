@@ -15,7 +15,7 @@ import { failover } from "./failover.ts";
 import { loadCount, loadFor, type LoadSample } from "./load.ts";
 import { loadAverage, machine } from "./machine.ts";
 import { parseOptions, type BenchOptions } from "./options.ts";
-import { COLD_IDS, renderTable, summarize, UPSTREAM_SYSTEMS, type ColdId, type CountedRun, type Raw, } from "./report.ts";
+import { COLD_IDS, renderTable, summarize, UPSTREAM_SYSTEMS, type ColdId, type CountedRun, type Raw } from "./report.ts";
 import { coldSubjectOf, startSystem, SYSTEMS, type System } from "./systems.ts";
 import { directUpstreamRequest, startFakeCloudflareProcess, type FakeCloudflareProcess } from "./upstream.ts";
 
@@ -23,8 +23,13 @@ import { directUpstreamRequest, startFakeCloudflareProcess, type FakeCloudflareP
 const WATCHDOG_MS = 9 * 60_000;
 
 const progress = (message: string) => process.stderr.write(`[bench] ${message}\n`);
-const byId = <Id extends string, T>(ids: readonly Id[], make: () => T) => Object.fromEntries(ids.map((id) => [id, make()])) as Record<Id, T>;
-const bySystem = <T>(make: () => T) => byId(SYSTEMS.map((system) => system.id), make);
+const byId = <Id extends string, T>(ids: readonly Id[], make: () => T) =>
+  Object.fromEntries(ids.map((id) => [id, make()])) as Record<Id, T>;
+const bySystem = <T>(make: () => T) =>
+  byId(
+    SYSTEMS.map((system) => system.id),
+    make,
+  );
 
 async function measureSystem(built: Built, fake: FakeCloudflareProcess, system: System, options: BenchOptions, raw: Raw): Promise<void> {
   await fake.reset();
@@ -103,7 +108,9 @@ async function main(): Promise<void> {
   };
 
   for (let round = 0; round < options.runs; round += 1) {
-    progress(`load, run ${round + 1} of ${options.runs} (${options.connections} connections, ${options.durationS} s, upstream latency ${options.latencyMs} ms)`);
+    progress(
+      `load, run ${round + 1} of ${options.runs} (${options.connections} connections, ${options.durationS} s, upstream latency ${options.latencyMs} ms)`,
+    );
     // The order rotates, so that no system always runs first or last.
     const order = SYSTEMS.map((_, index) => SYSTEMS[(index + round) % SYSTEMS.length]);
     for (const system of order) await measureSystem(built, fake, system, options, raw);

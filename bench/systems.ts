@@ -33,7 +33,8 @@ const cloudflareEnv = (fake: FakeReady) => ({
 
 const sharedSecretEnv = () => ({
   TURN_SHARED_SECRET: "bench-shared-secret",
-  TURN_URLS: "stun:turn.example.com:3478,turn:turn.example.com:3478?transport=udp,turn:turn.example.com:443?transport=tcp,turns:turn.example.com:5349?transport=tcp",
+  TURN_URLS:
+    "stun:turn.example.com:3478,turn:turn.example.com:3478?transport=udp,turn:turn.example.com:443?transport=tcp,turns:turn.example.com:5349?transport=tcp",
 });
 
 export const SYSTEMS: readonly System[] = [
@@ -56,7 +57,6 @@ export function failoverEnv(fake: FakeReady, upstreamTimeoutMs: number): Record<
   };
 }
 
-
 export interface Running {
   /** The URL to load: http://127.0.0.1:PORT/api/ice-servers */
   url: string;
@@ -70,8 +70,18 @@ export interface Running {
 /** Starts `entry` in a fresh node process with only `env` (and PATH, HOME) set. */
 export async function serveEntry(built: Built, entry: EntryName, env: Record<string, string>): Promise<Running> {
   const port = await freePort();
-  const child = await launchNode<ServeReady>([built.serve, built.entries[entry].file], cleanEnv({ ...env, BENCH_PORT: String(port) }), SERVE_READY);
-  return { url: `http://127.0.0.1:${port}${ICE_SERVERS_PATH}`, pid: child.spawned.child.pid, child, importedAtMs: child.ready.importedAt, stop: child.stop };
+  const child = await launchNode<ServeReady>(
+    [built.serve, built.entries[entry].file],
+    cleanEnv({ ...env, BENCH_PORT: String(port) }),
+    SERVE_READY,
+  );
+  return {
+    url: `http://127.0.0.1:${port}${ICE_SERVERS_PATH}`,
+    pid: child.spawned.child.pid,
+    child,
+    importedAtMs: child.ready.importedAt,
+    stop: child.stop,
+  };
 }
 
 export function startSystem(built: Built, system: System, fake: FakeReady): Promise<Running> {

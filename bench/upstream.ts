@@ -19,7 +19,8 @@ export interface FakeCloudflareProcess {
 export async function startFakeCloudflareProcess(built: Built): Promise<FakeCloudflareProcess> {
   const child = await launchNode<FakeReady>([built.fakeHost], cleanEnv({}), FAKE_READY);
   const control = child.ready.control;
-  const post = (path: string, body: unknown) => sendJson<unknown>(`${control}${path}`, { method: "POST", body: JSON.stringify(body ?? null), timeoutMs: 5000 });
+  const post = (path: string, body: unknown) =>
+    sendJson<unknown>(`${control}${path}`, { method: "POST", body: JSON.stringify(body ?? null), timeoutMs: 5000 });
   const setFault = async (fault: BenchFault | undefined) => void (await post("/fault", fault));
   return {
     ready: child.ready,

@@ -62,17 +62,17 @@ function usage(message: string): never {
 function parseOptions(argv: string[]): Options | "help" {
   const parse = () =>
     parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      json: { type: "boolean" },
-      ttl: { type: "string" },
-      header: { type: "string", multiple: true },
-      timeout: { type: "string" },
-      ca: { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-  });
+      args: argv,
+      allowPositionals: true,
+      options: {
+        json: { type: "boolean" },
+        ttl: { type: "string" },
+        header: { type: "string", multiple: true },
+        timeout: { type: "string" },
+        ca: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
   let parsed: ReturnType<typeof parse>;
   try {
     parsed = parse();
@@ -94,7 +94,8 @@ function parseOptions(argv: string[]): Options | "help" {
     return [line.slice(0, colon).trim(), line.slice(colon + 1).trim()];
   });
   const timeoutMs = values.timeout === undefined ? DEFAULT_TIMEOUT_MS : Number(values.timeout);
-  if (!Number.isInteger(timeoutMs) || timeoutMs < 100 || timeoutMs > 120_000) usage("--timeout must be a whole number of milliseconds from 100 to 120000");
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 100 || timeoutMs > 120_000)
+    usage("--timeout must be a whole number of milliseconds from 100 to 120000");
   let ca: string | undefined;
   if (values.ca !== undefined) {
     try {
@@ -133,7 +134,11 @@ async function fetchIceServers(options: Options): Promise<IceAnswer> {
     response = await fetch(options.endpoint, { headers: options.headers, signal: AbortSignal.timeout(ENDPOINT_TIMEOUT_MS) });
   } catch (error) {
     const timedOut = (error as Error)?.name === "TimeoutError";
-    throw new ProbeExit(EXIT.endpoint, timedOut ? "the endpoint did not answer in time" : "the endpoint could not be reached", timedOut ? "timeout" : "unreachable");
+    throw new ProbeExit(
+      EXIT.endpoint,
+      timedOut ? "the endpoint did not answer in time" : "the endpoint could not be reached",
+      timedOut ? "timeout" : "unreachable",
+    );
   }
   const text = await response.text().catch(() => "");
   let body: unknown;
@@ -150,7 +155,8 @@ async function fetchIceServers(options: Options): Promise<IceAnswer> {
     throw new ProbeExit(EXIT.endpoint, `the endpoint answered ${response.status} ${code}${message}`, code);
   }
   const parsed = v.safeParse(IceServers, body);
-  if (!parsed.success) throw new ProbeExit(EXIT.endpoint, "the endpoint's answer is not ICE servers ({\"iceServers\": [...]})", "invalid_response");
+  if (!parsed.success)
+    throw new ProbeExit(EXIT.endpoint, 'the endpoint\'s answer is not ICE servers ({"iceServers": [...]})', "invalid_response");
   return parsed.output;
 }
 
@@ -163,11 +169,18 @@ interface ProbeReport {
 async function probe(options: Options): Promise<ProbeReport> {
   const answer = await fetchIceServers(options);
   const targets = answer.iceServers.flatMap((server) =>
-    (typeof server.urls === "string" ? [server.urls] : server.urls).map((url) => ({ url, username: server.username, credential: server.credential })),
+    (typeof server.urls === "string" ? [server.urls] : server.urls).map((url) => ({
+      url,
+      username: server.username,
+      credential: server.credential,
+    })),
   );
-  if (targets.length > MAX_URLS) throw new ProbeExit(EXIT.endpoint, `the answer holds ${targets.length} URLs, more than the ${MAX_URLS} probed`, "invalid_response");
+  if (targets.length > MAX_URLS)
+    throw new ProbeExit(EXIT.endpoint, `the answer holds ${targets.length} URLs, more than the ${MAX_URLS} probed`, "invalid_response");
   // All at once: each is bounded by the same per-URL timeout, so the whole run is too.
-  const results = await Promise.all(targets.map((target) => checkIceUrl(target.url, target, { timeoutMs: options.timeoutMs, ca: options.ca })));
+  const results = await Promise.all(
+    targets.map((target) => checkIceUrl(target.url, target, { timeoutMs: options.timeoutMs, ca: options.ca })),
+  );
   return { endpoint: shownEndpoint(options.endpoint), provider: answer.provider, results };
 }
 
@@ -184,17 +197,24 @@ function table(report: ProbeReport): string {
     result.transport,
     result.ok ? "ok" : `FAIL ${result.error}`,
     `${result.rttMs} ms`,
-    result.ok ? (result.relayedAddress ? `relayed ${result.relayedAddress}` : `mapped ${result.mappedAddress ?? "?"}`) : (result.detail ?? ""),
+    result.ok
+      ? result.relayedAddress
+        ? `relayed ${result.relayedAddress}`
+        : `mapped ${result.mappedAddress ?? "?"}`
+      : (result.detail ?? ""),
   ]);
   const header = ["URL", "TRANSPORT", "RESULT", "RTT", "DETAIL"];
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column].length)));
-  const line = (cells: string[]) => cells.map((cell, column) => (column === cells.length - 1 ? cell : cell.padEnd(widths[column]))).join("  ");
+  const line = (cells: string[]) =>
+    cells.map((cell, column) => (column === cells.length - 1 ? cell : cell.padEnd(widths[column]))).join("  ");
   const failed = report.results.filter((result) => !result.ok).length;
   const summary =
     report.results.some(isTurn) || failed > 0
       ? `${report.results.length - failed} of ${report.results.length} URL(s) ok`
       : "no TURN URL in the answer: nothing relays";
-  return [`Endpoint: ${report.endpoint}`, `Provider: ${report.provider ?? "?"}`, "", line(header), ...rows.map(line), "", summary, ""].join("\n");
+  return [`Endpoint: ${report.endpoint}`, `Provider: ${report.provider ?? "?"}`, "", line(header), ...rows.map(line), "", summary, ""].join(
+    "\n",
+  );
 }
 
 /** Runs the CLI; resolves with the exit code, never calls process.exit (so a leaked socket would show). */
@@ -212,7 +232,9 @@ async function main(argv: string[], out = process.stdout, err = process.stderr):
   } catch (error) {
     if (!(error instanceof ProbeExit)) throw error;
     if (typeof options === "object" && options.json && error.code !== "usage") {
-      out.write(`${JSON.stringify({ endpoint: shownEndpoint(options.endpoint), error: { code: error.code, message: error.message } }, null, 2)}\n`);
+      out.write(
+        `${JSON.stringify({ endpoint: shownEndpoint(options.endpoint), error: { code: error.code, message: error.message } }, null, 2)}\n`,
+      );
     } else {
       err.write(`turn-probe: ${error.message}\n`);
     }

@@ -186,15 +186,26 @@ function keyLines(key: TurnKey): string {
 
 function keyTable(keys: TurnKey[]): string {
   if (keys.length === 0) return "No TURN keys.\n";
-  const rows = [["UID", "NAME", "CREATED", "MODIFIED"], ...keys.map((key) => [key.uid, key.name ?? "-", key.created ?? "-", key.modified ?? "-"].map(printable))];
+  const rows = [
+    ["UID", "NAME", "CREATED", "MODIFIED"],
+    ...keys.map((key) => [key.uid, key.name ?? "-", key.created ?? "-", key.modified ?? "-"].map(printable)),
+  ];
   const widths = rows[0].map((_, column) => Math.max(...rows.map((row) => row[column].length)));
-  return rows.map((row) => `${row.map((cell, column) => cell.padEnd(widths[column])).join("  ").trimEnd()}\n`).join("");
+  return rows
+    .map(
+      (row) =>
+        `${row
+          .map((cell, column) => cell.padEnd(widths[column]))
+          .join("  ")
+          .trimEnd()}\n`,
+    )
+    .join("");
 }
 
 /** The one place a secret is printed, and only once: inside the line to paste. */
 function printCreated(key: CreatedTurnKey, options: Options): void {
   if (options.json) {
-    process.stderr.write("Warning: the \"key\" in this output is the TURN key secret; Cloudflare will not show it again.\n");
+    process.stderr.write('Warning: the "key" in this output is the TURN key secret; Cloudflare will not show it again.\n');
     json(key);
     return;
   }
@@ -267,7 +278,10 @@ async function run(command: string, args: string[], options: Options): Promise<n
       const config = accountConfig();
       if (!options.yes) {
         if (!process.stdin.isTTY) {
-          throw new CliError(EXIT.usage, `refusing to delete TURN key ${printable(id)} without confirmation: stdin is not a terminal; pass --yes`);
+          throw new CliError(
+            EXIT.usage,
+            `refusing to delete TURN key ${printable(id)} without confirmation: stdin is not a terminal; pass --yes`,
+          );
         }
         if (!(await confirm(`Delete TURN key ${printable(id)}? [y/N] `))) {
           throw new CliError(EXIT.usage, "not deleted");
@@ -293,14 +307,14 @@ async function run(command: string, args: string[], options: Options): Promise<n
 async function main(argv: string[]): Promise<number> {
   const parse = () =>
     parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      json: { type: "boolean", default: false },
-      yes: { type: "boolean", short: "y", default: false },
-      help: { type: "boolean", short: "h", default: false },
-    },
-  });
+      args: argv,
+      allowPositionals: true,
+      options: {
+        json: { type: "boolean", default: false },
+        yes: { type: "boolean", short: "y", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    });
   let parsed: ReturnType<typeof parse>;
   try {
     parsed = parse();

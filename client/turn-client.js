@@ -254,7 +254,13 @@ function checkKeepFreshOptions(pc, options) {
   if (endpoint !== undefined && typeof endpoint !== "string") throw new TypeError("endpoint must be a string");
   if (
     initial !== undefined &&
-    !(initial && Number.isFinite(initial.ttl) && initial.ttl > 0 && initial.fetchedAt instanceof Date && Array.isArray(initial.config?.iceServers))
+    !(
+      initial &&
+      Number.isFinite(initial.ttl) &&
+      initial.ttl > 0 &&
+      initial.fetchedAt instanceof Date &&
+      Array.isArray(initial.config?.iceServers)
+    )
   ) {
     throw new TypeError("initial must be an answer of getIceServers");
   }

@@ -41,35 +41,39 @@ export const nodeFetch: Fetch = (url, init) =>
       reject(failed(new Error(`unsupported protocol ${target.protocol}`)));
       return;
     }
-    const request = client.request(target, { method: init.method, headers: init.headers, agent: client.agent, signal: init.signal }, (response) => {
-      // Past the cap the connection is dropped: a declared length at once, a chunked body as it streams in.
-      const maxBytes = init.maxBodyBytes ?? MAX_UPSTREAM_BODY_BYTES;
-      const tooLarge = () => {
-        response.destroy();
-        reject(new UpstreamBodyTooLarge(maxBytes));
-      };
-      if (declaredOver(response.headers["content-length"], maxBytes)) {
-        tooLarge();
-        return;
-      }
-      const chunks: Buffer[] = [];
-      let size = 0;
-      response.on("data", (chunk: Buffer) => {
-        size += chunk.length;
-        if (size > maxBytes) tooLarge();
-        else chunks.push(chunk);
-      });
-      response.on("error", (error) => reject(failed(error)));
-      response.on("close", () => {
-        // A connection that closes before the declared end of the body is a failure, not a short body.
-        if (!response.complete) {
-          reject(failed(Object.assign(new Error("the connection closed before the body ended"), { code: "ECONNRESET" })));
+    const request = client.request(
+      target,
+      { method: init.method, headers: init.headers, agent: client.agent, signal: init.signal },
+      (response) => {
+        // Past the cap the connection is dropped: a declared length at once, a chunked body as it streams in.
+        const maxBytes = init.maxBodyBytes ?? MAX_UPSTREAM_BODY_BYTES;
+        const tooLarge = () => {
+          response.destroy();
+          reject(new UpstreamBodyTooLarge(maxBytes));
+        };
+        if (declaredOver(response.headers["content-length"], maxBytes)) {
+          tooLarge();
           return;
         }
-        const body = Buffer.concat(chunks).toString("utf8");
-        resolve({ status: response.statusCode ?? 0, headers: headersOf(response.headers), text: async () => body });
-      });
-    });
+        const chunks: Buffer[] = [];
+        let size = 0;
+        response.on("data", (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > maxBytes) tooLarge();
+          else chunks.push(chunk);
+        });
+        response.on("error", (error) => reject(failed(error)));
+        response.on("close", () => {
+          // A connection that closes before the declared end of the body is a failure, not a short body.
+          if (!response.complete) {
+            reject(failed(Object.assign(new Error("the connection closed before the body ended"), { code: "ECONNRESET" })));
+            return;
+          }
+          const body = Buffer.concat(chunks).toString("utf8");
+          resolve({ status: response.statusCode ?? 0, headers: headersOf(response.headers), text: async () => body });
+        });
+      },
+    );
     request.on("error", (error) => reject(failed(error)));
     request.end(init.body);
   });

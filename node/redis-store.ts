@@ -136,7 +136,10 @@ function createStore(url: string): ConnectableStore {
     async hit(key, windowMs, until = Date.now() + 300) {
       // A timer of our own: AbortSignal.timeout costs twenty times more, on every request.
       const controller = new AbortController();
-      const timer = setTimeout(() => controller.abort(new DOMException("no answer in time", "TimeoutError")), Math.max(0, until - Date.now()));
+      const timer = setTimeout(
+        () => controller.abort(new DOMException("no answer in time", "TimeoutError")),
+        Math.max(0, until - Date.now()),
+      );
       const signal = controller.signal;
       try {
         const redis = current?.isReady && offset !== undefined ? current : await usable(signal);

@@ -60,7 +60,8 @@ function run(args) {
 const before = missing();
 if (before.length === 0) process.exit(0);
 // A REDIS_SERVER set to a path of its own is not something the package would provide.
-const fixable = process.getuid?.() === 0 && found("apt-get") && !(process.env.REDIS_SERVER && before.some((need) => need.pkg === "redis-server"));
+const fixable =
+  process.getuid?.() === 0 && found("apt-get") && !(process.env.REDIS_SERVER && before.some((need) => need.pkg === "redis-server"));
 if (!fixable) fail(before);
 
 const packages = [...new Set(before.map((need) => need.pkg))];

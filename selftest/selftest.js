@@ -53,7 +53,10 @@ function renderRows(rows) {
         [row.url],
         [row.transport],
         [row.relays.size > 0 ? [...row.relays].join(", ") : row.done ? "none" : "…", row.relays.size > 0 ? "ok" : row.done ? "bad" : ""],
-        [row.arrivedMs !== undefined ? `arrived in ${row.arrivedMs} ms` : row.done ? "no message" : "…", row.arrivedMs !== undefined ? "ok" : row.done ? "bad" : ""],
+        [
+          row.arrivedMs !== undefined ? `arrived in ${row.arrivedMs} ms` : row.done ? "no message" : "…",
+          row.arrivedMs !== undefined ? "ok" : row.done ? "bad" : "",
+        ],
         [row.pair ?? "–"],
         [[...row.errors].join("; ") || "–"],
       ];
@@ -176,7 +179,12 @@ async function run() {
   $("url-rows").replaceChildren();
 
   const started = performance.now();
-  const transports = params.get("transport")?.toLowerCase().split(",").map((t) => t.trim()).filter(Boolean);
+  const transports = params
+    .get("transport")
+    ?.toLowerCase()
+    .split(",")
+    .map((t) => t.trim())
+    .filter(Boolean);
   const ttl = params.has("ttl") ? Number(params.get("ttl")) : undefined;
   const rows = [];
   try {
@@ -206,7 +214,10 @@ async function run() {
       setVerdict("pass", `Data went through the TURN relay on every URL (${rows.length}), relay to relay.`);
     } else if (passed.length > 0) {
       const transportsOk = [...new Set(passed.map((row) => row.transport))].join(", ");
-      setVerdict("pass", `Data went through the TURN relay over ${transportsOk}, but ${rows.length - passed.length} of ${rows.length} URLs failed: see the table.`);
+      setVerdict(
+        "pass",
+        `Data went through the TURN relay over ${transportsOk}, but ${rows.length - passed.length} of ${rows.length} URLs failed: see the table.`,
+      );
     } else if (rows.some((row) => row.arrivedMs !== undefined)) {
       setVerdict("fail", "Messages arrived, but not over a relay/relay candidate pair.");
     } else {
@@ -266,7 +277,8 @@ async function longCall() {
   try {
     const initial = await Promise.all([getIceServers({ ttl }), getIceServers({ ttl })]);
     show("long-ttl", `${initial[0].ttl} s, ${LONG_CALL_LIFETIMES} lifetimes: ${Math.round(durationMs / 1000)} s`);
-    if (turnUrls(initial[0].config.iceServers).length === 0) throw new Error("The server handed out no TURN URL: configure a TURN provider.");
+    if (turnUrls(initial[0].config.iceServers).length === 0)
+      throw new Error("The server handed out no TURN URL: configure a TURN provider.");
     const [a, b] = initial.map((servers) => new RTCPeerConnection({ ...servers.config, iceTransportPolicy: "relay" }));
     pcs.push(a, b);
     negotiatePerfectly(a, b, { onError: (_, error) => problems.push(`negotiation: ${error?.message ?? error}`) });
@@ -276,8 +288,12 @@ async function longCall() {
       channel.addEventListener("message", ({ data }) => arrivals.push({ seq: Number(data), at: performance.now() }));
     });
     const channel = a.createDataChannel("long call");
-    const opened = await within(new Promise((resolve) => channel.addEventListener("open", () => resolve(true), { once: true })), MESSAGE_WAIT_MS);
-    if (!opened) throw new Error(`The call did not connect through the relay within ${MESSAGE_WAIT_MS / 1000} s: run the check above first.`);
+    const opened = await within(
+      new Promise((resolve) => channel.addEventListener("open", () => resolve(true), { once: true })),
+      MESSAGE_WAIT_MS,
+    );
+    if (!opened)
+      throw new Error(`The call did not connect through the relay within ${MESSAGE_WAIT_MS / 1000} s: run the check above first.`);
 
     for (const [pc, side, first] of [
       [a, "a", initial[0]],
@@ -335,15 +351,24 @@ async function longCall() {
     let maxGapMs = 0;
     for (let i = 1; i < times.length; i++) maxGapMs = Math.max(maxGapMs, times[i] - times[i - 1]);
     const inOrder = arrivals.every((arrival, index) => arrival.seq === index);
-    show("long-data", `${arrivals.length} of ${sent} arrived${inOrder ? ", in order" : ", out of order"}; longest gap ${Math.round(maxGapMs)} ms`);
+    show(
+      "long-data",
+      `${arrivals.length} of ${sent} arrived${inOrder ? ", in order" : ", out of order"}; longest gap ${Math.round(maxGapMs)} ms`,
+    );
 
     const restarts = counts.a.restart + counts.b.restart;
     if (problems.length > 0) setLongVerdict("fail", `Errors during the call: ${problems.join("; ")}.`);
-    else if (counts.a.refresh === 0 || counts.b.refresh === 0) setLongVerdict("fail", "The credentials were not refreshed during the call.");
-    else if (restarts === 0) setLongVerdict("fail", "No ICE restart followed the refreshes (this browser may lack pc.restartIce()): relays in use stayed on the first credentials.");
+    else if (counts.a.refresh === 0 || counts.b.refresh === 0)
+      setLongVerdict("fail", "The credentials were not refreshed during the call.");
+    else if (restarts === 0)
+      setLongVerdict(
+        "fail",
+        "No ICE restart followed the refreshes (this browser may lack pc.restartIce()): relays in use stayed on the first credentials.",
+      );
     // Chrome sometimes keeps one side on its first relay after the restarts (the new relays are
     // allocated all the same), so a change on either side is what the check can require.
-    else if (addresses.a.length < 2 && addresses.b.length < 2) setLongVerdict("fail", "ICE restarted, but the relayed addresses never changed: the call stayed on its first relays.");
+    else if (addresses.a.length < 2 && addresses.b.length < 2)
+      setLongVerdict("fail", "ICE restarted, but the relayed addresses never changed: the call stayed on its first relays.");
     else if (arrivals.length < sent || !inOrder) setLongVerdict("fail", `Messages were lost: ${arrivals.length} of ${sent} arrived.`);
     else if (maxGapMs >= LONG_CALL_MAX_GAP_MS) setLongVerdict("fail", `Data stopped for ${Math.round(maxGapMs)} ms during the call.`);
     else {

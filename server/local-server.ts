@@ -90,7 +90,9 @@ export function createLocalServer(options: LocalServerOptions): Server {
           const logger = formatLogger(log, options.logFormat?.() ?? "text");
           // Only the kind: a message could quote the request.
           if (!(error instanceof ServiceError)) {
-            logger.error(`unexpected failure handling ${req.method}: ${(error as Error)?.name ?? typeof error}`, { event: "unexpected_failure" });
+            logger.error(`unexpected failure handling ${req.method}: ${(error as Error)?.name ?? typeof error}`, {
+              event: "unexpected_failure",
+            });
           }
           response = errorResponse(error);
           logger.request({

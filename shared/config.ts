@@ -71,7 +71,8 @@ function providersFrom(env: Env): ConfiguredProvider[] {
 function revokeSecretFrom(env: Env): string | undefined {
   const secret = readVar(env, "REVOKE_SIGNING_SECRET");
   // HMAC-SHA256 keys shorter than its output weaken it; 32 characters of random text is the floor.
-  if (secret !== undefined && secret.length < 32) throw new ServiceError("invalid_config", "REVOKE_SIGNING_SECRET must be at least 32 characters");
+  if (secret !== undefined && secret.length < 32)
+    throw new ServiceError("invalid_config", "REVOKE_SIGNING_SECRET must be at least 32 characters");
   return secret;
 }
 

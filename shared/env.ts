@@ -29,7 +29,8 @@ export function readSecretList(env: Env, name: string): string[] {
   return value.split(",").map((entry, index) => {
     const rule = "separate secrets with a comma alone, and note that a secret cannot contain a comma";
     if (entry === "") throw new ServiceError("invalid_config", `${name} entry ${index + 1} is empty: ${rule}`);
-    if (entry.trim() !== entry) throw new ServiceError("invalid_config", `${name} entry ${index + 1} begins or ends with whitespace: ${rule}`);
+    if (entry.trim() !== entry)
+      throw new ServiceError("invalid_config", `${name} entry ${index + 1} begins or ends with whitespace: ${rule}`);
     return entry;
   });
 }
@@ -37,7 +38,14 @@ export function readSecretList(env: Env, name: string): string[] {
 // Messages name the variable and the rule, never the value: some values are secrets.
 export const integerBetween = (name: string, min: number, max: number) => {
   const message = `${name} must be a whole number from ${min} to ${max}`;
-  return v.pipe(v.string(), v.trim(), v.regex(/^\d{1,9}$/, message), v.transform(Number), v.minValue(min, message), v.maxValue(max, message));
+  return v.pipe(
+    v.string(),
+    v.trim(),
+    v.regex(/^\d{1,9}$/, message),
+    v.transform(Number),
+    v.minValue(min, message),
+    v.maxValue(max, message),
+  );
 };
 
 const TRUE_WORDS = ["true", "1", "yes", "on"];

@@ -122,7 +122,9 @@ export async function handle(request: Request, env: Env, options: HandleOptions 
   } catch (error) {
     if (!(error instanceof ServiceError)) {
       // Only the error's kind is logged: its message could quote a request or an upstream.
-      log.error(`unexpected failure handling ${request.method}: ${(error as Error)?.name ?? typeof error}`, { event: "unexpected_failure" });
+      log.error(`unexpected failure handling ${request.method}: ${(error as Error)?.name ?? typeof error}`, {
+        event: "unexpected_failure",
+      });
       code = "internal_error";
     } else {
       code = error.code;

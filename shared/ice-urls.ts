@@ -21,11 +21,13 @@ export const IceServerSchema = v.pipe(
     username: v.optional(v.string()),
     credential: v.optional(v.string()),
   }),
-  v.transform(({ urls, username, credential }): IceServer => ({
-    urls,
-    ...(username !== undefined ? { username } : {}),
-    ...(credential !== undefined ? { credential } : {}),
-  })),
+  v.transform(
+    ({ urls, username, credential }): IceServer => ({
+      urls,
+      ...(username !== undefined ? { username } : {}),
+      ...(credential !== undefined ? { credential } : {}),
+    }),
+  ),
 );
 
 export type IceScheme = "stun" | "stuns" | "turn" | "turns";
@@ -118,6 +120,9 @@ export function compactIceServers(servers: readonly IceServer[]): IceServer[] {
   });
   const picks = [...best.values()];
   return servers
-    .map((server, index) => ({ ...server, urls: server.urls.filter((url) => picks.some((pick) => pick.server === index && pick.url === url)) }))
+    .map((server, index) => ({
+      ...server,
+      urls: server.urls.filter((url) => picks.some((pick) => pick.server === index && pick.url === url)),
+    }))
     .filter((server) => server.urls.length > 0);
 }

@@ -89,7 +89,8 @@ export interface RequestLogger extends Required<Logger> {
 /** The core's logger for one request: `sink` receives finished lines in `format`. */
 export function formatLogger(sink: Logger, format: LogFormat, now: () => number = Date.now): RequestLogger {
   const time = () => new Date(now()).toISOString();
-  const write = (level: "info" | "warn" | "error", line: string) => (level === "info" ? (sink.info ?? sink.warn) : sink[level]).call(sink, line);
+  const write = (level: "info" | "warn" | "error", line: string) =>
+    (level === "info" ? (sink.info ?? sink.warn) : sink[level]).call(sink, line);
   const operator = (level: "info" | "warn" | "error") => (message: string, event?: LogEvent) => {
     if (format === "text") return write(level, message);
     const entry: OperatorEntry = { time: time(), level, type: "operator", event: event?.event ?? "message", message };

@@ -26,15 +26,29 @@ const ENV = {
 const validToken = await signHs256(SECRET, { sub: "fuzzer", iss: ENV.AUTH_JWT_ISSUER, aud: "turn", exp: "1h" });
 
 const upstream = async () =>
-  Response.json({ iceServers: [{ urls: ["stun:stun.cloudflare.com:3478"] }, { urls: ["turn:turn.cloudflare.com:3478"], username: "u", credential: "c" }] }, { status: 201 });
+  Response.json(
+    {
+      iceServers: [
+        { urls: ["stun:stun.cloudflare.com:3478"] },
+        { urls: ["turn:turn.cloudflare.com:3478"], username: "u", credential: "c" },
+      ],
+    },
+    { status: 201 },
+  );
 
 // Valid choices weigh more, so that plenty of requests get past every gate to the provider.
-const method = fc.oneof({ arbitrary: fc.constantFrom("GET", "POST"), weight: 4 }, fc.constantFrom("PUT", "DELETE", "PATCH", "OPTIONS"), fc.stringMatching(/^[A-Z]{1,10}$/));
+const method = fc.oneof(
+  { arbitrary: fc.constantFrom("GET", "POST"), weight: 4 },
+  fc.constantFrom("PUT", "DELETE", "PATCH", "OPTIONS"),
+  fc.stringMatching(/^[A-Z]{1,10}$/),
+);
 const path = fc.oneof({ arbitrary: fc.constantFrom("/api/ice-servers", "/api/ice-servers/"), weight: 4 }, fc.webPath());
 const query = fc.oneof(
   { arbitrary: fc.constant(""), weight: 3 },
   fc.integer({ min: -10, max: 200_000 }).map((n) => `?ttl=${n}`),
-  fc.dictionary(fc.string({ maxLength: 8 }), fc.string({ maxLength: 12 }), { maxKeys: 3 }).map((entries) => `?${new URLSearchParams(entries)}`),
+  fc
+    .dictionary(fc.string({ maxLength: 8 }), fc.string({ maxLength: 12 }), { maxKeys: 3 })
+    .map((entries) => `?${new URLSearchParams(entries)}`),
   fc.string({ maxLength: 40 }).map((raw) => `?${encodeURI(raw)}`),
 );
 const authorization = fc.oneof(
@@ -44,7 +58,11 @@ const authorization = fc.oneof(
   fc.tuple(fc.base64String(), fc.base64String(), fc.base64String()).map(([a, b, c]) => `Bearer ${a}.${b}.${c}`),
   fc.string({ maxLength: 60 }),
 );
-const origin = fc.oneof({ arbitrary: fc.constant(undefined), weight: 3 }, fc.constantFrom("https://app.example.com", "https://x.example.org", "null", "https://evil.example"), fc.webUrl());
+const origin = fc.oneof(
+  { arbitrary: fc.constant(undefined), weight: 3 },
+  fc.constantFrom("https://app.example.com", "https://x.example.org", "null", "https://evil.example"),
+  fc.webUrl(),
+);
 const contentType = fc.oneof(
   fc.constant(undefined),
   { arbitrary: fc.constant("application/json"), weight: 3 },

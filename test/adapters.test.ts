@@ -18,7 +18,11 @@ let restoreEnv: () => void;
 
 beforeAll(async () => {
   fake = await startFakeCloudflare({ keyId: "kid", apiToken: TOKEN });
-  restoreEnv = useProcessEnv({ CLOUDFLARE_TURN_KEY_ID: "kid", CLOUDFLARE_TURN_KEY_API_TOKEN: TOKEN, CLOUDFLARE_TURN_API_BASE: fake.apiBase });
+  restoreEnv = useProcessEnv({
+    CLOUDFLARE_TURN_KEY_ID: "kid",
+    CLOUDFLARE_TURN_KEY_API_TOKEN: TOKEN,
+    CLOUDFLARE_TURN_API_BASE: fake.apiBase,
+  });
 });
 
 afterAll(async () => {
@@ -34,7 +38,9 @@ describe("Netlify function adapter", () => {
   });
 
   it("declares the platform rate limit docs/security.md states", () => {
-    const stated = /own rate limit in its `config` \((\d+) requests a minute\s+per IP and domain\)/.exec(readFileSync(`${import.meta.dirname}/../docs/security.md`, "utf8"));
+    const stated = /own rate limit in its `config` \((\d+) requests a minute\s+per IP and domain\)/.exec(
+      readFileSync(`${import.meta.dirname}/../docs/security.md`, "utf8"),
+    );
     expect(stated, "docs/security.md no longer states the Netlify rate limit").not.toBeNull();
     expect(netlifyConfig.rateLimit).toEqual({ windowLimit: Number(stated![1]), windowSize: 60, aggregateBy: ["ip", "domain"] });
   });
@@ -49,7 +55,13 @@ describe("Netlify function adapter", () => {
 
 describe("Vercel function adapter", () => {
   it("serves credentials through a web-standard fetch export", async () => {
-    const response = await vercel.fetch(new Request("https://app.vercel.app/api/ice-servers", { method: "POST", headers: { "content-type": "application/json" }, body: '{"ttl": 45}' }));
+    const response = await vercel.fetch(
+      new Request("https://app.vercel.app/api/ice-servers", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: '{"ttl": 45}',
+      }),
+    );
     expect(response.status).toBe(200);
     expect((await response.json()).ttl).toBe(45);
   });

@@ -62,7 +62,10 @@ async function startVercel(env: Record<string, string>): Promise<EntryPoint & { 
 afterAll(async () => {
   await Promise.all(started.map((runtime) => runtime.stop()));
   for (const build of [netlifyBuild, vercelBuild]) {
-    const tempDir = await build?.then((artefact) => artefact.tempDir, () => undefined);
+    const tempDir = await build?.then(
+      (artefact) => artefact.tempDir,
+      () => undefined,
+    );
     if (tempDir) rmSync(tempDir, { recursive: true, force: true });
   }
 });
@@ -100,7 +103,8 @@ describeContract("Vercel functions as built by vercel build", async (env) => {
 // Runs after the contracts: by then every upstream fault has been logged.
 it("the built functions never printed the API token", () => {
   // The 401 case (on /api/ice-servers) logs an operator hint: seeing it proves the function's own log is what is scanned.
-  for (const runtime of [netlifyRuntime, vercelRuntimes[0]]) expect(runtime?.output()).toContain("OPERATOR: Cloudflare refused our credentials");
+  for (const runtime of [netlifyRuntime, vercelRuntimes[0]])
+    expect(runtime?.output()).toContain("OPERATOR: Cloudflare refused our credentials");
   for (const runtime of [netlifyRuntime, ...vercelRuntimes]) expect(runtime!.output()).not.toContain(CONTRACT_TOKEN);
 });
 
@@ -160,7 +164,11 @@ describe("the packages loaded only when configured are shipped", () => {
 describe("LOG_FORMAT=json in a built function", () => {
   it("Netlify: one JSON request line per request, with the fields the core writes, and nothing secret", async () => {
     const shared = secret("artefact-log-shared-secret-Hq27Vn");
-    const { origin, runtime } = await startNetlify({ LOG_FORMAT: "json", TURN_SHARED_SECRET: shared, TURN_URLS: "turn:turn.example.com:3478?transport=udp" });
+    const { origin, runtime } = await startNetlify({
+      LOG_FORMAT: "json",
+      TURN_SHARED_SECRET: shared,
+      TURN_URLS: "turn:turn.example.com:3478?transport=udp",
+    });
     try {
       const response = await fetch(`${origin}/api/ice-servers`);
       expect(response.status).toBe(200);
@@ -190,7 +198,8 @@ describe("LOG_FORMAT=json in a built function", () => {
           client: "127.0.0.1",
         },
       ]);
-      for (const value of [shared, iceServers.find((entry) => entry.credential)!.credential!]) expect(runtime.output()).not.toContain(value);
+      for (const value of [shared, iceServers.find((entry) => entry.credential)!.credential!])
+        expect(runtime.output()).not.toContain(value);
       // Through console, so that the suite-wide secret scan reads the function's log too.
       console.info(runtime.output());
     } finally {

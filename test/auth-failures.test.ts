@@ -52,10 +52,16 @@ async function seen(response: Response): Promise<Seen> {
   };
 }
 
-const cloudflareEnv = () => ({ CLOUDFLARE_TURN_KEY_ID: KEY_ID, CLOUDFLARE_TURN_KEY_API_TOKEN: CF_TOKEN, CLOUDFLARE_TURN_API_BASE: cloudflare.apiBase });
+const cloudflareEnv = () => ({
+  CLOUDFLARE_TURN_KEY_ID: KEY_ID,
+  CLOUDFLARE_TURN_KEY_API_TOKEN: CF_TOKEN,
+  CLOUDFLARE_TURN_API_BASE: cloudflare.apiBase,
+});
 
 describe("npm start with bearer tokens", () => {
-  it("answers a guesser 401 within the allowance, then 429, even for the right token, and never calls the provider", { timeout: 60_000 }, async () => {
+  it("answers a guesser 401 within the allowance, then 429, even for the right token, and never calls the provider", {
+    timeout: 60_000,
+  }, async () => {
     const started = await startLocalServer(
       { ...cloudflareEnv(), AUTH_MODE: "bearer", AUTH_BEARER_TOKENS: BEARER, RATE_LIMIT: "5/60s" },
       // Not an endpoint path: being ready must not spend the allowance.
@@ -64,7 +70,12 @@ describe("npm start with bearer tokens", () => {
     server = started.server;
     cloudflare.reset();
     const ask = async (token: string) =>
-      seen(await fetch(`${started.origin}/api/ice-servers`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(5000) }));
+      seen(
+        await fetch(`${started.origin}/api/ice-servers`, {
+          headers: { authorization: `Bearer ${token}` },
+          signal: AbortSignal.timeout(5000),
+        }),
+      );
 
     const answers: Seen[] = [];
     for (let i = 0; i < 20; i += 1) answers.push(await ask(`wrong-guess-${i}-${"x".repeat(30)}`));
@@ -86,8 +97,22 @@ describe("npm start with bearer tokens", () => {
 });
 
 describe("the Netlify and Vercel functions with JWTs", () => {
-  const NAMES = ["RATE_LIMIT", "RATE_LIMIT_FAIL", "REDIS_URL", "UPSTASH_REDIS_REST_URL", "UPSTASH_REDIS_REST_TOKEN", "ALLOWED_ORIGINS", "AUTH_BEARER_TOKENS",
-    "AUTH_JWKS_URL", "TURN_SHARED_SECRET", "TURN_URLS", "METERED_APP", "METERED_SECRET_KEY", "METERED_API_KEY", "TURN_PROVIDERS"];
+  const NAMES = [
+    "RATE_LIMIT",
+    "RATE_LIMIT_FAIL",
+    "REDIS_URL",
+    "UPSTASH_REDIS_REST_URL",
+    "UPSTASH_REDIS_REST_TOKEN",
+    "ALLOWED_ORIGINS",
+    "AUTH_BEARER_TOKENS",
+    "AUTH_JWKS_URL",
+    "TURN_SHARED_SECRET",
+    "TURN_URLS",
+    "METERED_APP",
+    "METERED_SECRET_KEY",
+    "METERED_API_KEY",
+    "TURN_PROVIDERS",
+  ];
   let restoreEnv: (() => void) | undefined;
   afterEach(() => restoreEnv?.());
 

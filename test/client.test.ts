@@ -156,10 +156,7 @@ describe("getIceServers", () => {
     const fetch = fakeFetch();
     await getIceServers({ fetch: fetch.fn });
     await getIceServers({ fetch: fetch.fn, endpoint: "https://turn.example.test/api/ice-servers?room=1", ttl: 60 });
-    expect(fetch.calls.map((call) => call.url)).toEqual([
-      "/api/ice-servers",
-      "https://turn.example.test/api/ice-servers?room=1&ttl=60",
-    ]);
+    expect(fetch.calls.map((call) => call.url)).toEqual(["/api/ice-servers", "https://turn.example.test/api/ice-servers?room=1&ttl=60"]);
   });
 
   it("asks a headers function again before each request", async () => {
@@ -197,7 +194,9 @@ describe("getIceServers", () => {
 
   it("calls headers that are not valid HTTP headers headers_failed", async () => {
     const fetch = fakeFetch();
-    await expect(getIceServers({ fetch: fetch.fn, headers: () => ({ "bad header": "x" }) })).rejects.toMatchObject({ code: "headers_failed" });
+    await expect(getIceServers({ fetch: fetch.fn, headers: () => ({ "bad header": "x" }) })).rejects.toMatchObject({
+      code: "headers_failed",
+    });
     expect(fetch.calls).toHaveLength(0);
   });
 
@@ -229,9 +228,18 @@ describe("getIceServers", () => {
   });
 
   it("calls a 200 of the wrong shape invalid_response", async () => {
-    for (const body of ["not json", JSON.stringify({ ttl: 60 }), JSON.stringify({ iceServers: [{ username: "u" }], ttl: 60 }), JSON.stringify({ iceServers: [] })]) {
+    for (const body of [
+      "not json",
+      JSON.stringify({ ttl: 60 }),
+      JSON.stringify({ iceServers: [{ username: "u" }], ttl: 60 }),
+      JSON.stringify({ iceServers: [] }),
+    ]) {
       const fetch = fakeFetch(() => new Response(body, { status: 200 }));
-      await expect(getIceServers({ fetch: fetch.fn })).rejects.toMatchObject({ name: "IceServersError", code: "invalid_response", status: 200 });
+      await expect(getIceServers({ fetch: fetch.fn })).rejects.toMatchObject({
+        name: "IceServersError",
+        code: "invalid_response",
+        status: 200,
+      });
     }
   });
 
@@ -282,7 +290,11 @@ describe("getIceServers", () => {
 describe("revokeIceServers", () => {
   it("POSTs the token as JSON to the revoke endpoint with the extra headers, and resolves on 204", async () => {
     const fetch = fakeFetch(() => new Response(null, { status: 204 }));
-    await revokeIceServers("rt-9", { fetch: fetch.fn, endpoint: "https://x.test/api/ice-servers", headers: { authorization: "Bearer abc" } });
+    await revokeIceServers("rt-9", {
+      fetch: fetch.fn,
+      endpoint: "https://x.test/api/ice-servers",
+      headers: { authorization: "Bearer abc" },
+    });
     expect(fetch.calls).toHaveLength(1);
     expect(fetch.calls[0].url).toBe("https://x.test/api/ice-servers/revoke");
     expect(fetch.calls[0].init.method).toBe("POST");
@@ -303,7 +315,11 @@ describe("revokeIceServers", () => {
     const offline = fakeFetch(() => Promise.reject(new TypeError("offline")));
     await expect(revokeIceServers("rt-9", { fetch: offline.fn })).rejects.toMatchObject({ name: "IceServersError", code: "revoke_failed" });
     const refused = fakeFetch(() => json(403, { error: { code: "invalid_revoke_token", message: "not ours" } }));
-    await expect(revokeIceServers("rt-9", { fetch: refused.fn })).rejects.toMatchObject({ code: "invalid_revoke_token", status: 403, message: "not ours" });
+    await expect(revokeIceServers("rt-9", { fetch: refused.fn })).rejects.toMatchObject({
+      code: "invalid_revoke_token",
+      status: 403,
+      message: "not ours",
+    });
     const bare = fakeFetch(() => new Response("<h1>oops</h1>", { status: 502 }));
     await expect(revokeIceServers("rt-9", { fetch: bare.fn })).rejects.toMatchObject({ code: "revoke_failed", status: 502 });
   });
@@ -314,7 +330,13 @@ describe("keepFresh", () => {
     const pc = new FakePc();
     const fetch = fakeFetch();
     const refreshed: IceServers[] = [];
-    const stop = keepFresh(pc, { fetch: fetch.fn, ttl: 100, initial: initialAt(T0, 100), random: () => 0.5, onRefresh: (r) => refreshed.push(r) });
+    const stop = keepFresh(pc, {
+      fetch: fetch.fn,
+      ttl: 100,
+      initial: initialAt(T0, 100),
+      random: () => 0.5,
+      onRefresh: (r) => refreshed.push(r),
+    });
 
     await vi.advanceTimersByTimeAsync(79_999);
     expect(fetch.calls).toHaveLength(0);
@@ -469,7 +491,12 @@ describe("keepFresh", () => {
     pc.refuse = true;
     const fetch = fakeFetch();
     const codes: string[] = [];
-    const stop = keepFresh(pc, { fetch: fetch.fn, ttl: 100, random: () => 0.5, onError: (error) => codes.push((error as IceServersError).code) });
+    const stop = keepFresh(pc, {
+      fetch: fetch.fn,
+      ttl: 100,
+      random: () => 0.5,
+      onError: (error) => codes.push((error as IceServersError).code),
+    });
     await vi.advanceTimersByTimeAsync(1000);
     expect(codes).toEqual(["apply_failed", "apply_failed"]);
     pc.refuse = false;
@@ -668,7 +695,12 @@ describe("keepFresh timing", () => {
       index === 0 ? json(429, { error: { code: "rate_limited", message: "later" } }, { "retry-after": "3000000" }) : json(200, okBody(600)),
     );
     const delays: (number | undefined)[] = [];
-    const stop = keepFresh(pc, { fetch: fetch.fn, random: () => 0.5, closeCheckMs: MAX_TIMER_MS, onError: (_e, info) => delays.push(info.retryInMs) });
+    const stop = keepFresh(pc, {
+      fetch: fetch.fn,
+      random: () => 0.5,
+      closeCheckMs: MAX_TIMER_MS,
+      onError: (_e, info) => delays.push(info.retryInMs),
+    });
     await vi.advanceTimersByTimeAsync(86_400_000);
     expect(fetch.calls).toHaveLength(1);
     expect(delays).toEqual([3_000_000_000]);
@@ -762,7 +794,9 @@ describe("keepFresh timing", () => {
   it("makes the last attempt at least timeoutMs + 1 s before a long lifetime expires", async () => {
     const pc = new FakePc();
     const fetch = fakeFetch((_call, index) =>
-      index === 0 ? json(503, { error: { code: "upstream_unavailable", message: "later" } }, { "retry-after": "10000" }) : json(200, okBody(3600)),
+      index === 0
+        ? json(503, { error: { code: "upstream_unavailable", message: "later" } }, { "retry-after": "10000" })
+        : json(200, okBody(3600)),
     );
     const stop = keepFresh(pc, { fetch: fetch.fn, initial: initialAt(T0, 3600), random: () => 0.5, timeoutMs: 10_000 });
     await vi.advanceTimersByTimeAsync(3_600_000);
@@ -951,8 +985,24 @@ class RestartablePc extends FakePc {
       add({ id: "CP2", type: "candidate-pair", localCandidateId: "L2", remoteCandidateId: "R1", nominated: true, state: "succeeded" });
       add({ id: "CP1", type: "candidate-pair", localCandidateId: "L1", remoteCandidateId: "R1", nominated: true, state: "succeeded" });
     } else if (shape === "firefox") {
-      add({ id: "CP2", type: "candidate-pair", localCandidateId: "L2", remoteCandidateId: "R1", nominated: true, state: "succeeded", selected: false });
-      add({ id: "CP1", type: "candidate-pair", localCandidateId: "L1", remoteCandidateId: "R1", nominated: true, state: "succeeded", selected: true });
+      add({
+        id: "CP2",
+        type: "candidate-pair",
+        localCandidateId: "L2",
+        remoteCandidateId: "R1",
+        nominated: true,
+        state: "succeeded",
+        selected: false,
+      });
+      add({
+        id: "CP1",
+        type: "candidate-pair",
+        localCandidateId: "L1",
+        remoteCandidateId: "R1",
+        nominated: true,
+        state: "succeeded",
+        selected: true,
+      });
     } else {
       add({ id: "CP2", type: "candidate-pair", localCandidateId: "L2", remoteCandidateId: "R1", nominated: false, state: "in-progress" });
       add({ id: "CP1", type: "candidate-pair", localCandidateId: "L1", remoteCandidateId: "R1", nominated: true, state: "succeeded" });
@@ -985,12 +1035,26 @@ describe("keepFresh restartIce", () => {
     await vi.advanceTimersByTimeAsync(1 + 80_000);
     expect(pc.applied).toHaveLength(2);
     // Each restart follows the servers it restarts for.
-    expect(pc.restarts).toEqual(perRefresh ? [{ at: T0 + 80_000, applied: 1 }, { at: T0 + 160_000, applied: 2 }] : []);
-    expect(heard).toEqual(perRefresh ? [{ username: `user-${minted - 1}`, mode: "relayed" }, { username: `user-${minted}`, mode: "relayed" }] : []);
+    expect(pc.restarts).toEqual(
+      perRefresh
+        ? [
+            { at: T0 + 80_000, applied: 1 },
+            { at: T0 + 160_000, applied: 2 },
+          ]
+        : [],
+    );
+    expect(heard).toEqual(
+      perRefresh
+        ? [
+            { username: `user-${minted - 1}`, mode: "relayed" },
+            { username: `user-${minted}`, mode: "relayed" },
+          ]
+        : [],
+    );
     await stop();
   });
 
-  it("always restarts with \"always\", and never with \"never\"", async () => {
+  it('always restarts with "always", and never with "never"', async () => {
     const fetch = fakeFetch();
     const always = new RestartablePc().select("chrome", "host");
     const never = new RestartablePc().select("chrome", "relay");
@@ -1010,25 +1074,28 @@ describe("keepFresh restartIce", () => {
     ["disconnected", "stable"],
     ["connected", "have-local-offer"],
     ["connected", "have-remote-offer"],
-  ] as const)("does not restart while connectionState is %s and signalingState %s, but once connected and stable", async (connectionState, signalingState) => {
-    const pc = new RestartablePc().select("chrome", "relay");
-    pc.connectionState = connectionState;
-    pc.signalingState = signalingState;
-    const fetch = fakeFetch();
-    const stop = keepFresh(pc, { fetch: fetch.fn, ttl: 100, initial: initialAt(T0, 100), random: () => 0.5, closeCheckMs: 60_000 });
-    await vi.advanceTimersByTimeAsync(85_000);
-    expect(pc.applied).toHaveLength(1);
-    expect(pc.restarts).toEqual([]);
-    // The negotiation under way ends (or the connection comes back): the restart happens then, once.
-    pc.connectionState = "connected";
-    pc.signalingState = "stable";
-    pc.fire();
-    await vi.advanceTimersByTimeAsync(0);
-    pc.fire();
-    await vi.advanceTimersByTimeAsync(0);
-    expect(pc.restarts).toEqual([{ at: T0 + 85_000, applied: 1 }]);
-    await stop();
-  });
+  ] as const)(
+    "does not restart while connectionState is %s and signalingState %s, but once connected and stable",
+    async (connectionState, signalingState) => {
+      const pc = new RestartablePc().select("chrome", "relay");
+      pc.connectionState = connectionState;
+      pc.signalingState = signalingState;
+      const fetch = fakeFetch();
+      const stop = keepFresh(pc, { fetch: fetch.fn, ttl: 100, initial: initialAt(T0, 100), random: () => 0.5, closeCheckMs: 60_000 });
+      await vi.advanceTimersByTimeAsync(85_000);
+      expect(pc.applied).toHaveLength(1);
+      expect(pc.restarts).toEqual([]);
+      // The negotiation under way ends (or the connection comes back): the restart happens then, once.
+      pc.connectionState = "connected";
+      pc.signalingState = "stable";
+      pc.fire();
+      await vi.advanceTimersByTimeAsync(0);
+      pc.fire();
+      await vi.advanceTimersByTimeAsync(0);
+      expect(pc.restarts).toEqual([{ at: T0 + 85_000, applied: 1 }]);
+      await stop();
+    },
+  );
 
   it("restarts for the latest servers only once, however many refreshes waited", async () => {
     const pc = new RestartablePc().select("chrome", "relay");
@@ -1086,7 +1153,13 @@ describe("keepFresh restartIce", () => {
     pc.getStats = () => Promise.reject(new DOMException("closed", "InvalidStateError"));
     const fetch = fakeFetch();
     const errors: unknown[] = [];
-    const stop = keepFresh(pc, { fetch: fetch.fn, ttl: 100, initial: initialAt(T0, 100), random: () => 0.5, onError: (e) => errors.push(e) });
+    const stop = keepFresh(pc, {
+      fetch: fetch.fn,
+      ttl: 100,
+      initial: initialAt(T0, 100),
+      random: () => 0.5,
+      onError: (e) => errors.push(e),
+    });
     await vi.advanceTimersByTimeAsync(80_000);
     expect(pc.applied).toHaveLength(1);
     expect(pc.restarts).toEqual([]);

@@ -27,7 +27,13 @@ describe("createHandler", () => {
     const handler = createHandler({ basePath: "/rtc/turn", env: ENV });
     expect((await handler(get("/rtc/turn?ttl=60"))).status).toBe(200);
     expect((await handler(get("/rtc/turn/"))).status).toBe(200);
-    const revoke = await handler(new Request(`${APP}/rtc/turn/revoke`, { method: "POST", headers: { "content-type": "application/json" }, body: '{"revokeToken":"x"}' }));
+    const revoke = await handler(
+      new Request(`${APP}/rtc/turn/revoke`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: '{"revokeToken":"x"}',
+      }),
+    );
     expect([revoke.status, await code(revoke)]).toEqual([409, "not_revocable"]);
     const elsewhere = await handler(get("/api/ice-servers"));
     expect([elsewhere.status, await code(elsewhere)]).toEqual([404, "not_found"]);
@@ -87,13 +93,22 @@ describe("createHandler", () => {
 
 describe("platform readers", () => {
   it("read what Vercel and Netlify set", () => {
-    const request = get("/", { "x-real-ip": "203.0.113.1", "x-forwarded-for": "203.0.113.2, 10.0.0.1", "x-nf-client-connection-ip": "203.0.113.3", host: "app.example.com" });
+    const request = get("/", {
+      "x-real-ip": "203.0.113.1",
+      "x-forwarded-for": "203.0.113.2, 10.0.0.1",
+      "x-nf-client-connection-ip": "203.0.113.3",
+      host: "app.example.com",
+    });
     expect(vercelClientIp(request)).toBe("203.0.113.1");
     expect(vercelClientIp(get("/", { "x-forwarded-for": "203.0.113.2, 10.0.0.1" }))).toBe("203.0.113.2");
     expect(netlifyClientIp(request)).toBe("203.0.113.3");
     expect(netlifyClientIp(get("/"))).toBeUndefined();
     expect(netlifyOwnOrigins(request)).toEqual([APP]);
-    restore = useProcessEnv({ VERCEL_URL: "app-abc.vercel.app", VERCEL_BRANCH_URL: undefined, VERCEL_PROJECT_PRODUCTION_URL: "app.example.org" });
+    restore = useProcessEnv({
+      VERCEL_URL: "app-abc.vercel.app",
+      VERCEL_BRANCH_URL: undefined,
+      VERCEL_PROJECT_PRODUCTION_URL: "app.example.org",
+    });
     expect(vercelOwnOrigins(request)).toEqual([APP, "https://app-abc.vercel.app", "https://app.example.org"]);
   });
 });
@@ -102,7 +117,9 @@ describe("turn-vend/next", () => {
   it("answers GET, POST and OPTIONS from process.env", async () => {
     restore = useProcessEnv({ ...ENV, VERCEL: undefined });
     expect((await next.GET(get("/api/ice-servers"))).status).toBe(200);
-    const post = await next.POST(new Request(`${APP}/api/ice-servers`, { method: "POST", headers: { "content-type": "application/json" }, body: '{"ttl":30}' }));
+    const post = await next.POST(
+      new Request(`${APP}/api/ice-servers`, { method: "POST", headers: { "content-type": "application/json" }, body: '{"ttl":30}' }),
+    );
     expect((await post.json()).ttl).toBe(30);
     expect((await next.OPTIONS(new Request(`${APP}/api/ice-servers`, { method: "OPTIONS" }))).status).toBe(204);
   });

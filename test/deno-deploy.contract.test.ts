@@ -50,7 +50,11 @@ it("deno serve counts the connection's peer, not a header a client could forge",
     // origin check, this peer is over its limit.)
     const routed = `https://${new URL(limited.origin).host}`;
     const elsewhere = `https://localhost:${new URL(limited.origin).port}`;
-    for (const [origin, status] of [[routed, 429], [elsewhere, 403], ["https://evil.example", 403]] as const) {
+    for (const [origin, status] of [
+      [routed, 429],
+      [elsewhere, 403],
+      ["https://evil.example", 403],
+    ] as const) {
       const answer = await fetch(`${limited.origin}/api/ice-servers`, { headers: { origin } });
       await answer.body?.cancel();
       expect([origin, answer.status]).toEqual([origin, status]);

@@ -10,7 +10,12 @@ import { describe, expect, it } from "vitest";
 import { ERROR_STATUS } from "../shared/errors.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
-const PAGES = ["README.md", ...readdirSync(join(ROOT, "docs")).filter((name) => name.endsWith(".md")).map((name) => `docs/${name}`)];
+const PAGES = [
+  "README.md",
+  ...readdirSync(join(ROOT, "docs"))
+    .filter((name) => name.endsWith(".md"))
+    .map((name) => `docs/${name}`),
+];
 
 const read = (page: string) => readFileSync(join(ROOT, page), "utf8");
 
@@ -41,7 +46,11 @@ function anchors(text: string): Set<string> {
   for (const line of prose(text)) {
     const heading = /^#{1,6} (.*)$/.exec(line);
     if (!heading) continue;
-    const slug = heading[1].trim().toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, "").replace(/\s/g, "-");
+    const slug = heading[1]
+      .trim()
+      .toLowerCase()
+      .replace(/[^\p{L}\p{N}\s_-]/gu, "")
+      .replace(/\s/g, "-");
     const count = seen.get(slug) ?? 0;
     seen.set(slug, count + 1);
     out.add(count === 0 ? slug : `${slug}-${count}`);

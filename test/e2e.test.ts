@@ -134,7 +134,10 @@ describe.skipIf(skip)("end to end: Chromium relays through a real coturn", () =>
 
   beforeAll(async () => {
     for (const binary of [TURNSERVER, CHROMIUM]) {
-      if (!existsSync(binary)) throw new Error(`${binary} is missing: install Debian's coturn and chromium (npm test runs scripts/test-prerequisites.mjs, which installs them as root), or set SKIP_E2E=1`);
+      if (!existsSync(binary))
+        throw new Error(
+          `${binary} is missing: install Debian's coturn and chromium (npm test runs scripts/test-prerequisites.mjs, which installs them as root), or set SKIP_E2E=1`,
+        );
     }
     dir = mkdtempSync(join(tmpdir(), "turn-e2e-"));
     mkdirSync(join(dir, "coturn"));
@@ -200,7 +203,10 @@ describe.skipIf(skip)("end to end: Chromium relays through a real coturn", () =>
     return page;
   }
 
-  async function relay(origin: string, options: { transport?: Transport; ttl?: number; delayMs?: number; waitMs?: number }): Promise<RelayFacts> {
+  async function relay(
+    origin: string,
+    options: { transport?: Transport; ttl?: number; delayMs?: number; waitMs?: number },
+  ): Promise<RelayFacts> {
     const page = await probePage(origin);
     try {
       return (await page.evaluate(`window.e2e.relay(${JSON.stringify(options)})`)) as RelayFacts;
@@ -218,19 +224,26 @@ describe.skipIf(skip)("end to end: Chromium relays through a real coturn", () =>
       ["udp", "udp"],
       ["tcp", "tcp"],
       ["tls", "tls"],
-    ] as const)("relay over TURN/%s: data arrives on a relay/relay pair", async (transport, protocol) => {
-      const facts = await relay(good.origin, { transport });
-      const why = diagnose(facts);
-      expect(facts.provider, why).toBe("shared-secret");
-      expect(facts.urls, why).toEqual([coturn.urls[transport]]);
-      // Both peers got a relay candidate from that URL, allocated over that transport.
-      for (const side of ["a", "b"]) {
-        expect(facts.relays.filter((relay) => relay.side === side && relay.url === coturn.urls[transport] && relay.protocol === protocol), why).not.toHaveLength(0);
-      }
-      expect(facts.arrived, why).toBe(true);
-      expect(facts.selected, why).toMatchObject({ state: "succeeded", local: { type: "relay", protocol }, remote: { type: "relay" } });
-      expect(facts.selected!.local.url, why).toBe(coturn.urls[transport]);
-    }, 30_000);
+    ] as const)(
+      "relay over TURN/%s: data arrives on a relay/relay pair",
+      async (transport, protocol) => {
+        const facts = await relay(good.origin, { transport });
+        const why = diagnose(facts);
+        expect(facts.provider, why).toBe("shared-secret");
+        expect(facts.urls, why).toEqual([coturn.urls[transport]]);
+        // Both peers got a relay candidate from that URL, allocated over that transport.
+        for (const side of ["a", "b"]) {
+          expect(
+            facts.relays.filter((relay) => relay.side === side && relay.url === coturn.urls[transport] && relay.protocol === protocol),
+            why,
+          ).not.toHaveLength(0);
+        }
+        expect(facts.arrived, why).toBe(true);
+        expect(facts.selected, why).toMatchObject({ state: "succeeded", local: { type: "relay", protocol }, remote: { type: "relay" } });
+        expect(facts.selected!.local.url, why).toBe(coturn.urls[transport]);
+      },
+      30_000,
+    );
   });
 
   describe.concurrent("credentials coturn refuses", () => {
@@ -240,7 +253,10 @@ describe.skipIf(skip)("end to end: Chromium relays through a real coturn", () =>
       expect(facts.provider, why).toBe("shared-secret");
       expect(facts.urls, why).toHaveLength(3);
       expect(facts.relays, why).toEqual([]);
-      expect(facts.errors.some((error) => error.code === 401), why).toBe(true);
+      expect(
+        facts.errors.some((error) => error.code === 401),
+        why,
+      ).toBe(true);
       expect(facts.arrived, why).toBe(false);
       expect(facts.selected, why).toBeUndefined();
     }, 30_000);
@@ -250,7 +266,10 @@ describe.skipIf(skip)("end to end: Chromium relays through a real coturn", () =>
       const why = diagnose(facts);
       expect(facts.ttl, why).toBe(1);
       expect(facts.relays, why).toEqual([]);
-      expect(facts.errors.some((error) => error.code === 401), why).toBe(true);
+      expect(
+        facts.errors.some((error) => error.code === 401),
+        why,
+      ).toBe(true);
       expect(facts.arrived, why).toBe(false);
     }, 30_000);
   });
@@ -291,16 +310,28 @@ describe.skipIf(skip)("end to end: Chromium relays through a real coturn", () =>
     expect(facts.expiredAt, why).toBeGreaterThan(facts.initial.expiresAt + 1000);
 
     // After the restart, the kept-fresh pair gathered new relay candidates and moved to one of them.
-    expect(facts.fresh.newRelays.filter((relay) => relay.side === "a"), why).not.toHaveLength(0);
+    expect(
+      facts.fresh.newRelays.filter((relay) => relay.side === "a"),
+      why,
+    ).not.toHaveLength(0);
     expect(facts.fresh.after, why).toMatchObject({ local: { type: "relay" }, remote: { type: "relay" } });
     expect(facts.fresh.after!.local.address, why).not.toBe(facts.fresh.before!.local.address);
-    expect(facts.fresh.newRelays.map((relay) => relay.address), why).toContain(facts.fresh.after!.local.address);
-    expect(facts.fresh.errorsAfterRestart.filter((error) => error.code === 401), why).toEqual([]);
+    expect(
+      facts.fresh.newRelays.map((relay) => relay.address),
+      why,
+    ).toContain(facts.fresh.after!.local.address);
+    expect(
+      facts.fresh.errorsAfterRestart.filter((error) => error.code === 401),
+      why,
+    ).toEqual([]);
     expect(facts.fresh.secondArrived, why).toBe(true);
 
     // The control pair, on the expired credentials, is refused any new allocation.
     expect(facts.control.newRelays, why).toEqual([]);
-    expect(facts.control.errorsAfterRestart.some((error) => error.code === 401), why).toBe(true);
+    expect(
+      facts.control.errorsAfterRestart.some((error) => error.code === 401),
+      why,
+    ).toBe(true);
     expect(facts.control.after?.local.address, why).toBe(facts.control.before?.local.address);
   }, 40_000);
 
@@ -312,11 +343,15 @@ describe.skipIf(skip)("end to end: Chromium relays through a real coturn", () =>
     /** A refresh this close to the end may not have been restarted for before the call ended. */
     const SETTLE_MS = 3_000;
 
-    async function longCall(restartIce: "relayed" | "never"): Promise<{ facts: LongCallFacts; why: string; allocated: string[]; refreshed: LongCallEvent[] }> {
+    async function longCall(
+      restartIce: "relayed" | "never",
+    ): Promise<{ facts: LongCallFacts; why: string; allocated: string[]; refreshed: LongCallEvent[] }> {
       const page = await probePage(udpOnly.origin);
       let facts: LongCallFacts;
       try {
-        facts = (await page.evaluate(`window.e2e.longCall(${JSON.stringify({ ttl: TTL, restartIce, durationMs: DURATION_MS })})`)) as LongCallFacts;
+        facts = (await page.evaluate(
+          `window.e2e.longCall(${JSON.stringify({ ttl: TTL, restartIce, durationMs: DURATION_MS })})`,
+        )) as LongCallFacts;
       } finally {
         await page.close();
       }
@@ -329,14 +364,17 @@ describe.skipIf(skip)("end to end: Chromium relays through a real coturn", () =>
     function expectDataKeptFlowing(facts: LongCallFacts, why: string) {
       expect(facts.opened, why).toBe(true);
       expect(facts.negotiationErrors, why).toEqual([]);
-      expect(facts.events.filter((event) => event.kind === "error"), why).toEqual([]);
+      expect(
+        facts.events.filter((event) => event.kind === "error"),
+        why,
+      ).toEqual([]);
       expect(facts.sent, why).toBeGreaterThan(50);
       expect(facts.received, why).toBe(facts.sent);
       expect(facts.inOrder, why).toBe(true);
       expect(facts.maxGapMs, why).toBeLessThan(MAX_GAP_MS);
     }
 
-    it("restartIce \"relayed\": each side's relays are allocated again under each fresh username, and data never stops", async () => {
+    it('restartIce "relayed": each side\'s relays are allocated again under each fresh username, and data never stops', async () => {
       const { facts, why, allocated, refreshed } = await longCall("relayed");
       expectDataKeptFlowing(facts, why);
       // Several refreshes on each side, each followed by a restart the client made by itself.
@@ -355,12 +393,16 @@ describe.skipIf(skip)("end to end: Chromium relays through a real coturn", () =>
       expect(facts.addresses.a.length + facts.addresses.b.length, why).toBeGreaterThanOrEqual(3);
     }, 60_000);
 
-    it("restartIce \"never\": credentials are refreshed, but no relay is allocated under them", async () => {
+    it('restartIce "never": credentials are refreshed, but no relay is allocated under them', async () => {
       const { facts, why, allocated, refreshed } = await longCall("never");
       // coturn does not enforce expiry on live allocations, so data flows on the old ones.
       expectDataKeptFlowing(facts, why);
-      for (const side of ["a", "b"] as const) expect(refreshed.filter((event) => event.side === side).length, why).toBeGreaterThanOrEqual(2);
-      expect(facts.events.filter((event) => event.kind === "restart"), why).toEqual([]);
+      for (const side of ["a", "b"] as const)
+        expect(refreshed.filter((event) => event.side === side).length, why).toBeGreaterThanOrEqual(2);
+      expect(
+        facts.events.filter((event) => event.kind === "restart"),
+        why,
+      ).toEqual([]);
       expect(new Set(allocated), why).toEqual(new Set(facts.initialUsernames));
       expect(facts.addresses.a, why).toHaveLength(1);
     }, 60_000);
@@ -379,9 +421,15 @@ describe.skipIf(skip)("end to end: Chromium relays through a real coturn", () =>
         for (const side of ["caller", "callee"]) {
           const mine = events.filter((event) => event.includes(`, ${side}: `));
           expect(mine.filter((event) => event.endsWith("fresh credentials, 4 s")).length, why).toBeGreaterThanOrEqual(2);
-          expect(mine.some((event) => event.endsWith("ICE restart")), why).toBe(true);
+          expect(
+            mine.some((event) => event.endsWith("ICE restart")),
+            why,
+          ).toBe(true);
         }
-        expect(events.some((event) => /relayed address \S+ → \S+$/.test(event)), why).toBe(true);
+        expect(
+          events.some((event) => /relayed address \S+ → \S+$/.test(event)),
+          why,
+        ).toBe(true);
         mkdirSync(RESULTS, { recursive: true });
         await page.screenshot({ path: join(RESULTS, "selftest-long-call.png"), fullPage: true });
       } finally {
@@ -459,7 +507,13 @@ describe.skipIf(skip)("end to end: Chromium relays through a real coturn", () =>
         expect(js.status).toBe(200);
         expect(js.headers.get("content-type")).toBe("text/javascript; charset=utf-8");
       }
-      for (const path of ["/package.json", "/client/turn-client.js", "/selftest/index.html", "/..%2fpackage.json", "/%2e%2e/package.json"]) {
+      for (const path of [
+        "/package.json",
+        "/client/turn-client.js",
+        "/selftest/index.html",
+        "/..%2fpackage.json",
+        "/%2e%2e/package.json",
+      ]) {
         const response = await fetch(`${good.origin}${path}`);
         expect(response.status, path).toBe(404);
         expect((await response.json()).error.code, path).toBe("not_found");

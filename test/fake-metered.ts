@@ -43,7 +43,9 @@ export function meteredIceServers(credential: MeteredCredential, region = "globa
 }
 
 /** Metered's documented global URLs, STUN first, as its dashboard lists them. */
-export const METERED_DOCUMENTED_GLOBAL_URLS = meteredIceServers({ username: "", password: "", apiKey: "" }).map((server) => (server as { urls: string }).urls);
+export const METERED_DOCUMENTED_GLOBAL_URLS = meteredIceServers({ username: "", password: "", apiKey: "" }).map(
+  (server) => (server as { urls: string }).urls,
+);
 
 export async function startFakeMetered(options: FakeMeteredOptions): Promise<FakeMetered> {
   const credentials = new Map<string, MeteredCredential>();

@@ -75,7 +75,8 @@ export async function startFakeTwilio(options: FakeTwilioOptions): Promise<FakeT
       if (!match) return twilioError(404, 20404, "The requested resource was not found");
       const credentials = basicCredentials(request);
       if (!credentials || accepted.get(credentials[0]) !== credentials[1]) return twilioError(401, 20003, "Authenticate");
-      if (decodeURIComponent(match[1]) !== options.accountSid) return twilioError(404, 20404, `The requested resource ${request.path} was not found`);
+      if (decodeURIComponent(match[1]) !== options.accountSid)
+        return twilioError(404, 20404, `The requested resource ${request.path} was not found`);
       if (request.method !== "POST") return twilioError(405, 20004, "Method not allowed");
       if (!(request.headers["content-type"] ?? "").startsWith("application/x-www-form-urlencoded")) {
         return twilioError(400, 20001, "Parameters must be form-encoded");

@@ -58,7 +58,13 @@ async function startFakeJwks(): Promise<FakeJwks> {
 }
 
 const sign = (sub: string) =>
-  new SignJWT({}).setProtectedHeader({ alg: "ES256", kid: "key-1" }).setSubject(sub).setIssuer(ISSUER).setAudience(AUDIENCE).setExpirationTime("5m").sign(privateKey);
+  new SignJWT({})
+    .setProtectedHeader({ alg: "ES256", kid: "key-1" })
+    .setSubject(sub)
+    .setIssuer(ISSUER)
+    .setAudience(AUDIENCE)
+    .setExpirationTime("5m")
+    .sign(privateKey);
 
 beforeAll(async () => {
   const pair = await generateKeyPair("ES256");
@@ -83,7 +89,11 @@ interface Seen {
 async function seen(response: Response): Promise<Seen> {
   const text = await response.text();
   expect(text).not.toContain(CF_TOKEN);
-  return { status: response.status, code: response.status === 200 ? undefined : JSON.parse(text).error.code, retryAfter: response.headers.get("retry-after") };
+  return {
+    status: response.status,
+    code: response.status === 200 ? undefined : JSON.parse(text).error.code,
+    retryAfter: response.headers.get("retry-after"),
+  };
 }
 
 const envFor = (path: string) => ({
@@ -115,8 +125,21 @@ async function untilServed(ask: () => Promise<Seen>, tries = 40): Promise<Seen> 
 }
 
 describe("the Netlify and Vercel functions, with the identity provider failing", () => {
-  const NAMES = ["RATE_LIMIT_FAIL", "REDIS_URL", "UPSTASH_REDIS_REST_URL", "UPSTASH_REDIS_REST_TOKEN", "ALLOWED_ORIGINS", "AUTH_BEARER_TOKENS",
-    "AUTH_JWT_SECRET", "TURN_SHARED_SECRET", "TURN_URLS", "METERED_APP", "METERED_SECRET_KEY", "METERED_API_KEY", "TURN_PROVIDERS"];
+  const NAMES = [
+    "RATE_LIMIT_FAIL",
+    "REDIS_URL",
+    "UPSTASH_REDIS_REST_URL",
+    "UPSTASH_REDIS_REST_TOKEN",
+    "ALLOWED_ORIGINS",
+    "AUTH_BEARER_TOKENS",
+    "AUTH_JWT_SECRET",
+    "TURN_SHARED_SECRET",
+    "TURN_URLS",
+    "METERED_APP",
+    "METERED_SECRET_KEY",
+    "METERED_API_KEY",
+    "TURN_PROVIDERS",
+  ];
   let restoreEnv: (() => void) | undefined;
   afterEach(() => restoreEnv?.());
   const URL = "https://example.test/api/ice-servers";
@@ -125,7 +148,9 @@ describe("the Netlify and Vercel functions, with the identity provider failing",
   const viaVercel = async (token: string, ip = "192.0.2.51") =>
     seen(await vercel.fetch(new Request(URL, { headers: { authorization: `Bearer ${token}`, "x-real-ip": ip } })));
 
-  it("fetch the key set once, answer 503 without fetching during the back-off, then serve once it is back", { timeout: 30_000 }, async () => {
+  it("fetch the key set once, answer 503 without fetching during the back-off, then serve once it is back", {
+    timeout: 30_000,
+  }, async () => {
     const path = "/functions/jwks.json";
     restoreEnv = useProcessEnv({ ...unset(NAMES), ...envFor(path) });
     jwks.answer(path, "500");
@@ -135,7 +160,9 @@ describe("the Netlify and Vercel functions, with the identity provider failing",
     const started = performance.now();
     const sequential: Seen[] = [];
     for (let i = 0; i < 10; i += 1) sequential.push(await (i % 2 === 0 ? viaNetlify : viaVercel)(token));
-    const concurrent = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? viaNetlify : viaVercel)(token, `192.0.2.${60 + i}`)));
+    const concurrent = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? viaNetlify : viaVercel)(token, `192.0.2.${60 + i}`)),
+    );
     for (const answer of [...sequential, ...concurrent]) expect([answer.status, answer.code]).toEqual([503, "auth_unavailable"]);
     expect(jwks.hits(path)).toBeLessThanOrEqual(fetchesAllowed(started));
     // Requests during the back-off are told when to come back.
@@ -171,7 +198,13 @@ describe("npm start, with the identity provider failing", () => {
     const started = await startLocalServer(envFor(path), { readyPath: "/no-such-path" });
     server = started.server;
     const token = await sign("carol");
-    const ask = async () => seen(await fetch(`${started.origin}/api/ice-servers`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(5000) }));
+    const ask = async () =>
+      seen(
+        await fetch(`${started.origin}/api/ice-servers`, {
+          headers: { authorization: `Bearer ${token}` },
+          signal: AbortSignal.timeout(5000),
+        }),
+      );
     const asking = performance.now();
     for (let i = 0; i < 8; i += 1) expect(await ask()).toMatchObject({ status: 503, code: "auth_unavailable" });
     expect(jwks.hits(path)).toBeLessThanOrEqual(fetchesAllowed(asking));

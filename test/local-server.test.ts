@@ -26,7 +26,11 @@ it("the local server never printed the API token", () => {
 describe("npm start's own variables", () => {
   it("refuses a PORT that is not a port number, naming it", async () => {
     for (const value of ["abc", "0", "70000", "80.5"]) {
-      const server = spawnLogged("node_modules/.bin/tsx", ["server/start.ts"], { PATH: process.env.PATH, HOME: process.env.HOME, PORT: value });
+      const server = spawnLogged("node_modules/.bin/tsx", ["server/start.ts"], {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        PORT: value,
+      });
       const code = await new Promise((resolve) => server.child.once("exit", resolve));
       expect(code, `PORT=${value}`).toBe(1);
       expect(server.output()).toContain("PORT must be a port number from 1 to 65535");
@@ -129,14 +133,44 @@ describe("npm start under hostile requests", () => {
     ["a Host with userinfo", 400, "invalid_request", () => rawGet("/api/ice-servers", ["Host: evil.example@127.0.0.1"])],
     ["no Host at all", 400, "invalid_request", () => rawGet("/api/ice-servers", [])],
     ["two Hosts", 400, "invalid_request", () => rawGet("/api/ice-servers", [`Host: ${host}`, "Host: evil.example"])],
-    ["a request-target //host/…", 400, "invalid_request", () => rawGet("//evil.example/api/ice-servers", [`Host: ${host}`, "Origin: https://evil.example"])],
-    ["a request-target /\\host/…", 400, "invalid_request", () => rawGet("/\\evil.example/api/ice-servers", [`Host: ${host}`, "Origin: https://evil.example"])],
-    ["an absolute-form request-target", 400, "invalid_request", () => rawGet("http://evil.example/api/ice-servers", [`Host: ${host}`, "Origin: http://evil.example"])],
-    ["an asterisk-form request-target", 400, "invalid_request", () => ["OPTIONS * HTTP/1.1", `Host: ${host}`, "Connection: close", "", ""].join("\r\n")],
-    ["a Host this server does not serve (DNS rebinding)", 421, "host_not_allowed", () => rawGet("/api/ice-servers", ["Host: evil.example", "Origin: http://evil.example"])],
+    [
+      "a request-target //host/…",
+      400,
+      "invalid_request",
+      () => rawGet("//evil.example/api/ice-servers", [`Host: ${host}`, "Origin: https://evil.example"]),
+    ],
+    [
+      "a request-target /\\host/…",
+      400,
+      "invalid_request",
+      () => rawGet("/\\evil.example/api/ice-servers", [`Host: ${host}`, "Origin: https://evil.example"]),
+    ],
+    [
+      "an absolute-form request-target",
+      400,
+      "invalid_request",
+      () => rawGet("http://evil.example/api/ice-servers", [`Host: ${host}`, "Origin: http://evil.example"]),
+    ],
+    [
+      "an asterisk-form request-target",
+      400,
+      "invalid_request",
+      () => ["OPTIONS * HTTP/1.1", `Host: ${host}`, "Connection: close", "", ""].join("\r\n"),
+    ],
+    [
+      "a Host this server does not serve (DNS rebinding)",
+      421,
+      "host_not_allowed",
+      () => rawGet("/api/ice-servers", ["Host: evil.example", "Origin: http://evil.example"]),
+    ],
     ["the same, on our port", 421, "host_not_allowed", () => rawGet("/api/ice-servers", [`Host: evil.example:${port}`])],
     ["not HTTP at all", 400, "invalid_request", () => "GARBAGE\r\n\r\n"],
-    ["a header line without a colon", 400, "invalid_request", () => `GET /api/ice-servers HTTP/1.1\r\nHost: ${host}\r\nnot a header\r\n\r\n`],
+    [
+      "a header line without a colon",
+      400,
+      "invalid_request",
+      () => `GET /api/ice-servers HTTP/1.1\r\nHost: ${host}\r\nnot a header\r\n\r\n`,
+    ],
   ];
 
   it.each(malformed)("%s → a JSON %i %s, and the server keeps serving", async (_, status, code, bytes) => {
@@ -150,7 +184,15 @@ describe("npm start under hostile requests", () => {
   });
 
   it("answers the local names, any IP address and ALLOWED_HOSTS, on any port", async () => {
-    for (const name of [`localhost:${port}`, `LOCALHOST:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`, "192.0.2.10:8080", "turn.example.lan", `turn.example.lan:${port}`]) {
+    for (const name of [
+      `localhost:${port}`,
+      `LOCALHOST:${port}`,
+      `127.0.0.1:${port}`,
+      `[::1]:${port}`,
+      "192.0.2.10:8080",
+      "turn.example.lan",
+      `turn.example.lan:${port}`,
+    ]) {
       expect((await rawExchange(port, rawGet("/api/ice-servers", [`Host: ${name}`]))).status, name).toBe(200);
     }
     expect((await rawExchange(port, rawGet("/api/ice-servers", ["Host: sub.turn.example.lan"]))).status).toBe(421);

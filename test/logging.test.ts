@@ -41,7 +41,8 @@ const parsed = () => lines.map((line) => ({ level: line.level, entry: JSON.parse
 const requests = () => parsed().filter((line) => line.entry.type === "request");
 const operators = () => parsed().filter((line) => line.entry.type === "operator");
 
-const get = (path = "/api/ice-servers", headers: Record<string, string> = {}) => new Request(`http://localhost${path}`, { headers: { host: "localhost", ...headers } });
+const get = (path = "/api/ice-servers", headers: Record<string, string> = {}) =>
+  new Request(`http://localhost${path}`, { headers: { host: "localhost", ...headers } });
 
 describe("LOG_FORMAT=json through the core's handle", () => {
   const env = { LOG_FORMAT: "json", TURN_SHARED_SECRET: SHARED, TURN_URLS };
@@ -53,7 +54,20 @@ describe("LOG_FORMAT=json through the core's handle", () => {
     expect(lines).toHaveLength(1);
     const [{ level, entry }] = requests();
     expect(level).toBe("info");
-    expect(Object.keys(entry).sort()).toEqual(["attempts", "caller", "client", "durationMs", "level", "method", "provider", "route", "status", "time", "tried", "type"]);
+    expect(Object.keys(entry).sort()).toEqual([
+      "attempts",
+      "caller",
+      "client",
+      "durationMs",
+      "level",
+      "method",
+      "provider",
+      "route",
+      "status",
+      "time",
+      "tried",
+      "type",
+    ]);
     expect(entry).toEqual({
       time: expect.stringMatching(ISO_TIME),
       level: "info",
@@ -83,8 +97,16 @@ describe("LOG_FORMAT=json through the core's handle", () => {
   it("names the caller's kind: bearer, user, and anonymous for a refused token", async () => {
     const bearerEnv = { ...env, AUTH_MODE: "bearer", AUTH_BEARER_TOKENS: BEARER };
     expect((await handle(get("/api/ice-servers", { authorization: `Bearer ${BEARER}` }), bearerEnv)).status).toBe(200);
-    expect((await handle(get("/api/ice-servers", { authorization: "Bearer wrong-token-0123456789abcdefghijkl" }), bearerEnv)).status).toBe(401);
-    const jwtEnv = { ...env, AUTH_MODE: "jwt", AUTH_JWT_SECRET: JWT_SECRET, AUTH_JWT_ISSUER: "https://issuer.example", AUTH_JWT_AUDIENCE: "turn" };
+    expect((await handle(get("/api/ice-servers", { authorization: "Bearer wrong-token-0123456789abcdefghijkl" }), bearerEnv)).status).toBe(
+      401,
+    );
+    const jwtEnv = {
+      ...env,
+      AUTH_MODE: "jwt",
+      AUTH_JWT_SECRET: JWT_SECRET,
+      AUTH_JWT_ISSUER: "https://issuer.example",
+      AUTH_JWT_AUDIENCE: "turn",
+    };
     const token = await signHs256(JWT_SECRET, { iss: "https://issuer.example", aud: "turn", sub: "alice@example.com", exp: "5m" });
     expect((await handle(get("/api/ice-servers", { authorization: `Bearer ${token}` }), jwtEnv)).status).toBe(200);
     expect(requests().map(({ entry }) => [entry.caller, entry.status, entry.error])).toEqual([
@@ -154,7 +176,15 @@ describe("LOG_FORMAT=json through the core's handle", () => {
       },
       {
         level: "error",
-        entry: expect.objectContaining({ type: "request", level: "error", route: "issue", status: 500, error: "invalid_config", tried: [], attempts: 0 }),
+        entry: expect.objectContaining({
+          type: "request",
+          level: "error",
+          route: "issue",
+          status: 500,
+          error: "invalid_config",
+          tried: [],
+          attempts: 0,
+        }),
       },
     ]);
     // The same error on the next request: its request line, but the operator event only once a minute.
@@ -172,7 +202,13 @@ describe("LOG_FORMAT=json through the core's handle", () => {
 describe("LOG_FORMAT text (the default) and invalid values", () => {
   it("stays readable text: no request line, operator events as the sentence alone", async () => {
     const fetch = async () => new Response("{}", { status: 503 });
-    const env = { TURN_SHARED_SECRET: SHARED, TURN_URLS, CLOUDFLARE_TURN_KEY_ID: "key-id", CLOUDFLARE_TURN_KEY_API_TOKEN: CF_TOKEN, TURN_PROVIDERS: "cloudflare,shared-secret" };
+    const env = {
+      TURN_SHARED_SECRET: SHARED,
+      TURN_URLS,
+      CLOUDFLARE_TURN_KEY_ID: "key-id",
+      CLOUDFLARE_TURN_KEY_API_TOKEN: CF_TOKEN,
+      TURN_PROVIDERS: "cloudflare,shared-secret",
+    };
     expect((await handle(get(), env, { fetch, random: () => 0 })).status).toBe(200);
     expect(lines).toEqual([{ level: "warn", text: "Cloudflare failed: upstream_unavailable" }]);
   });
@@ -180,7 +216,9 @@ describe("LOG_FORMAT text (the default) and invalid values", () => {
   it("an invalid LOG_FORMAT is a configuration error naming LOG_FORMAT, logged as text", async () => {
     const response = await handle(get(), { LOG_FORMAT: "yaml", TURN_SHARED_SECRET: SHARED, TURN_URLS });
     expect(response.status).toBe(500);
-    expect(await response.json()).toMatchObject({ error: { code: "invalid_config", message: expect.stringContaining("LOG_FORMAT must be text or json") } });
+    expect(await response.json()).toMatchObject({
+      error: { code: "invalid_config", message: expect.stringContaining("LOG_FORMAT must be text or json") },
+    });
     expect(lines).toEqual([{ level: "error", text: "invalid_config: LOG_FORMAT must be text or json" }]);
   });
 });
@@ -199,7 +237,13 @@ function statusWithHost(origin: string, host: string): Promise<number> {
 
 describe("LOG_FORMAT=json under npm start", () => {
   it("writes only JSON: start-up events, one line per request (its own refusals too), nothing secret", async () => {
-    const { origin, server } = await startLocalServer({ LOG_FORMAT: "json", TURN_SHARED_SECRET: SHARED, TURN_URLS, AUTH_MODE: "bearer", AUTH_BEARER_TOKENS: BEARER });
+    const { origin, server } = await startLocalServer({
+      LOG_FORMAT: "json",
+      TURN_SHARED_SECRET: SHARED,
+      TURN_URLS,
+      AUTH_MODE: "bearer",
+      AUTH_BEARER_TOKENS: BEARER,
+    });
     try {
       const ok = await fetch(`${origin}/api/ice-servers`, { headers: { authorization: `Bearer ${BEARER}` } });
       expect(ok.status).toBe(200);
@@ -213,7 +257,10 @@ describe("LOG_FORMAT=json under npm start", () => {
           .split("\n")
           .filter((line) => line.trim() !== "")
           .map((line) => JSON.parse(line) as Record<string, unknown>);
-      while (entries().filter((entry) => entry.type === "request" && entry.route !== "issue" && entry.status === 421).length === 0 && Date.now() < deadline) {
+      while (
+        entries().filter((entry) => entry.type === "request" && entry.route !== "issue" && entry.status === 421).length === 0 &&
+        Date.now() < deadline
+      ) {
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
       const all = entries();

@@ -7,29 +7,33 @@ import { freePort, spawnLogged, waitForHttp, type Spawned } from "./helpers/proc
 // The Netlify function (functions/ice-servers.mts) as Netlify's own CLI serves it, offline.
 let netlify: Spawned | undefined;
 
-describeContract("Netlify function under netlify dev --offline", async (env) => {
-  const port = await freePort();
-  netlify = spawnLogged("node_modules/.bin/netlify", ["dev", "--offline", "--port", String(port)], {
-    ...process.env,
-    ...env,
-    BROWSER: "none",
-    NETLIFY_TELEMETRY_DISABLED: "1",
-  });
-  const origin = `http://127.0.0.1:${port}`;
-  await waitForHttp(`${origin}/api/ice-servers?ttl=abc`, 90_000, netlify);
-  return {
-    send: (path, init) => fetch(`${origin}${path}`, init),
-    close: () => netlify!.stop(),
-  };
-}, {
-  // netlify dev answers a function's 403 or 404 by retrying the path with .html, /index.html and
-  // so on (netlify/cli#1442); deployed Netlify does not. These cases run on the Netlify function in process.
-  // It routes no function at all for a //host/… target, and answers with its own 404 page.
-  skip: {
-    when: (testCase) => testCase.status === 403 || testCase.status === 404 || testCase.hostileTarget === true,
-    why: "netlify dev rewrites 403/404, netlify/cli#1442, and routes no function for //host/…",
+describeContract(
+  "Netlify function under netlify dev --offline",
+  async (env) => {
+    const port = await freePort();
+    netlify = spawnLogged("node_modules/.bin/netlify", ["dev", "--offline", "--port", String(port)], {
+      ...process.env,
+      ...env,
+      BROWSER: "none",
+      NETLIFY_TELEMETRY_DISABLED: "1",
+    });
+    const origin = `http://127.0.0.1:${port}`;
+    await waitForHttp(`${origin}/api/ice-servers?ttl=abc`, 90_000, netlify);
+    return {
+      send: (path, init) => fetch(`${origin}${path}`, init),
+      close: () => netlify!.stop(),
+    };
   },
-});
+  {
+    // netlify dev answers a function's 403 or 404 by retrying the path with .html, /index.html and
+    // so on (netlify/cli#1442); deployed Netlify does not. These cases run on the Netlify function in process.
+    // It routes no function at all for a //host/… target, and answers with its own 404 page.
+    skip: {
+      when: (testCase) => testCase.status === 403 || testCase.status === 404 || testCase.hostileTarget === true,
+      why: "netlify dev rewrites 403/404, netlify/cli#1442, and routes no function for //host/…",
+    },
+  },
+);
 
 describeContract("Netlify function in process, called as Netlify calls it", async (env) => {
   const { default: netlifyFunction } = await import("../functions/ice-servers.mts");

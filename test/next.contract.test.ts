@@ -14,7 +14,14 @@ import { freePort, spawnLogged, waitForHttp, type Spawned } from "./helpers/proc
 import { installInto, packCopy, run } from "./package/pack.ts";
 
 // Exact versions, so the proof does not move under us; Next's SWC binary comes as its optional dependency.
-const APP_DEPENDENCIES = ["next@16.4.6", "react@19.3.1", "react-dom@19.3.1", "typescript@5.9.3", "@types/react@19.3.3", "@types/node@20.19.43"];
+const APP_DEPENDENCIES = [
+  "next@16.4.6",
+  "react@19.3.1",
+  "react-dom@19.3.1",
+  "typescript@5.9.3",
+  "@types/react@19.3.3",
+  "@types/node@20.19.43",
+];
 const ROUTE = 'export { GET, POST, OPTIONS } from "turn-vend/next";\n';
 // Only what an app's own processes would have: no test runner environment, no telemetry.
 const BASE_ENV = { PATH: process.env.PATH, HOME: process.env.HOME, NEXT_TELEMETRY_DISABLED: "1" };
@@ -41,23 +48,32 @@ afterAll(() => {
   for (const dir of [app, packDir]) if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-describeContract("Next.js 16 App Router app with the turn-vend/next route, under next start", async (env) => {
-  const port = await freePort();
-  next = spawnLogged(join(app, "node_modules/.bin/next"), ["start", "--hostname", "127.0.0.1", "--port", String(port)], { ...BASE_ENV, ...env }, app);
-  const origin = `http://127.0.0.1:${port}`;
-  await waitForHttp(`${origin}/api/ice-servers?ttl=abc`, 60_000, next);
-  return {
-    send: (path, init) => fetch(`${origin}${path}`, init),
-    close: () => next!.stop(),
-  };
-}, {
-  // The route exports GET, POST and OPTIONS, as the README's one-liner does: Next.js answers any
-  // other method itself (an empty 405, pinned below), and routes no //host/… target to the app.
-  skip: {
-    when: (testCase) => testCase.hostileTarget === true || /^bad input: (PUT|DELETE) /.test(testCase.name),
-    why: "Next.js answers methods the route does not export, and //host/… targets, itself",
+describeContract(
+  "Next.js 16 App Router app with the turn-vend/next route, under next start",
+  async (env) => {
+    const port = await freePort();
+    next = spawnLogged(
+      join(app, "node_modules/.bin/next"),
+      ["start", "--hostname", "127.0.0.1", "--port", String(port)],
+      { ...BASE_ENV, ...env },
+      app,
+    );
+    const origin = `http://127.0.0.1:${port}`;
+    await waitForHttp(`${origin}/api/ice-servers?ttl=abc`, 60_000, next);
+    return {
+      send: (path, init) => fetch(`${origin}${path}`, init),
+      close: () => next!.stop(),
+    };
   },
-});
+  {
+    // The route exports GET, POST and OPTIONS, as the README's one-liner does: Next.js answers any
+    // other method itself (an empty 405, pinned below), and routes no //host/… target to the app.
+    skip: {
+      when: (testCase) => testCase.hostileTarget === true || /^bad input: (PUT|DELETE) /.test(testCase.name),
+      why: "Next.js answers methods the route does not export, and //host/… targets, itself",
+    },
+  },
+);
 
 describe("Next.js in front of the route", () => {
   let own: Spawned | undefined;

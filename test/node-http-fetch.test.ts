@@ -49,7 +49,13 @@ afterAll(async () => {
   await Promise.all([plain, secure].map((server) => new Promise((resolve) => server.close(resolve))));
 });
 
-const init = (extra: Partial<Parameters<typeof nodeFetch>[1]> = {}) => ({ method: "GET", headers: {}, signal: new AbortController().signal, maxBodyBytes: MAX_UPSTREAM_BODY_BYTES, ...extra });
+const init = (extra: Partial<Parameters<typeof nodeFetch>[1]> = {}) => ({
+  method: "GET",
+  headers: {},
+  signal: new AbortController().signal,
+  maxBodyBytes: MAX_UPSTREAM_BODY_BYTES,
+  ...extra,
+});
 
 describe("nodeFetch", () => {
   it("sends the method, headers and body, and reads the status, every header and the whole body", async () => {
@@ -57,14 +63,29 @@ describe("nodeFetch", () => {
     handler = (req, res, body) => {
       const { authorization: auth, "content-type": type, "content-length": length, "transfer-encoding": chunked } = req.headers;
       seen = { method: req.method, auth, type, length, chunked, body };
-      res.writeHead(201, [["content-type", "application/json"], ["set-cookie", "a=1"], ["set-cookie", "b=2"], ["retry-after", "7"]]);
+      res.writeHead(201, [
+        ["content-type", "application/json"],
+        ["set-cookie", "a=1"],
+        ["set-cookie", "b=2"],
+        ["retry-after", "7"],
+      ]);
       res.write('{"part":');
       res.end('"two"}');
     };
     const body = '{"ttl":60,"customIdentifier":"ünï"}';
-    const response = await nodeFetch(`${origin}/v1/x?q=1`, init({ method: "POST", headers: { authorization: "Bearer t", "content-type": "application/json" }, body }));
+    const response = await nodeFetch(
+      `${origin}/v1/x?q=1`,
+      init({ method: "POST", headers: { authorization: "Bearer t", "content-type": "application/json" }, body }),
+    );
     // A Content-Length in bytes, not chunked: some APIs refuse chunked request bodies.
-    expect(seen).toEqual({ method: "POST", auth: "Bearer t", type: "application/json", length: String(Buffer.byteLength(body)), chunked: undefined, body });
+    expect(seen).toEqual({
+      method: "POST",
+      auth: "Bearer t",
+      type: "application/json",
+      length: String(Buffer.byteLength(body)),
+      chunked: undefined,
+      body,
+    });
     expect(response.status).toBe(201);
     expect(response.headers.get("retry-after")).toBe("7");
     expect(response.headers.getSetCookie()).toEqual(["a=1", "b=2"]);
@@ -120,7 +141,9 @@ describe("nodeFetch", () => {
 
   it("fails like fetch when nothing listens: a TypeError whose cause carries ECONNREFUSED", async () => {
     const port = await freePort();
-    const error = (await nodeFetch(`http://127.0.0.1:${port}/`, init()).catch((caught: unknown) => caught)) as TypeError & { cause?: { code?: string } };
+    const error = (await nodeFetch(`http://127.0.0.1:${port}/`, init()).catch((caught: unknown) => caught)) as TypeError & {
+      cause?: { code?: string };
+    };
     expect(error).toBeInstanceOf(TypeError);
     expect(error.cause?.code).toBe("ECONNREFUSED");
   });

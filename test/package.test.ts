@@ -138,7 +138,9 @@ describe("the installed package, from plain Node ESM", () => {
     const bin = join(app, "node_modules/.bin/turn-probe");
     const { stdout } = await run(bin, ["--help"], { cwd: app, env: { PATH: process.env.PATH } });
     expect(stdout).toContain("Usage: turn-probe <endpoint-url>");
-    const failed = await run(bin, ["http://127.0.0.1:9/api/ice-servers", "--json"], { cwd: app, env: { PATH: process.env.PATH } }).catch((error) => error);
+    const failed = await run(bin, ["http://127.0.0.1:9/api/ice-servers", "--json"], { cwd: app, env: { PATH: process.env.PATH } }).catch(
+      (error) => error,
+    );
     expect(failed.code).toBe(2);
     expect(JSON.parse(failed.stdout)).toMatchObject({ error: { code: "unreachable" } });
   });
@@ -157,7 +159,24 @@ describe("the installed package, from plain Node ESM", () => {
     );
     const tsc = join(import.meta.dirname, "../node_modules/typescript/bin/tsc");
     // skipLibCheck off: the declarations themselves must check, with an app's strict settings.
-    await run(process.execPath, [tsc, "--noEmit", "--strict", "--module", "nodenext", "--moduleResolution", "nodenext", "--lib", "es2023,dom", "--skipLibCheck", "false", "check.ts"], { cwd: app }).catch((error) => {
+    await run(
+      process.execPath,
+      [
+        tsc,
+        "--noEmit",
+        "--strict",
+        "--module",
+        "nodenext",
+        "--moduleResolution",
+        "nodenext",
+        "--lib",
+        "es2023,dom",
+        "--skipLibCheck",
+        "false",
+        "check.ts",
+      ],
+      { cwd: app },
+    ).catch((error) => {
       throw new Error(`tsc failed:\n${error.stdout}${error.stderr}`);
     });
   });

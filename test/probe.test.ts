@@ -41,7 +41,13 @@ function probe(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
       { cwd: ROOT, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, timeout: 30_000, killSignal: "SIGKILL" },
       (error, stdout, stderr) => {
         const failed = error as (Error & { code?: number; signal?: string }) | null;
-        resolve({ code: failed ? (typeof failed.code === "number" ? failed.code : null) : 0, signal: failed?.signal ?? null, stdout, stderr, elapsedMs: Date.now() - started });
+        resolve({
+          code: failed ? (typeof failed.code === "number" ? failed.code : null) : 0,
+          signal: failed?.signal ?? null,
+          stdout,
+          stderr,
+          elapsedMs: Date.now() - started,
+        });
       },
     );
   });
@@ -50,7 +56,16 @@ function probe(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
 interface Report {
   endpoint: string;
   provider: string;
-  results: { url: string; transport: string; ok: boolean; rttMs: number; error?: string; relayedAddress?: string; mappedAddress?: string; released?: boolean }[];
+  results: {
+    url: string;
+    transport: string;
+    ok: boolean;
+    rttMs: number;
+    error?: string;
+    relayedAddress?: string;
+    mappedAddress?: string;
+    released?: boolean;
+  }[];
 }
 
 const byTransport = (report: Report, scheme: string, transport: string) =>
@@ -76,7 +91,13 @@ describe.skipIf(skip)("turn-probe against a real coturn", () => {
     const silentPort = silentUdp.address().port;
     const refusedPort = await freeTcpUdpPort([coturn.port, coturn.tlsPort, silentPort]);
     const vending = (secretValue: string, turnUrls: string[], extra: Record<string, string> = {}) =>
-      startLocalServer({ HOST: "127.0.0.1", TURN_SHARED_SECRET: secretValue, TURN_URLS: turnUrls.join(","), TURN_URL_SET: "full", ...extra });
+      startLocalServer({
+        HOST: "127.0.0.1",
+        TURN_SHARED_SECRET: secretValue,
+        TURN_URLS: turnUrls.join(","),
+        TURN_URL_SET: "full",
+        ...extra,
+      });
     [good, wrong, dead] = await Promise.all([
       vending(coturn.secret, urls, { AUTH_MODE: "bearer", AUTH_BEARER_TOKENS: BEARER }),
       vending(WRONG_SECRET, urls),
@@ -91,7 +112,16 @@ describe.skipIf(skip)("turn-probe against a real coturn", () => {
   });
 
   it("allocates over UDP, TCP and TLS and reports the relayed addresses, exit 0", async () => {
-    const run = await probe([`${good.origin}/api/ice-servers`, "--json", "--ca", coturn.cert, "--timeout", String(TIMEOUT_MS), "--header", `Authorization: Bearer ${BEARER}`]);
+    const run = await probe([
+      `${good.origin}/api/ice-servers`,
+      "--json",
+      "--ca",
+      coturn.cert,
+      "--timeout",
+      String(TIMEOUT_MS),
+      "--header",
+      `Authorization: Bearer ${BEARER}`,
+    ]);
     expect(run.stderr).toBe("");
     expect(run.code).toBe(0);
     const report = JSON.parse(run.stdout) as Report;
@@ -113,17 +143,29 @@ describe.skipIf(skip)("turn-probe against a real coturn", () => {
     expect(coturn.log().match(/incoming packet ALLOCATE processed, success/g)).toHaveLength(3);
     expect(coturn.log().match(/incoming packet REFRESH processed, success/g)).toHaveLength(3);
     // Neither the bearer token nor the TURN password is printed.
-    const credential = (await (await fetch(`${good.origin}/api/ice-servers`, { headers: { authorization: `Bearer ${BEARER}` } })).json()) as { iceServers: { credential?: string }[] };
+    const credential = (await (
+      await fetch(`${good.origin}/api/ice-servers`, { headers: { authorization: `Bearer ${BEARER}` } })
+    ).json()) as { iceServers: { credential?: string }[] };
     const password = credential.iceServers.find((server) => server.credential)!.credential!;
     expect(run.stdout).not.toContain(BEARER);
     expect(run.stdout).not.toContain(password.slice(0, 12));
   });
 
   it("prints a readable table by default", async () => {
-    const run = await probe([`${good.origin}/api/ice-servers`, "--ca", coturn.cert, "--header", `Authorization: Bearer ${BEARER}`, "--ttl", "600"]);
+    const run = await probe([
+      `${good.origin}/api/ice-servers`,
+      "--ca",
+      coturn.cert,
+      "--header",
+      `Authorization: Bearer ${BEARER}`,
+      "--ttl",
+      "600",
+    ]);
     expect(run.code).toBe(0);
     expect(run.stdout).toContain("Provider: shared-secret");
-    expect(run.stdout).toMatch(new RegExp(`turns:127\\.0\\.0\\.1:${coturn.tlsPort}\\?transport=tcp\\s+tls\\s+ok\\s+\\d+ ms\\s+relayed 127\\.0\\.0\\.1:\\d+`));
+    expect(run.stdout).toMatch(
+      new RegExp(`turns:127\\.0\\.0\\.1:${coturn.tlsPort}\\?transport=tcp\\s+tls\\s+ok\\s+\\d+ ms\\s+relayed 127\\.0\\.0\\.1:\\d+`),
+    );
     expect(run.stdout).toContain("4 of 4 URL(s) ok");
   });
 

@@ -22,7 +22,12 @@ function rows(page: string): string[][] {
   return read(page)
     .split("\n")
     .filter((line) => line.startsWith("| "))
-    .map((line) => line.slice(1, -1).split(" | ").map((cell) => cell.trim()));
+    .map((line) =>
+      line
+        .slice(1, -1)
+        .split(" | ")
+        .map((cell) => cell.trim()),
+    );
 }
 
 describe("the one list of providers", () => {
@@ -64,35 +69,44 @@ describe("the client's types", () => {
 const TWILIO_SID = `AC${"0".repeat(32)}`;
 const WORKING: Record<ProviderId, Record<string, string>[]> = {
   cloudflare: [{ CLOUDFLARE_TURN_KEY_ID: "k", CLOUDFLARE_TURN_KEY_API_TOKEN: "t" }],
-  metered: [{ METERED_APP: "demo", METERED_SECRET_KEY: "s" }, { METERED_APP: "demo", METERED_API_KEY: "a", METERED_REGION: "global" }],
+  metered: [
+    { METERED_APP: "demo", METERED_SECRET_KEY: "s" },
+    { METERED_APP: "demo", METERED_API_KEY: "a", METERED_REGION: "global" },
+  ],
   "shared-secret": [{ TURN_SHARED_SECRET: "s", TURN_URLS: "turn:t.example" }],
-  twilio: [{ TWILIO_ACCOUNT_SID: TWILIO_SID, TWILIO_AUTH_TOKEN: "t" }, { TWILIO_ACCOUNT_SID: TWILIO_SID, TWILIO_API_KEY_SID: `SK${"0".repeat(32)}`, TWILIO_API_KEY_SECRET: "s" }],
+  twilio: [
+    { TWILIO_ACCOUNT_SID: TWILIO_SID, TWILIO_AUTH_TOKEN: "t" },
+    { TWILIO_ACCOUNT_SID: TWILIO_SID, TWILIO_API_KEY_SID: `SK${"0".repeat(32)}`, TWILIO_API_KEY_SECRET: "s" },
+  ],
   xirsys: [{ XIRSYS_IDENT: "i", XIRSYS_SECRET: "s", XIRSYS_CHANNEL: "c" }],
 };
 
 describe("each provider's own list of variables", () => {
   // `variables` feeds the docs' checks below; the parse itself is watched by what it reads
   // (shared/config.ts), so here the list is held to what configure() really reads.
-  it.each(PROVIDERS.map((provider) => [provider.id, provider] as const))("%s declares exactly the variables its configure() reads", (_, provider) => {
-    const read = new Set<string>();
-    const attempt = (env: Record<string, string>) => {
-      try {
-        provider.configure(recordingReads(env, read));
-      } catch {
-        // Half a configuration is refused; what it read on the way still counts.
+  it.each(PROVIDERS.map((provider) => [provider.id, provider] as const))(
+    "%s declares exactly the variables its configure() reads",
+    (_, provider) => {
+      const read = new Set<string>();
+      const attempt = (env: Record<string, string>) => {
+        try {
+          provider.configure(recordingReads(env, read));
+        } catch {
+          // Half a configuration is refused; what it read on the way still counts.
+        }
+      };
+      attempt({});
+      for (const name of provider.variables) attempt({ [name]: "x" });
+      attempt(Object.fromEntries(provider.variables.map((name) => [name, "x"])));
+      // Some variables are read only once the others are valid.
+      expect(WORKING[provider.id], `a working configuration of ${provider.id} in this test`).toBeDefined();
+      for (const env of WORKING[provider.id]) {
+        expect(() => provider.configure(env)).not.toThrow();
+        attempt(env);
       }
-    };
-    attempt({});
-    for (const name of provider.variables) attempt({ [name]: "x" });
-    attempt(Object.fromEntries(provider.variables.map((name) => [name, "x"])));
-    // Some variables are read only once the others are valid.
-    expect(WORKING[provider.id], `a working configuration of ${provider.id} in this test`).toBeDefined();
-    for (const env of WORKING[provider.id]) {
-      expect(() => provider.configure(env)).not.toThrow();
-      attempt(env);
-    }
-    expect([...read].sort()).toEqual([...provider.variables].sort());
-  });
+      expect([...read].sort()).toEqual([...provider.variables].sort());
+    },
+  );
 });
 
 describe("the docs", () => {
@@ -107,7 +121,9 @@ describe("the docs", () => {
   });
 
   it("configuration.md lists every variable each provider reads", () => {
-    const documented = rows("docs/configuration.md").map((cells) => cells[0]).join(" ");
+    const documented = rows("docs/configuration.md")
+      .map((cells) => cells[0])
+      .join(" ");
     for (const provider of PROVIDERS) {
       for (const name of provider.variables) expect(documented, `${provider.id}: ${name}`).toContain(`\`${name}\``);
     }

@@ -73,7 +73,11 @@ describe("npm start with Twilio, then Xirsys", () => {
   });
 
   it("fails over to Xirsys when Twilio refuses the key, asking Xirsys for its 6 hours at most", async () => {
-    twilio.setFault({ kind: "status", status: 401, body: '{"code":20003,"message":"Authenticate","more_info":"https://www.twilio.com/docs/errors/20003","status":401}' });
+    twilio.setFault({
+      kind: "status",
+      status: 401,
+      body: '{"code":20003,"message":"Authenticate","more_info":"https://www.twilio.com/docs/errors/20003","status":401}',
+    });
     const { status, body } = await vend(86_400);
     expect(status).toBe(200);
     expect(body.provider).toBe("xirsys");

@@ -12,8 +12,21 @@ import { unset, useProcessEnv } from "./helpers/env.ts";
 import { secret } from "./helpers/secrets.ts";
 
 const SHARED = secret("memory-limit-shared-Secret-Zx4Cv6Bn8M");
-const NAMES = ["RATE_LIMIT", "RATE_LIMIT_FAIL", "REDIS_URL", "UPSTASH_REDIS_REST_URL", "UPSTASH_REDIS_REST_TOKEN", "AUTH_MODE", "ALLOWED_ORIGINS",
-  "CLOUDFLARE_TURN_KEY_ID", "CLOUDFLARE_TURN_KEY_API_TOKEN", "METERED_APP", "METERED_SECRET_KEY", "METERED_API_KEY", "TURN_PROVIDERS"];
+const NAMES = [
+  "RATE_LIMIT",
+  "RATE_LIMIT_FAIL",
+  "REDIS_URL",
+  "UPSTASH_REDIS_REST_URL",
+  "UPSTASH_REDIS_REST_TOKEN",
+  "AUTH_MODE",
+  "ALLOWED_ORIGINS",
+  "CLOUDFLARE_TURN_KEY_ID",
+  "CLOUDFLARE_TURN_KEY_API_TOKEN",
+  "METERED_APP",
+  "METERED_SECRET_KEY",
+  "METERED_API_KEY",
+  "TURN_PROVIDERS",
+];
 const URL = "https://example.test/api/ice-servers";
 // The memory store's table size (shared/access/admit.ts).
 const TABLE = 10_000;
@@ -37,7 +50,11 @@ interface Seen {
 async function seen(response: Response): Promise<Seen> {
   const text = await response.text();
   expect(text).not.toContain(SHARED);
-  return { status: response.status, code: response.status === 200 ? undefined : JSON.parse(text).error.code, remaining: response.headers.get("ratelimit-remaining") };
+  return {
+    status: response.status,
+    code: response.status === 200 ? undefined : JSON.parse(text).error.code,
+    remaining: response.headers.get("ratelimit-remaining"),
+  };
 }
 
 const viaNetlify = async (ip: string) => seen(await netlify(new Request(URL), { ip } as never));

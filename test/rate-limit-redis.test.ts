@@ -22,7 +22,6 @@ import { captureLog } from "./helpers/log.ts";
 import { answerChecks, expectExactLimit, statuses, type Answer } from "./helpers/rate-limit-answers.ts";
 import { secret } from "./helpers/secrets.ts";
 
-
 const KEY_ID = "5e1f0c0ffee5e1f0c0ffee5e1f0c0ffe";
 // Unique, realistic-looking secrets, so a leak anywhere is easy to spot.
 const CF_TOKEN = secret("cf-ratelimit-Secret-9Qw2Er4Ty6Ui8Op0As");
@@ -95,7 +94,10 @@ async function untilServerCounts(origin: string, ms: number): Promise<number> {
   const warm = await token(`warm-up-${origin}`);
   const started = performance.now();
   for (let attempt = 0; attempt < 100 && performance.now() - started < ms; attempt += 1) {
-    const response = await fetch(`${origin}/api/ice-servers`, { headers: { authorization: `Bearer ${warm}` }, signal: AbortSignal.timeout(5000) });
+    const response = await fetch(`${origin}/api/ice-servers`, {
+      headers: { authorization: `Bearer ${warm}` },
+      signal: AbortSignal.timeout(5000),
+    });
     await response.arrayBuffer();
     if (response.headers.has("ratelimit-limit")) return performance.now() - started;
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -172,10 +174,18 @@ describe("a cold npm start server", () => {
     await startServer(env);
     const bearer = await token(user);
     const started = performance.now();
-    return record(await fetch(`${origins[count]}/api/ice-servers`, { headers: { authorization: `Bearer ${bearer}` }, signal: AbortSignal.timeout(15_000) }), started);
+    return record(
+      await fetch(`${origins[count]}/api/ice-servers`, {
+        headers: { authorization: `Bearer ${bearer}` },
+        signal: AbortSignal.timeout(15_000),
+      }),
+      started,
+    );
   }
 
-  it("counts its very first request within the default budget: the client connects while the server starts", { timeout: 60_000 }, async () => {
+  it("counts its very first request within the default budget: the client connects while the server starts", {
+    timeout: 60_000,
+  }, async () => {
     const first = await firstRequest(undefined, "cold-default-budget");
     expect(first.status).toBe(200);
     expect(first.headers.get("ratelimit-remaining")).toBe(String(LIMIT - 1));
@@ -183,8 +193,19 @@ describe("a cold npm start server", () => {
 });
 
 describe("the Netlify and Vercel functions in-process, sharing REDIS_URL", () => {
-  const NAMES = ["RATE_LIMIT", "RATE_LIMIT_FAIL", "RATE_LIMIT_TIMEOUT_MS", "REDIS_URL", "UPSTASH_REDIS_REST_URL", "UPSTASH_REDIS_REST_TOKEN", "AUTH_MODE",
-    "CLOUDFLARE_TURN_KEY_ID", "CLOUDFLARE_TURN_KEY_API_TOKEN", "CLOUDFLARE_TURN_API_BASE", "TURN_PROVIDERS"];
+  const NAMES = [
+    "RATE_LIMIT",
+    "RATE_LIMIT_FAIL",
+    "RATE_LIMIT_TIMEOUT_MS",
+    "REDIS_URL",
+    "UPSTASH_REDIS_REST_URL",
+    "UPSTASH_REDIS_REST_TOKEN",
+    "AUTH_MODE",
+    "CLOUDFLARE_TURN_KEY_ID",
+    "CLOUDFLARE_TURN_KEY_API_TOKEN",
+    "CLOUDFLARE_TURN_API_BASE",
+    "TURN_PROVIDERS",
+  ];
   let restoreEnv: (() => void) | undefined;
 
   afterEach(() => restoreEnv?.());
@@ -195,9 +216,7 @@ describe("the Netlify and Vercel functions in-process, sharing REDIS_URL", () =>
     const url = "https://example.test/api/ice-servers";
     cloudflare!.reset();
     const answers = await burst(30, 6, (i) =>
-      i % 2 === 0
-        ? netlify(new Request(url), { ip } as never)
-        : vercel.fetch(new Request(url, { headers: { "x-real-ip": ip } })),
+      i % 2 === 0 ? netlify(new Request(url), { ip } as never) : vercel.fetch(new Request(url, { headers: { "x-real-ip": ip } })),
     );
     expectExactLimit(answers, 20, 60);
     for (const parity of [0, 1]) expect(answers.filter((a, i) => i % 2 === parity && a.status === 200).length).toBeGreaterThan(0);
@@ -268,7 +287,9 @@ describe("while Redis is down", () => {
       expect(answer.code).toBe("rate_limit_unavailable");
       expect(answer.ms).toBeLessThan(TIMEOUT_MS + MARGIN_MS);
     }
-    console.info(`Redis down: slowest fail-open answer ${Math.max(...openAnswers.map((a) => a.ms)).toFixed(0)} ms, slowest 503 ${Math.max(...closedAnswers.map((a) => a.ms)).toFixed(0)} ms`);
+    console.info(
+      `Redis down: slowest fail-open answer ${Math.max(...openAnswers.map((a) => a.ms)).toFixed(0)} ms, slowest 503 ${Math.max(...closedAnswers.map((a) => a.ms)).toFixed(0)} ms`,
+    );
 
     await down.start();
     const back = await untilCounting(closed, "192.0.2.99", 15_000);
@@ -293,7 +314,9 @@ describe("while Redis is down", () => {
       expect(answer.ms).toBeLessThan(TIMEOUT_MS + MARGIN_MS);
     }
     const closedAnswer = await ask(envFor(url, "closed"), "192.0.2.3");
-    console.info(`Redis never reached: slowest fail-open answer ${Math.max(...openAnswers.map((a) => a.ms)).toFixed(0)} ms, 503 in ${closedAnswer.ms.toFixed(0)} ms`);
+    console.info(
+      `Redis never reached: slowest fail-open answer ${Math.max(...openAnswers.map((a) => a.ms)).toFixed(0)} ms, 503 in ${closedAnswer.ms.toFixed(0)} ms`,
+    );
     expect(closedAnswer.code).toBe("rate_limit_unavailable");
     expect(closedAnswer.ms).toBeLessThan(TIMEOUT_MS + MARGIN_MS);
 
@@ -347,7 +370,10 @@ describe("the Redis store's script", () => {
     expect(late.slice(0, 2)).toEqual([-1, -1]);
     expect(late[2]).toBeGreaterThanOrEqual(redisNow);
     expect(await inspector!.exists(key)).toBe(0);
-    const inTime = (await inspector!.eval(GUARDED_WINDOW_SCRIPT, { keys: [key], arguments: ["60000", String(redisNow + 60_000)] })) as number[];
+    const inTime = (await inspector!.eval(GUARDED_WINDOW_SCRIPT, {
+      keys: [key],
+      arguments: ["60000", String(redisNow + 60_000)],
+    })) as number[];
     expect(inTime.slice(0, 2)).toEqual([1, 60_000]);
     expect(await inspector!.get(key)).toBe("1");
     await inspector!.del(key);
@@ -356,7 +382,13 @@ describe("the Redis store's script", () => {
 
 describe("Upstash's REST protocol from Node (a fake Upstash in front of the same Redis)", () => {
   function envFor(extra: Record<string, string>): Record<string, string> {
-    return { ...cloudflareEnv(), RATE_LIMIT: "20/60s", UPSTASH_REDIS_REST_URL: upstash!.url, UPSTASH_REDIS_REST_TOKEN: UPSTASH_TOKEN, ...extra };
+    return {
+      ...cloudflareEnv(),
+      RATE_LIMIT: "20/60s",
+      UPSTASH_REDIS_REST_URL: upstash!.url,
+      UPSTASH_REDIS_REST_TOKEN: UPSTASH_TOKEN,
+      ...extra,
+    };
   }
 
   type AskOptions = { log?: ReturnType<typeof captureLog>; redis?: boolean };

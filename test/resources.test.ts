@@ -89,10 +89,14 @@ describe("a warm instance", () => {
     ["a failover after a hang", "cloudflare,metered", () => fakes.cloudflare.setFault({ kind: "hang" })],
     ["a retried 503", "cloudflare", () => fakes.cloudflare.setFault({ kind: "status", status: 503 })],
     ["a body that never ends", "cloudflare", () => fakes.cloudflare.setFault({ kind: "stall-body" })],
-    ["every provider hanging", "cloudflare,metered", () => {
-      fakes.cloudflare.setFault({ kind: "hang" });
-      fakes.metered.setFault({ kind: "hang" });
-    }],
+    [
+      "every provider hanging",
+      "cloudflare,metered",
+      () => {
+        fakes.cloudflare.setFault({ kind: "hang" });
+        fakes.metered.setFault({ kind: "hang" });
+      },
+    ],
   ])("leaves no timer running and no rejection unhandled after %s", async (_, order, arrange) => {
     arrange();
     const tracker = trackCoreTimers();

@@ -54,7 +54,12 @@ async function issue(vars: Record<string, string>, options: HandleOptions = {}, 
   return response.json();
 }
 
-async function revoke(vars: Record<string, string>, revokeToken: unknown, options: HandleOptions = {}, headers: Record<string, string> = {}) {
+async function revoke(
+  vars: Record<string, string>,
+  revokeToken: unknown,
+  options: HandleOptions = {},
+  headers: Record<string, string> = {},
+) {
   const response = await handle(
     new Request("https://site.example/api/ice-servers/revoke", {
       method: "POST",
@@ -96,29 +101,43 @@ describe("revocation", () => {
   });
 
   // Cloudflare's usernames are hex, but whatever it answers must not break the revoke path.
-  it.each(["a/b", "../../keys", "x?y#z", "%2e%2e", "100%", "a b"])("Cloudflare: a username %j is revoked by that name, one path segment", async (username) => {
-    const vars = env();
-    cloudflare.queueFaults({ kind: "status", status: 201, body: JSON.stringify({ iceServers: [{ urls: ["turn:turn.cloudflare.com:3478"], username, credential: "c" }] }) });
-    const body = await issue(vars);
-    expect(usernameOf(body)).toBe(username);
-    cloudflare.reset();
-    const answer = await revoke(vars, body.revokeToken);
-    expect(answer.status).toBe(204);
-    expect(cloudflare.requests).toHaveLength(1);
-    expect(cloudflare.requests[0].path).toBe(`/v1/turn/keys/kid/credentials/${encodeURIComponent(username)}/revoke`);
-    expect(cloudflare.revoked.has(username)).toBe(true);
-  });
+  it.each(["a/b", "../../keys", "x?y#z", "%2e%2e", "100%", "a b"])(
+    "Cloudflare: a username %j is revoked by that name, one path segment",
+    async (username) => {
+      const vars = env();
+      cloudflare.queueFaults({
+        kind: "status",
+        status: 201,
+        body: JSON.stringify({ iceServers: [{ urls: ["turn:turn.cloudflare.com:3478"], username, credential: "c" }] }),
+      });
+      const body = await issue(vars);
+      expect(usernameOf(body)).toBe(username);
+      cloudflare.reset();
+      const answer = await revoke(vars, body.revokeToken);
+      expect(answer.status).toBe(204);
+      expect(cloudflare.requests).toHaveLength(1);
+      expect(cloudflare.requests[0].path).toBe(`/v1/turn/keys/kid/credentials/${encodeURIComponent(username)}/revoke`);
+      expect(cloudflare.revoked.has(username)).toBe(true);
+    },
+  );
 
-  it.each([".", ".."])("Cloudflare: a username %j, which no URL path can carry, is 409 not_revocable, not a 500, with no upstream call", async (username) => {
-    const vars = env();
-    cloudflare.queueFaults({ kind: "status", status: 201, body: JSON.stringify({ iceServers: [{ urls: ["turn:turn.cloudflare.com:3478"], username, credential: "c" }] }) });
-    const body = await issue(vars);
-    cloudflare.reset();
-    const answer = await revoke(vars, body.revokeToken);
-    expect(answer.status).toBe(409);
-    expect(answer.body.error.code).toBe("not_revocable");
-    expect(cloudflare.requests).toHaveLength(0);
-  });
+  it.each([".", ".."])(
+    "Cloudflare: a username %j, which no URL path can carry, is 409 not_revocable, not a 500, with no upstream call",
+    async (username) => {
+      const vars = env();
+      cloudflare.queueFaults({
+        kind: "status",
+        status: 201,
+        body: JSON.stringify({ iceServers: [{ urls: ["turn:turn.cloudflare.com:3478"], username, credential: "c" }] }),
+      });
+      const body = await issue(vars);
+      cloudflare.reset();
+      const answer = await revoke(vars, body.revokeToken);
+      expect(answer.status).toBe(409);
+      expect(answer.body.error.code).toBe("not_revocable");
+      expect(cloudflare.requests).toHaveLength(0);
+    },
+  );
 
   it("Metered: deletes the credential through its API", async () => {
     const vars = env({ TURN_PROVIDERS: "metered" });
@@ -135,7 +154,10 @@ describe("revocation", () => {
   });
 
   it("Metered's static mode and the shared secret answer 409 not_revocable, with no upstream call", async () => {
-    for (const vars of [env({ TURN_PROVIDERS: "metered", METERED_SECRET_KEY: "", METERED_API_KEY: "static-key" }), env({ TURN_PROVIDERS: "shared-secret" })]) {
+    for (const vars of [
+      env({ TURN_PROVIDERS: "metered", METERED_SECRET_KEY: "", METERED_API_KEY: "static-key" }),
+      env({ TURN_PROVIDERS: "shared-secret" }),
+    ]) {
       const body = await issue(vars);
       metered.reset();
       const answer = await revoke(vars, body.revokeToken);
@@ -150,7 +172,9 @@ describe("revocation", () => {
     const { revokeToken } = await issue(vars);
     cloudflare.reset();
     const [payload, signature] = revokeToken.split(".");
-    const otherName = Buffer.from(JSON.stringify({ p: "cloudflare", n: "victim", e: Math.floor(Date.now() / 1000) + 600 })).toString("base64url");
+    const otherName = Buffer.from(JSON.stringify({ p: "cloudflare", n: "victim", e: Math.floor(Date.now() / 1000) + 600 })).toString(
+      "base64url",
+    );
     for (const token of [`${otherName}.${signature}`, `${payload}.${signature.slice(0, -2)}xx`, "not-a-token", `${payload}.`]) {
       const answer = await revoke(vars, token);
       expect(answer.status).toBe(403);
@@ -188,7 +212,12 @@ describe("revocation", () => {
   });
 
   it("applies the same authentication, and binds a signed-in user's token to that user", async () => {
-    const jwtEnv = env({ AUTH_MODE: "jwt", AUTH_JWT_SECRET: JWT_SECRET, AUTH_JWT_ISSUER: "https://idp.example/", AUTH_JWT_AUDIENCE: "turn" });
+    const jwtEnv = env({
+      AUTH_MODE: "jwt",
+      AUTH_JWT_SECRET: JWT_SECRET,
+      AUTH_JWT_ISSUER: "https://idp.example/",
+      AUTH_JWT_AUDIENCE: "turn",
+    });
     const alice = `Bearer ${await tokenFor("alice")}`;
     const { revokeToken } = await issue(jwtEnv, {}, { headers: { authorization: alice } });
     expect(JSON.parse(cloudflare.requests[0].body)).toEqual({ ttl: 86400, customIdentifier: "alice" });
@@ -202,7 +231,13 @@ describe("revocation", () => {
 
   it("stamps the verified sub on the shared-secret username and as Metered's label", async () => {
     const jwtEnv = (provider: string) =>
-      env({ TURN_PROVIDERS: provider, AUTH_MODE: "jwt", AUTH_JWT_SECRET: JWT_SECRET, AUTH_JWT_ISSUER: "https://idp.example/", AUTH_JWT_AUDIENCE: "turn" });
+      env({
+        TURN_PROVIDERS: provider,
+        AUTH_MODE: "jwt",
+        AUTH_JWT_SECRET: JWT_SECRET,
+        AUTH_JWT_ISSUER: "https://idp.example/",
+        AUTH_JWT_AUDIENCE: "turn",
+      });
     const token = await tokenFor("alice");
     const init = { headers: { authorization: `Bearer ${token}` } };
     expect(usernameOf(await issue(jwtEnv("shared-secret"), {}, init))).toMatch(/^\d+:alice$/);
@@ -226,7 +261,10 @@ describe("revocation", () => {
     const denied = await revoke(vars, "x", {}, { origin: "https://evil.example" });
     expect(denied.status).toBe(403);
     expect(denied.body.error.code).toBe("origin_not_allowed");
-    const preflight = await handle(new Request("https://site.example/api/ice-servers/revoke", { method: "OPTIONS", headers: { origin: "https://app.example.com" } }), vars);
+    const preflight = await handle(
+      new Request("https://site.example/api/ice-servers/revoke", { method: "OPTIONS", headers: { origin: "https://app.example.com" } }),
+      vars,
+    );
     expect(preflight.status).toBe(204);
     expect(preflight.headers.get("access-control-allow-methods")).toBe("POST, OPTIONS");
     const get = await handle(new Request("https://site.example/api/ice-servers/revoke"), vars);
@@ -235,7 +273,9 @@ describe("revocation", () => {
   });
 
   it("refuses a signing secret too short to be safe, naming the variable", async () => {
-    const response = await handle(new Request("https://site.example/api/ice-servers"), env({ REVOKE_SIGNING_SECRET: "short" }), { log: quiet });
+    const response = await handle(new Request("https://site.example/api/ice-servers"), env({ REVOKE_SIGNING_SECRET: "short" }), {
+      log: quiet,
+    });
     expect(response.status).toBe(500);
     const body = await response.json();
     expect(body.error.message).toContain("REVOKE_SIGNING_SECRET");

@@ -66,7 +66,10 @@ describe("npm run build:selftest: the page as a static site", () => {
   it("puts the same files side by side that npm start serves, and every import resolves among them", () => {
     execFileSync(process.execPath, [join(ROOT, "scripts/selftest-site.mjs"), out], { stdio: "ignore" });
     const names = readdirSync(out).sort();
-    const served = Object.keys(STATIC_FILES).filter((path) => path !== "/").map((path) => path.slice(1)).sort();
+    const served = Object.keys(STATIC_FILES)
+      .filter((path) => path !== "/")
+      .map((path) => path.slice(1))
+      .sort();
     expect(names).toEqual(served);
     for (const name of names) {
       expect(readFileSync(join(out, name), "utf8"), name).toBe(readFileSync(join(ROOT, STATIC_FILES[`/${name}`].file), "utf8"));

@@ -313,7 +313,11 @@ describe("turn-keys failures", () => {
   });
 
   it("success: false on a 200 is an API error (exit 1)", async () => {
-    fake.queueFaults({ kind: "status", status: 200, body: JSON.stringify({ success: false, errors: [{ code: 1200, message: "Quota reached" }], messages: [], result: null }) });
+    fake.queueFaults({
+      kind: "status",
+      status: 200,
+      body: JSON.stringify({ success: false, errors: [{ code: 1200, message: "Quota reached" }], messages: [], result: null }),
+    });
     const run = await cli(["create", "one too many"]);
     expect(run.code).toBe(1);
     expect(run.stderr).toContain("Quota reached [1200]");

@@ -19,7 +19,17 @@ const CF_TOKEN = secret("cf-size-token-Wq3Er5Ty7Ui9Op1As");
 const UPSTASH_TOKEN = secret("upstash-size-token-Df2Gh4Jk6Lz8Xc0V");
 const ISSUER = "https://idp.example.test/";
 const AUDIENCE = "turn";
-const NAMES = ["AUTH_MODE", "AUTH_JWKS_URL", "AUTH_JWT_ISSUER", "AUTH_JWT_AUDIENCE", "RATE_LIMIT", "RATE_LIMIT_FAIL", "UPSTASH_REDIS_REST_URL", "UPSTASH_REDIS_REST_TOKEN", "REDIS_URL"];
+const NAMES = [
+  "AUTH_MODE",
+  "AUTH_JWKS_URL",
+  "AUTH_JWT_ISSUER",
+  "AUTH_JWT_AUDIENCE",
+  "RATE_LIMIT",
+  "RATE_LIMIT_FAIL",
+  "UPSTASH_REDIS_REST_URL",
+  "UPSTASH_REDIS_REST_TOKEN",
+  "REDIS_URL",
+];
 
 type Body = { json: unknown; padded: boolean; chunked: boolean };
 let body: Body = { json: {}, padded: false, chunked: false };
@@ -88,15 +98,29 @@ describe("a key set (JWKS) over the body cap", () => {
   });
 
   const token = () =>
-    new SignJWT({}).setProtectedHeader({ alg: "ES256", kid: "size-key" }).setSubject("alice").setIssuer(ISSUER).setAudience(AUDIENCE).setExpirationTime("5m").sign(privateKey);
+    new SignJWT({})
+      .setProtectedHeader({ alg: "ES256", kid: "size-key" })
+      .setSubject("alice")
+      .setIssuer(ISSUER)
+      .setAudience(AUDIENCE)
+      .setExpirationTime("5m")
+      .sign(privateKey);
 
   // Each case its own URL: the key set is cached per URL for the life of the instance.
   let path = 0;
   const ask = async (send: (request: Request) => Promise<Response>, padded: boolean, chunked: boolean) => {
     body = { json: jwks, padded, chunked };
     path += 1;
-    useEnv({ AUTH_MODE: "jwt", AUTH_JWKS_URL: `${origin}/jwks-${path}.json`, AUTH_JWT_ISSUER: ISSUER, AUTH_JWT_AUDIENCE: AUDIENCE, RATE_LIMIT: "off" });
-    const response = await send(new Request("https://turn.example.com/api/ice-servers", { headers: { authorization: `Bearer ${await token()}` } }));
+    useEnv({
+      AUTH_MODE: "jwt",
+      AUTH_JWKS_URL: `${origin}/jwks-${path}.json`,
+      AUTH_JWT_ISSUER: ISSUER,
+      AUTH_JWT_AUDIENCE: AUDIENCE,
+      RATE_LIMIT: "off",
+    });
+    const response = await send(
+      new Request("https://turn.example.com/api/ice-servers", { headers: { authorization: `Bearer ${await token()}` } }),
+    );
     return { status: response.status, json: await response.json() };
   };
 
@@ -122,7 +146,12 @@ describe("an Upstash reply over the body cap", () => {
       it(`${name}: ${chunked ? "chunked" : "with a Content-Length"} → the store counts as down (RATE_LIMIT_FAIL=closed: 503), no provider call`, async () => {
         body = { json: { result: [1, 60_000] }, padded: false, chunked };
         // A distinct URL per case: a store is kept per URL.
-        const base = { RATE_LIMIT: "20/60s", RATE_LIMIT_FAIL: "closed", UPSTASH_REDIS_REST_URL: `${origin}/${name.length}-${chunked}`, UPSTASH_REDIS_REST_TOKEN: UPSTASH_TOKEN };
+        const base = {
+          RATE_LIMIT: "20/60s",
+          RATE_LIMIT_FAIL: "closed",
+          UPSTASH_REDIS_REST_URL: `${origin}/${name.length}-${chunked}`,
+          UPSTASH_REDIS_REST_TOKEN: UPSTASH_TOKEN,
+        };
         useEnv(base);
         const request = () => new Request("https://turn.example.com/api/ice-servers", { headers: { "x-real-ip": "203.0.113.81" } });
         expect((await send(request())).status).toBe(200);

@@ -19,23 +19,30 @@ async function portFrom(spawned: Spawned, timeoutMs: number): Promise<number> {
   throw new Error(`the Vercel dev runtime did not start:\n${spawned.output()}`);
 }
 
-describeContract("Vercel function under @vercel/node's dev server", async (env) => {
-  vercel = spawnLogged("node_modules/.bin/tsx", ["test/helpers/vercel-dev.ts", "api/ice-servers.ts"], { ...process.env, ...env });
-  vercelRevoke = spawnLogged("node_modules/.bin/tsx", ["test/helpers/vercel-dev.ts", "api/ice-servers/revoke.ts"], { ...process.env, ...env });
-  const origin = `http://127.0.0.1:${await portFrom(vercel, 60_000)}`;
-  const revokeOrigin = `http://127.0.0.1:${await portFrom(vercelRevoke, 60_000)}`;
-  return {
-    send: (path, init) => fetch(`${path.startsWith("/api/ice-servers/revoke") ? revokeOrigin : origin}${path}`, init),
-    close: async () => {
-      await vercel!.stop();
-      await vercelRevoke!.stop();
-    },
-  };
-}, {
-  // The dev server's proxy resolves `//evil.example/…` against itself and connects to that host
-  // before the function runs; Vercel's launcher does not (the built .func runs this case).
-  skip: { when: (testCase) => testCase.hostileTarget === true, why: "@vercel/node's dev proxy forwards a //host target to that host" },
-});
+describeContract(
+  "Vercel function under @vercel/node's dev server",
+  async (env) => {
+    vercel = spawnLogged("node_modules/.bin/tsx", ["test/helpers/vercel-dev.ts", "api/ice-servers.ts"], { ...process.env, ...env });
+    vercelRevoke = spawnLogged("node_modules/.bin/tsx", ["test/helpers/vercel-dev.ts", "api/ice-servers/revoke.ts"], {
+      ...process.env,
+      ...env,
+    });
+    const origin = `http://127.0.0.1:${await portFrom(vercel, 60_000)}`;
+    const revokeOrigin = `http://127.0.0.1:${await portFrom(vercelRevoke, 60_000)}`;
+    return {
+      send: (path, init) => fetch(`${path.startsWith("/api/ice-servers/revoke") ? revokeOrigin : origin}${path}`, init),
+      close: async () => {
+        await vercel!.stop();
+        await vercelRevoke!.stop();
+      },
+    };
+  },
+  {
+    // The dev server's proxy resolves `//evil.example/…` against itself and connects to that host
+    // before the function runs; Vercel's launcher does not (the built .func runs this case).
+    skip: { when: (testCase) => testCase.hostileTarget === true, why: "@vercel/node's dev proxy forwards a //host target to that host" },
+  },
+);
 
 // Runs after the contract: by then every upstream fault has been logged.
 it("the Vercel function never printed the API token", () => {

@@ -78,7 +78,9 @@ describe("the Worker under wrangler dev, rate-limited through Upstash's REST pro
     const answers: number[] = [];
     for (let i = 1; i <= LIMIT + 1; i += 1) {
       const forged = `198.51.100.${i}`;
-      const answer = await record(await ask({ "cf-connecting-ip": "203.0.113.9", "x-forwarded-for": forged, "x-real-ip": forged, "true-client-ip": forged }));
+      const answer = await record(
+        await ask({ "cf-connecting-ip": "203.0.113.9", "x-forwarded-for": forged, "x-real-ip": forged, "true-client-ip": forged }),
+      );
       answers.push(answer.status);
     }
     expect(answers).toEqual([200, 200, 200, 429]);

@@ -95,7 +95,10 @@ async function signed(channel: Channel, method: number, attributes: Attribute[],
       { type: ATTR.realm, value: Buffer.from(session.realm, "utf8") },
       { type: ATTR.nonce, value: Buffer.from(session.nonce, "utf8") },
     ];
-    const bytes = encode({ method, cls: CLASS.request, transactionId, attributes: [...attributes, SOFTWARE, ...auth] }, { integrityKey: session.key, fingerprint: true });
+    const bytes = encode(
+      { method, cls: CLASS.request, transactionId, attributes: [...attributes, SOFTWARE, ...auth] },
+      { integrityKey: session.key, fingerprint: true },
+    );
     const result = await timed(channel, bytes, transactionId);
     const nonce = textAttribute(result.answer, ATTR.nonce);
     if (result.answer.cls === CLASS.error && errorCode(result.answer)?.code === 438 && nonce && attempt === 0) {
@@ -123,11 +126,17 @@ async function allocate(channel: Channel, credentials: Credentials): Promise<Par
     if (challenge.cls === CLASS.success) throw new ProbeFailure("no_challenge", "the server allocated without asking for a credential");
     throw errorReason(challenge);
   }
-  const session: Session = { username: credentials.username, realm, nonce, key: longTermKey(credentials.username, realm, credentials.credential) };
+  const session: Session = {
+    username: credentials.username,
+    realm,
+    nonce,
+    key: longTermKey(credentials.username, realm, credentials.credential),
+  };
   const { answer, rttMs } = await signed(channel, METHOD.allocate, [requested], session);
   if (answer.cls !== CLASS.success) throw errorReason(answer);
   // A success that does not carry our key's integrity did not come from the server we authenticated to.
-  if (!hasValidIntegrity(answer, session.key)) throw new ProbeFailure("bad_integrity", "the allocation's answer failed its MESSAGE-INTEGRITY check");
+  if (!hasValidIntegrity(answer, session.key))
+    throw new ProbeFailure("bad_integrity", "the allocation's answer failed its MESSAGE-INTEGRITY check");
   const result: Partial<UrlCheck> = {
     rttMs,
     relayedAddress: formatAddress(xorAddress(answer, ATTR.xorRelayedAddress)),
@@ -149,12 +158,25 @@ export async function checkIceUrl(url: string, credentials: Credentials, options
   if (typeof target === "string") return { url, transport: "unknown", ok: false, rttMs: 0, error: "unsupported_url", detail: target };
   let channel: Channel | undefined;
   try {
-    channel = await openChannel({ transport: target.transport, host: target.host, port: target.port, deadline: Date.now() + options.timeoutMs, ca: options.ca });
+    channel = await openChannel({
+      transport: target.transport,
+      host: target.host,
+      port: target.port,
+      deadline: Date.now() + options.timeoutMs,
+      ca: options.ca,
+    });
     const result = target.scheme === "stun" ? await binding(channel) : await allocate(channel, credentials);
     return { url, transport: target.transport, ok: true, rttMs: result.rttMs ?? 0, ...result };
   } catch (error) {
     const failure = error instanceof ProbeFailure ? error : new ProbeFailure("error", `${(error as Error)?.name ?? "error"}`);
-    return { url, transport: target.transport, ok: false, rttMs: Math.round(performance.now() - started), error: failure.reason, detail: failure.message };
+    return {
+      url,
+      transport: target.transport,
+      ok: false,
+      rttMs: Math.round(performance.now() - started),
+      error: failure.reason,
+      detail: failure.message,
+    };
   } finally {
     channel?.close();
   }

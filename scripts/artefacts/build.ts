@@ -50,12 +50,14 @@ const KNOWN_LOCAL_NOTICES = [
 ];
 
 function complaintsIn(log: string): string[] {
-  return log
-    .split("\n")
-    // biome-ignore lint/suspicious/noControlCharactersInRegex: the CLIs' colour codes start with ESC.
-    .map((line) => line.replace(/\x1b\[[0-9;]*m/g, ""))
-    .filter((line) => /warn|error|not found|missing|cannot|could not|failed/i.test(line))
-    .filter((line) => !KNOWN_LOCAL_NOTICES.some((notice) => notice.test(line)));
+  return (
+    log
+      .split("\n")
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: the CLIs' colour codes start with ESC.
+      .map((line) => line.replace(/\x1b\[[0-9;]*m/g, ""))
+      .filter((line) => /warn|error|not found|missing|cannot|could not|failed/i.test(line))
+      .filter((line) => !KNOWN_LOCAL_NOTICES.some((notice) => notice.test(line)))
+  );
 }
 
 async function exec(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<string> {
@@ -95,7 +97,8 @@ export async function buildVercel(): Promise<VercelArtefact> {
   mkdirSync(join(ROOT, ".vercel"), { recursive: true });
   const link = join(ROOT, ".vercel/project.json");
   // A project linked with `vercel link` keeps its own link.
-  if (!existsSync(link)) writeFileSync(link, JSON.stringify({ projectId: "prj_local", orgId: "team_local", settings: { framework: null } }));
+  if (!existsSync(link))
+    writeFileSync(link, JSON.stringify({ projectId: "prj_local", orgId: "team_local", settings: { framework: null } }));
   const log = await exec("vercel", ["build", "--yes"], { ...process.env, VERCEL_TELEMETRY_DISABLED: "1", VERCEL_INSTALL_COMPLETED: "1" });
   const out = join(ROOT, ".vercel/output/functions");
   const copies = mkdtempSync(join(tmpdir(), "vercel-artefact-"));

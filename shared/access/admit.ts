@@ -4,7 +4,15 @@ import { ServiceError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { CORS_ALLOWED_HEADERS, corsHeaders, originAllowed, requestOrigin, type OriginPolicy } from "./origins.ts";
 import { overLimitCallers } from "../rate-limit/over-limit.ts";
-import { checkRateLimit, memoryStore, rateLimited, upstashStore, type RateLimitConfig, type RateLimitStore, type StoreChoice } from "../rate-limit/limiter.ts";
+import {
+  checkRateLimit,
+  memoryStore,
+  rateLimited,
+  upstashStore,
+  type RateLimitConfig,
+  type RateLimitStore,
+  type StoreChoice,
+} from "../rate-limit/limiter.ts";
 import { noContent } from "../http/respond.ts";
 import type { Fetch } from "../upstream/upstream.ts";
 
@@ -67,7 +75,11 @@ function storeFor(choice: StoreChoice, fallback: StoreChoice | undefined, config
  * Checks the Origin against the allowlist. Returns the CORS headers every answer
  * to this request carries, or throws 403 before anything else is done.
  */
-export function checkOrigin(request: Request, config: AccessConfig, facts: Pick<HostFacts, "ownOrigins" | "local">): Record<string, string> {
+export function checkOrigin(
+  request: Request,
+  config: AccessConfig,
+  facts: Pick<HostFacts, "ownOrigins" | "local">,
+): Record<string, string> {
   const origin = requestOrigin(request);
   if (!origin) {
     // Browsers send no Origin on no-cors GETs (<img>, <script>) or navigations, but Fetch
@@ -75,7 +87,10 @@ export function checkOrigin(request: Request, config: AccessConfig, facts: Pick<
     // old browser; "none": the address bar; "same-origin": our own page.
     const site = request.headers.get("sec-fetch-site")?.trim().toLowerCase();
     if (site === "cross-site" || site === "same-site") {
-      throw new ServiceError("origin_not_allowed", "a request from another site must come from an origin in ALLOWED_ORIGINS, with fetch() in cors mode");
+      throw new ServiceError(
+        "origin_not_allowed",
+        "a request from another site must come from an origin in ALLOWED_ORIGINS, with fetch() in cors mode",
+      );
     }
     return {};
   }
@@ -107,7 +122,11 @@ export function preflight(methods: readonly string[]): Response {
  * a flood costs no store round trips, and the answer is the one the store would give.
  * Returns who the caller is and the rate-limit headers for the answer.
  */
-export async function admit(request: Request, config: AccessConfig, options: AccessOptions): Promise<{ caller: Caller; headers: Record<string, string> }> {
+export async function admit(
+  request: Request,
+  config: AccessConfig,
+  options: AccessOptions,
+): Promise<{ caller: Caller; headers: Record<string, string> }> {
   const rule = config.rateLimit.rule;
   if (!rule) return { caller: await authenticate(request, config.auth), headers: {} };
   const address = options.clientIp ? `ip:${addressKey(options.clientIp)}` : undefined;

@@ -49,7 +49,10 @@ function bearerTokensFrom(env: Env): string[] {
   const tokens = readSecretList(env, "AUTH_BEARER_TOKENS");
   tokens.forEach((token, index) => {
     if (token.length < MIN_BEARER_TOKEN_LENGTH || !/^[\x21-\x7e]+$/.test(token)) {
-      throw new ServiceError("invalid_config", `AUTH_BEARER_TOKENS entry ${index + 1} must be at least ${MIN_BEARER_TOKEN_LENGTH} printable ASCII characters, without spaces`);
+      throw new ServiceError(
+        "invalid_config",
+        `AUTH_BEARER_TOKENS entry ${index + 1} must be at least ${MIN_BEARER_TOKEN_LENGTH} printable ASCII characters, without spaces`,
+      );
     }
   });
   return tokens;
@@ -78,7 +81,10 @@ export function configureAuth(env: Env): AuthConfig {
   if (secret) {
     const key = encoder.encode(secret);
     if (key.byteLength < MIN_HS256_SECRET_BYTES) {
-      throw new ServiceError("invalid_config", `AUTH_JWT_SECRET must be at least ${MIN_HS256_SECRET_BYTES} bytes: HS256 needs a key as long as its hash (RFC 7518 §3.2)`);
+      throw new ServiceError(
+        "invalid_config",
+        `AUTH_JWT_SECRET must be at least ${MIN_HS256_SECRET_BYTES} bytes: HS256 needs a key as long as its hash (RFC 7518 §3.2)`,
+      );
     }
     return { mode, key: { secret: key }, issuer, audience };
   }

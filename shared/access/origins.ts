@@ -24,11 +24,17 @@ export function configureOrigins(env: Env): OriginPolicy {
   entries.forEach((entry, index) => {
     const match = ORIGIN.exec(entry);
     if (!match) {
-      throw new ServiceError("invalid_config", `ALLOWED_ORIGINS entry ${index + 1} is not an origin such as https://app.example.com or https://*.example.com`);
+      throw new ServiceError(
+        "invalid_config",
+        `ALLOWED_ORIGINS entry ${index + 1} is not an origin such as https://app.example.com or https://*.example.com`,
+      );
     }
     const [, scheme, wildcard, host, port = ""] = match;
     if (wildcard && isPublicSuffix(host)) {
-      throw new ServiceError("invalid_config", `ALLOWED_ORIGINS entry ${index + 1} is a wildcard over a public suffix, where anyone can own a subdomain: name a domain of yours, such as https://*.example.com`);
+      throw new ServiceError(
+        "invalid_config",
+        `ALLOWED_ORIGINS entry ${index + 1} is a wildcard over a public suffix, where anyone can own a subdomain: name a domain of yours, such as https://*.example.com`,
+      );
     }
     if (wildcard) suffixes.push({ scheme, suffix: `.${host}${port}` });
     else exact.add(entry);
@@ -78,7 +84,10 @@ export function originAllowed(origin: string, policy: OriginPolicy, ownOrigins: 
     case "list":
       return (
         policy.exact.has(origin) ||
-        policy.suffixes.some(({ scheme, suffix }) => origin.startsWith(`${scheme}://`) && origin.endsWith(suffix) && !origin.slice(scheme.length + 3).startsWith("."))
+        policy.suffixes.some(
+          ({ scheme, suffix }) =>
+            origin.startsWith(`${scheme}://`) && origin.endsWith(suffix) && !origin.slice(scheme.length + 3).startsWith("."),
+        )
       );
   }
 }

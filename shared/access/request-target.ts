@@ -4,7 +4,10 @@ import { ServiceError } from "../errors.ts";
 const HOST = /^(?:[a-z0-9.-]+|\[[0-9a-f:.]+\])(?::\d{1,5})?$/i;
 
 const notAPath = () =>
-  new ServiceError("invalid_request", "the request-target must be a plain path such as /api/ice-servers, on the host the request was sent to");
+  new ServiceError(
+    "invalid_request",
+    "the request-target must be a plain path such as /api/ice-servers, on the host the request was sent to",
+  );
 
 /**
  * Refuses a request whose URL names another host than its Host header, or whose path

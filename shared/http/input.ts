@@ -19,8 +19,7 @@ function checkedTtl(ttl: number | undefined, maxTtl: number): IssueInput {
   return { ttl };
 }
 
-const invalidTtl = (maxTtl: number) =>
-  new ServiceError("invalid_ttl", `ttl must be a whole number of seconds from 1 to ${maxTtl}`);
+const invalidTtl = (maxTtl: number) => new ServiceError("invalid_ttl", `ttl must be a whole number of seconds from 1 to ${maxTtl}`);
 
 function fromQuery(url: URL, maxTtl: number): IssueInput {
   for (const name of url.searchParams.keys()) {

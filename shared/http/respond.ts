@@ -4,7 +4,10 @@ import { ServiceError } from "../errors.ts";
 const NO_STORE = { "cache-control": "no-store", "x-content-type-options": "nosniff" } as const;
 
 export function jsonResponse(status: number, body: unknown, headers: Record<string, string> = {}): Response {
-  return new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json; charset=utf-8", ...NO_STORE, ...headers } });
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { "content-type": "application/json; charset=utf-8", ...NO_STORE, ...headers },
+  });
 }
 
 /** A 204 with the same caching rules as every other answer. */
@@ -14,7 +17,6 @@ export function noContent(headers: Record<string, string> = {}): Response {
 
 /** The one place an error becomes an answer: a ServiceError as it is, anything else as a bare 500. */
 export function errorResponse(error: unknown): Response {
-  const known =
-    error instanceof ServiceError ? error : new ServiceError("internal_error", "the server failed to handle the request");
+  const known = error instanceof ServiceError ? error : new ServiceError("internal_error", "the server failed to handle the request");
   return jsonResponse(known.status, { error: { code: known.code, message: known.message } }, known.headers);
 }

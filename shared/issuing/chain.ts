@@ -35,7 +35,10 @@ function shape(servers: IceServer[], config: Config, provider: { id: string; lab
   const { label } = provider;
   const filtered = filterIceServers(servers, { keepPort53: config.keepPort53 });
   if (filtered.malformed.length > 0) {
-    log.warn(`${label} sent ${filtered.malformed.length} ICE URL(s) no browser accepts; they were dropped`, { event: "provider_malformed_urls", provider: provider.id });
+    log.warn(`${label} sent ${filtered.malformed.length} ICE URL(s) no browser accepts; they were dropped`, {
+      event: "provider_malformed_urls",
+      provider: provider.id,
+    });
   }
   if (filtered.servers.length === 0) {
     throw new ServiceError("upstream_invalid_response", `${label} answered with no ICE URL a browser can use`);

@@ -45,7 +45,10 @@ async function serve(context: RequestContext, ttl: number): Promise<Served> {
     return await issueFromChain(context, request);
   } catch (error) {
     if (!config.fallbackStun || !(error instanceof ServiceError)) throw error;
-    context.log.error(`every TURN provider failed (${error.code}): serving STUN-only, as TURN_FALLBACK_STUN asks`, { event: "fallback_stun", error: error.code });
+    context.log.error(`every TURN provider failed (${error.code}): serving STUN-only, as TURN_FALLBACK_STUN asks`, {
+      event: "fallback_stun",
+      error: error.code,
+    });
     if (trace) trace.provider = "none";
     return { iceServers: STUN_ONLY, provider: "none", ttl, degraded: true };
   }
@@ -58,7 +61,12 @@ export async function issue(context: RequestContext): Promise<Response> {
   const served = await serve(context, input.ttl ?? config.ttl);
   const { ttl } = served;
   const expiresAtMs = context.now + ttl * 1000;
-  const body: IceServersBody = { iceServers: served.iceServers, ttl, expiresAt: new Date(expiresAtMs).toISOString(), provider: served.provider };
+  const body: IceServersBody = {
+    iceServers: served.iceServers,
+    ttl,
+    expiresAt: new Date(expiresAtMs).toISOString(),
+    provider: served.provider,
+  };
   const username = served.iceServers.find((server) => server.username !== undefined)?.username;
   if (config.revokeSecret && served.provider !== "none" && username !== undefined) {
     body.revokeToken = await signRevokeToken(config.revokeSecret, {

@@ -56,7 +56,10 @@ function configureMetered(env: Env): MeteredConfig | undefined {
   if (!origin) throw new ServiceError("invalid_config", "METERED_APP must be the app name, its domain, or its https:// origin");
   // The secret key travels in the query string: in clear over http://, except to a loopback test server.
   if (!secureOrigin(origin)) {
-    throw new ServiceError("invalid_config", "METERED_APP must be the app name, its domain, or its https:// origin: plain http:// is allowed only to a loopback host (127.0.0.1, ::1, localhost)");
+    throw new ServiceError(
+      "invalid_config",
+      "METERED_APP must be the app name, its domain, or its https:// origin: plain http:// is allowed only to a loopback host (127.0.0.1, ::1, localhost)",
+    );
   }
   if (region !== undefined && !/^[a-z0-9_-]{1,64}$/i.test(region)) {
     throw new ServiceError("invalid_config", "METERED_REGION must be a region name such as europe or us_east");
@@ -139,11 +142,18 @@ export const metered: Provider<MeteredConfig, "metered"> = {
       return { iceServers: processMeteredIceServers(await upstream.call(prepareMeteredIceServers(config, created.apiKey))), ttl };
     }
     // The static mode's one credential outlives any ttl: callers refresh on the ttl they asked for.
-    return { iceServers: processMeteredIceServers(await upstream.call(prepareMeteredIceServers(config, config.apiKey!))), ttl: request.ttl };
+    return {
+      iceServers: processMeteredIceServers(await upstream.call(prepareMeteredIceServers(config, config.apiKey!))),
+      ttl: request.ttl,
+    };
   },
   async revoke(config, username, upstream) {
     // The static mode hands everyone the same credential: revoking it would cut every caller off.
-    if (!config.secretKey) throw new ServiceError("not_revocable", "Metered's static mode (METERED_API_KEY) hands out one shared credential, which is not revoked per caller");
+    if (!config.secretKey)
+      throw new ServiceError(
+        "not_revocable",
+        "Metered's static mode (METERED_API_KEY) hands out one shared credential, which is not revoked per caller",
+      );
     processMeteredRevoke(await upstream.call(prepareMeteredRevoke({ ...config, secretKey: config.secretKey }, username)));
   },
 };

@@ -18,7 +18,8 @@ function configureSharedSecret(env: Env): SharedSecretConfig | undefined {
   const secrets = readSecretList(env, "TURN_SHARED_SECRET");
   const urls = readList(env, "TURN_URLS");
   if (secrets.length === 0 && urls.length === 0) return undefined;
-  if (secrets.length === 0) throw new ServiceError("not_configured", "TURN_SHARED_SECRET is not set, but TURN_URLS is: set both or neither");
+  if (secrets.length === 0)
+    throw new ServiceError("not_configured", "TURN_SHARED_SECRET is not set, but TURN_URLS is: set both or neither");
   if (urls.length === 0) throw new ServiceError("not_configured", "TURN_URLS is not set, but TURN_SHARED_SECRET is: set both or neither");
   const bad = urls.findIndex((url) => !parseIceUrl(url));
   if (bad >= 0) {

@@ -36,16 +36,23 @@ function configureTwilio(env: Env): TwilioConfig | undefined {
   const apiKeySecret = readVar(env, "TWILIO_API_KEY_SECRET");
   if (!accountSid && !authToken && !apiKeySid && !apiKeySecret) return undefined;
   if (!accountSid) throw new ServiceError("not_configured", "TWILIO_ACCOUNT_SID is not set, but other TWILIO_ variables are");
-  if (!ACCOUNT_SID.test(accountSid)) throw new ServiceError("invalid_config", "TWILIO_ACCOUNT_SID must be AC followed by 32 hexadecimal digits");
+  if (!ACCOUNT_SID.test(accountSid))
+    throw new ServiceError("invalid_config", "TWILIO_ACCOUNT_SID must be AC followed by 32 hexadecimal digits");
   if (authToken && (apiKeySid || apiKeySecret)) {
     throw new ServiceError("invalid_config", "set TWILIO_AUTH_TOKEN, or TWILIO_API_KEY_SID with TWILIO_API_KEY_SECRET, not both");
   }
   if (!authToken && !apiKeySid && !apiKeySecret) {
-    throw new ServiceError("not_configured", "TWILIO_ACCOUNT_SID is set, but neither TWILIO_AUTH_TOKEN nor TWILIO_API_KEY_SID with TWILIO_API_KEY_SECRET is");
+    throw new ServiceError(
+      "not_configured",
+      "TWILIO_ACCOUNT_SID is set, but neither TWILIO_AUTH_TOKEN nor TWILIO_API_KEY_SID with TWILIO_API_KEY_SECRET is",
+    );
   }
-  if (apiKeySid && !apiKeySecret) throw new ServiceError("not_configured", "TWILIO_API_KEY_SECRET is not set, but TWILIO_API_KEY_SID is: set both or neither");
-  if (apiKeySecret && !apiKeySid) throw new ServiceError("not_configured", "TWILIO_API_KEY_SID is not set, but TWILIO_API_KEY_SECRET is: set both or neither");
-  if (apiKeySid && !API_KEY_SID.test(apiKeySid)) throw new ServiceError("invalid_config", "TWILIO_API_KEY_SID must be SK followed by 32 hexadecimal digits");
+  if (apiKeySid && !apiKeySecret)
+    throw new ServiceError("not_configured", "TWILIO_API_KEY_SECRET is not set, but TWILIO_API_KEY_SID is: set both or neither");
+  if (apiKeySecret && !apiKeySid)
+    throw new ServiceError("not_configured", "TWILIO_API_KEY_SID is not set, but TWILIO_API_KEY_SECRET is: set both or neither");
+  if (apiKeySid && !API_KEY_SID.test(apiKeySid))
+    throw new ServiceError("invalid_config", "TWILIO_API_KEY_SID must be SK followed by 32 hexadecimal digits");
   const base = v.safeParse(ApiBase, readVar(env, "TWILIO_API_BASE") ?? TWILIO_DEFAULT_API_BASE);
   if (!base.success) throw new ServiceError("invalid_config", base.issues[0].message);
   return apiKeySid
@@ -71,11 +78,7 @@ export function prepareTwilioToken(config: TwilioConfig, ttl: number): UpstreamR
 const TwilioTokenSchema = v.object({
   ice_servers: v.pipe(v.array(IceServerSchema), v.minLength(1)),
   // Documented as a string of seconds; a number is read the same.
-  ttl: v.pipe(
-    v.union([v.pipe(v.string(), v.regex(/^\d{1,9}$/)), v.pipe(v.number(), v.integer())]),
-    v.transform(Number),
-    v.minValue(1),
-  ),
+  ttl: v.pipe(v.union([v.pipe(v.string(), v.regex(/^\d{1,9}$/)), v.pipe(v.number(), v.integer())]), v.transform(Number), v.minValue(1)),
 });
 
 /** Checks status, content and shape; the token's ICE servers and the ttl Twilio granted. */

@@ -35,8 +35,16 @@ function configureXirsys(env: Env): XirsysConfig | undefined {
   const secret = readVar(env, "XIRSYS_SECRET");
   const channel = readVar(env, "XIRSYS_CHANNEL");
   if (!ident && !secret && !channel) return undefined;
-  for (const [name, value] of [["XIRSYS_IDENT", ident], ["XIRSYS_SECRET", secret], ["XIRSYS_CHANNEL", channel]] as const) {
-    if (!value) throw new ServiceError("not_configured", `${name} is not set, but other XIRSYS_ variables are: set XIRSYS_IDENT, XIRSYS_SECRET and XIRSYS_CHANNEL`);
+  for (const [name, value] of [
+    ["XIRSYS_IDENT", ident],
+    ["XIRSYS_SECRET", secret],
+    ["XIRSYS_CHANNEL", channel],
+  ] as const) {
+    if (!value)
+      throw new ServiceError(
+        "not_configured",
+        `${name} is not set, but other XIRSYS_ variables are: set XIRSYS_IDENT, XIRSYS_SECRET and XIRSYS_CHANNEL`,
+      );
   }
   // Basic authentication separates the user from the password with the first colon.
   if (ident!.includes(":")) throw new ServiceError("invalid_config", "XIRSYS_IDENT cannot contain a colon");

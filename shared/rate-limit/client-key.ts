@@ -5,7 +5,11 @@
  * (`::ffff:192.0.2.1`, as a dual-stack socket reports it), per address.
  */
 export function addressKey(address: string): string {
-  const text = address.trim().toLowerCase().replace(/^\[(.*)\]$/, "$1").replace(/%.*$/, "");
+  const text = address
+    .trim()
+    .toLowerCase()
+    .replace(/^\[(.*)\]$/, "$1")
+    .replace(/%.*$/, "");
   if (!text.includes(":")) return text;
   const groups = ipv6Groups(text);
   // Not an address we can read: counted as the platform gave it.
@@ -13,7 +17,10 @@ export function addressKey(address: string): string {
   if (groups.slice(0, 5).every((group) => group === 0) && groups[5] === 0xffff) {
     return [groups[6] >> 8, groups[6] & 0xff, groups[7] >> 8, groups[7] & 0xff].join(".");
   }
-  return `${groups.slice(0, 4).map((group) => group.toString(16)).join(":")}::/64`;
+  return `${groups
+    .slice(0, 4)
+    .map((group) => group.toString(16))
+    .join(":")}::/64`;
 }
 
 const HEX_GROUP = /^[0-9a-f]{1,4}$/;

@@ -27,10 +27,7 @@ export interface RateLimitStore {
   hit(key: string, windowMs: number, until?: number): Hit | Promise<Hit>;
 }
 
-export type StoreChoice =
-  | { kind: "memory" }
-  | { kind: "redis"; url: string }
-  | { kind: "upstash"; url: string; token: string };
+export type StoreChoice = { kind: "memory" } | { kind: "redis"; url: string } | { kind: "upstash"; url: string; token: string };
 
 export interface RateLimitConfig {
   /** undefined when RATE_LIMIT=off. */
@@ -78,7 +75,8 @@ export function configureRateLimit(env: Env): RateLimitConfig {
     upstash = { kind: "upstash", url: url.output, token: upstashToken };
   }
   const redisUrl = readVar(env, "REDIS_URL");
-  if (redisUrl && !/^rediss?:\/\//i.test(redisUrl)) throw new ServiceError("invalid_config", "REDIS_URL must start with redis:// or rediss://");
+  if (redisUrl && !/^rediss?:\/\//i.test(redisUrl))
+    throw new ServiceError("invalid_config", "REDIS_URL must start with redis:// or rediss://");
   const store: StoreChoice = redisUrl ? { kind: "redis", url: redisUrl } : (upstash ?? { kind: "memory" });
   return { rule, failOpen: fail === "open", timeoutMs: timeout.output, store, fallbackStore: redisUrl ? upstash : undefined };
 }
@@ -189,17 +187,25 @@ export async function checkRateLimit(
   try {
     const answer = store.hit(key, config.rule.windowMs, Date.now() + config.timeoutMs);
     // A timer per request only where there is something to wait for.
-    hit = answer instanceof Promise ? await withinTime(answer, config.timeoutMs, () => new Error(`no answer within ${config.timeoutMs} ms`)) : answer;
+    hit =
+      answer instanceof Promise
+        ? await withinTime(answer, config.timeoutMs, () => new Error(`no answer within ${config.timeoutMs} ms`))
+        : answer;
   } catch (error) {
     // The store's own message can hold its URL and password: only the kind is logged.
     const kind = (error as Error)?.name ?? "Error";
     if (config.failOpen) {
       if (!(error instanceof RateLimitTableFull)) {
-        log.warn(`rate-limit store unavailable (${kind}): letting the request through, as RATE_LIMIT_FAIL=open`, { event: "rate_limit_store_unavailable" });
-      } else if (error.report) {
-        log.warn("rate-limit table full of live windows: letting new callers through uncounted, as RATE_LIMIT_FAIL=open (logged at most once a minute)", {
-          event: "rate_limit_table_full",
+        log.warn(`rate-limit store unavailable (${kind}): letting the request through, as RATE_LIMIT_FAIL=open`, {
+          event: "rate_limit_store_unavailable",
         });
+      } else if (error.report) {
+        log.warn(
+          "rate-limit table full of live windows: letting new callers through uncounted, as RATE_LIMIT_FAIL=open (logged at most once a minute)",
+          {
+            event: "rate_limit_table_full",
+          },
+        );
       }
       return { headers: {} };
     }

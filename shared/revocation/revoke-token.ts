@@ -29,7 +29,14 @@ function fromBase64url(text: string): Uint8Array<ArrayBuffer> | undefined {
 }
 
 export async function signRevokeToken(secret: string, claims: RevokeClaims): Promise<string> {
-  const payload = encoder.encode(JSON.stringify({ p: claims.provider, n: claims.username, e: claims.expiresAt, ...(claims.user !== undefined ? { s: claims.user } : {}) }));
+  const payload = encoder.encode(
+    JSON.stringify({
+      p: claims.provider,
+      n: claims.username,
+      e: claims.expiresAt,
+      ...(claims.user !== undefined ? { s: claims.user } : {}),
+    }),
+  );
   const signature = new Uint8Array(await crypto.subtle.sign("HMAC", await hmacKey(secret, "SHA-256"), payload));
   return `${base64url(payload)}.${base64url(signature)}`;
 }

@@ -18,7 +18,8 @@ export async function revoke(context: RequestContext): Promise<Response> {
   }
   const verified = await verifyRevokeToken(config.revokeSecret, revokeToken, context.now);
   if (!verified.ok) {
-    if (verified.reason === "expired") throw new ServiceError("revoke_token_expired", "the credential has already expired: there is nothing to revoke");
+    if (verified.reason === "expired")
+      throw new ServiceError("revoke_token_expired", "the credential has already expired: there is nothing to revoke");
     throw new ServiceError("invalid_revoke_token", "the revoke token is not one this server issued");
   }
   const { claims } = verified;

@@ -75,5 +75,8 @@ const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
 export async function cappedFetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
   const response = await fetch(input, init);
   const text = await readCapped(response);
-  return new Response(NULL_BODY_STATUSES.has(response.status) ? null : text, { status: response.status, headers: { "content-type": response.headers.get("content-type") ?? "application/json" } });
+  return new Response(NULL_BODY_STATUSES.has(response.status) ? null : text, {
+    status: response.status,
+    headers: { "content-type": response.headers.get("content-type") ?? "application/json" },
+  });
 }

@@ -228,6 +228,12 @@ export function budgetedUpstream(options: BudgetOptions): Upstream {
     : options.fetch;
   return {
     call: (request) =>
-      callWithRetry(request, { fetch, attemptTimeoutMs: options.attemptTimeoutMs, deadline: options.deadline, provider: options.label, random: options.random }),
+      callWithRetry(request, {
+        fetch,
+        attemptTimeoutMs: options.attemptTimeoutMs,
+        deadline: options.deadline,
+        provider: options.label,
+        random: options.random,
+      }),
   };
 }

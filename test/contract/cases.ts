@@ -203,7 +203,13 @@ export const contractCases: ContractCase[] = [
         kind: "status",
         status: 201,
         headers: { "content-type": "application/json" },
-        body: JSON.stringify({ iceServers: { urls: ["turn:turn.cloudflare.com:3478?transport=udp", "turn:turn.cloudflare.com:53?transport=udp"], username: "1738035200:user123", credential: "aGVsbG8=" } }),
+        body: JSON.stringify({
+          iceServers: {
+            urls: ["turn:turn.cloudflare.com:3478?transport=udp", "turn:turn.cloudflare.com:53?transport=udp"],
+            username: "1738035200:user123",
+            credential: "aGVsbG8=",
+          },
+        }),
       });
       const answer = await call(target, PATH);
       assert.equal(answer.status, 200, answer.text);
@@ -220,7 +226,13 @@ export const contractCases: ContractCase[] = [
       assert.equal(answer.status, 200, answer.text);
     },
   },
-  badInput("ttl above the configured maximum is refused, not clamped", `${PATH}?ttl=${CONTRACT_MAX_TTL + 1}`, undefined, 400, "invalid_ttl"),
+  badInput(
+    "ttl above the configured maximum is refused, not clamped",
+    `${PATH}?ttl=${CONTRACT_MAX_TTL + 1}`,
+    undefined,
+    400,
+    "invalid_ttl",
+  ),
   badInput("ttl=0", `${PATH}?ttl=0`, undefined, 400, "invalid_ttl"),
   badInput("ttl=-5", `${PATH}?ttl=-5`, undefined, 400, "invalid_ttl"),
   badInput("ttl=1.5", `${PATH}?ttl=1.5`, undefined, 400, "invalid_ttl"),
@@ -233,8 +245,20 @@ export const contractCases: ContractCase[] = [
   badInput("POST an unknown field", PATH, json({ ttl: 60, username: "x" }), 400, "invalid_request"),
   badInput("POST a JSON array", PATH, json([60]), 400, "invalid_request"),
   badInput("POST malformed JSON", PATH, json('{"ttl": '), 400, "invalid_json"),
-  badInput("POST text/plain", PATH, { method: "POST", headers: { "content-type": "text/plain" }, body: "ttl=60" }, 415, "unsupported_media_type"),
-  badInput("POST form data", PATH, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: "ttl=60" }, 415, "unsupported_media_type"),
+  badInput(
+    "POST text/plain",
+    PATH,
+    { method: "POST", headers: { "content-type": "text/plain" }, body: "ttl=60" },
+    415,
+    "unsupported_media_type",
+  ),
+  badInput(
+    "POST form data",
+    PATH,
+    { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: "ttl=60" },
+    415,
+    "unsupported_media_type",
+  ),
   badInput("POST over 4 KiB", PATH, json({ ttl: 60, pad: "x".repeat(5000) }), 413, "payload_too_large"),
   {
     name: "bad input: PUT → 405 with Allow",
@@ -254,10 +278,37 @@ export const contractCases: ContractCase[] = [
       assertNoUpstreamCall(target);
     },
   },
-  badInput("a cross-site no-cors GET (Sec-Fetch-Site: cross-site, no Origin)", PATH, { headers: { "sec-fetch-site": "cross-site", "sec-fetch-mode": "no-cors", "sec-fetch-dest": "image" } }, 403, "origin_not_allowed"),
-  badInput("a navigation from another site (Sec-Fetch-Site: cross-site, no Origin)", PATH, { headers: { "sec-fetch-site": "cross-site", "sec-fetch-mode": "navigate", "sec-fetch-dest": "document" } }, 403, "origin_not_allowed"),
-  badInput("a same-site no-cors GET without Origin", PATH, { headers: { "sec-fetch-site": "same-site", "sec-fetch-mode": "no-cors", "sec-fetch-dest": "script" } }, 403, "origin_not_allowed"),
-  badInput("a cross-site POST whose Origin is not allowed", PATH, { ...json({ ttl: 60 }), headers: { "content-type": "application/json", origin: "https://evil.example", "sec-fetch-site": "cross-site" } }, 403, "origin_not_allowed"),
+  badInput(
+    "a cross-site no-cors GET (Sec-Fetch-Site: cross-site, no Origin)",
+    PATH,
+    { headers: { "sec-fetch-site": "cross-site", "sec-fetch-mode": "no-cors", "sec-fetch-dest": "image" } },
+    403,
+    "origin_not_allowed",
+  ),
+  badInput(
+    "a navigation from another site (Sec-Fetch-Site: cross-site, no Origin)",
+    PATH,
+    { headers: { "sec-fetch-site": "cross-site", "sec-fetch-mode": "navigate", "sec-fetch-dest": "document" } },
+    403,
+    "origin_not_allowed",
+  ),
+  badInput(
+    "a same-site no-cors GET without Origin",
+    PATH,
+    { headers: { "sec-fetch-site": "same-site", "sec-fetch-mode": "no-cors", "sec-fetch-dest": "script" } },
+    403,
+    "origin_not_allowed",
+  ),
+  badInput(
+    "a cross-site POST whose Origin is not allowed",
+    PATH,
+    {
+      ...json({ ttl: 60 }),
+      headers: { "content-type": "application/json", origin: "https://evil.example", "sec-fetch-site": "cross-site" },
+    },
+    403,
+    "origin_not_allowed",
+  ),
   {
     name: "Fetch Metadata: same-origin, address-bar (none) and non-browser requests are served",
     async run(target) {
@@ -278,23 +329,50 @@ export const contractCases: ContractCase[] = [
       assertNoUpstreamCall(target);
     },
   },
-  upstreamFault("401", { kind: "status", status: 401, body: `{"errors":[{"message":"bad token ${CONTRACT_TOKEN}"}]}` }, 502, "upstream_unauthorized", 1, (answer) => {
-    assert.ok(!answer.text.includes("bad token"), "the upstream body must not be echoed");
-  }),
+  upstreamFault(
+    "401",
+    { kind: "status", status: 401, body: `{"errors":[{"message":"bad token ${CONTRACT_TOKEN}"}]}` },
+    502,
+    "upstream_unauthorized",
+    1,
+    (answer) => {
+      assert.ok(!answer.text.includes("bad token"), "the upstream body must not be echoed");
+    },
+  ),
   upstreamFault("403", { kind: "status", status: 403 }, 502, "upstream_unauthorized", 1),
   upstreamFault("400", { kind: "status", status: 400, body: '{"errors":[{"message":"ttl"}]}' }, 502, "upstream_error", 1),
   upstreamFault("500, retried once", { kind: "status", status: 500 }, 502, "upstream_error", 2),
-  upstreamFault("429 with a Retry-After past the budget", { kind: "status", status: 429, headers: { "retry-after": "7" } }, 503, "upstream_rate_limited", 1, (answer) => {
-    assert.equal(answer.headers.get("retry-after"), "7");
-  }),
-  upstreamFault("503 with a Retry-After past the budget", { kind: "status", status: 503, headers: { "retry-after": "30" } }, 503, "upstream_unavailable", 1, (answer) => {
-    assert.equal(answer.headers.get("retry-after"), "30");
-  }),
+  upstreamFault(
+    "429 with a Retry-After past the budget",
+    { kind: "status", status: 429, headers: { "retry-after": "7" } },
+    503,
+    "upstream_rate_limited",
+    1,
+    (answer) => {
+      assert.equal(answer.headers.get("retry-after"), "7");
+    },
+  ),
+  upstreamFault(
+    "503 with a Retry-After past the budget",
+    { kind: "status", status: 503, headers: { "retry-after": "30" } },
+    503,
+    "upstream_unavailable",
+    1,
+    (answer) => {
+      assert.equal(answer.headers.get("retry-after"), "30");
+    },
+  ),
   upstreamFault("bad JSON", { kind: "bad-json" }, 502, "upstream_invalid_response", 1),
   upstreamFault("wrong shape", { kind: "wrong-shape" }, 502, "upstream_invalid_response", 1),
   upstreamFault("truncated body, retried once", { kind: "truncated" }, 502, "upstream_unreachable", 2),
   upstreamFault("connection reset, retried once", { kind: "reset" }, 502, "upstream_unreachable", 2),
-  upstreamFault("body over the size cap, with a Content-Length", { kind: "oversized", chunked: false }, 502, "upstream_invalid_response", 1),
+  upstreamFault(
+    "body over the size cap, with a Content-Length",
+    { kind: "oversized", chunked: false },
+    502,
+    "upstream_invalid_response",
+    1,
+  ),
   upstreamFault("body over the size cap, chunked", { kind: "oversized", chunked: true }, 502, "upstream_invalid_response", 1),
   upstreamFault("hang, not retried", { kind: "hang" }, 504, "upstream_timeout", 1, assertWithinBudget),
   upstreamFault("body that never finishes", { kind: "stall-body" }, 504, "upstream_timeout", 1, assertWithinBudget),
@@ -304,7 +382,11 @@ export const contractCases: ContractCase[] = [
       const issued = await call(target, PATH);
       assert.equal(issued.status, 200, issued.text);
       const username = issued.json.iceServers[1].username;
-      const revokeRequest = () => ({ method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ revokeToken: issued.json.revokeToken }) });
+      const revokeRequest = () => ({
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ revokeToken: issued.json.revokeToken }),
+      });
       for (let i = 0; i < 2; i += 1) {
         const response = await target.send(`${PATH}/revoke`, revokeRequest());
         assert.equal(response.status, 204, await response.text());

@@ -147,7 +147,10 @@ function failoverCase(first: Side, second: Side, name: string, fault: Fault): Ch
       assert.equal(fakes[second].requests.length, 1, `calls to ${second}`);
       withinBudget(answer);
       if (fault.kind === "status" && (fault.status === 401 || fault.status === 403)) {
-        assert.ok(answer.logs.some((line) => line.startsWith("OPERATOR:")), "a refused key is logged loudly for the operator");
+        assert.ok(
+          answer.logs.some((line) => line.startsWith("OPERATOR:")),
+          "a refused key is logged loudly for the operator",
+        );
       }
     },
   };

@@ -12,7 +12,11 @@ export async function startChainFakes(): Promise<Upstreams> {
     cloudflare: await startFakeCloudflare({ keyId: CHAIN_SECRETS.cloudflareKeyId, apiToken: CHAIN_SECRETS.cloudflareToken }),
     metered: await startFakeMetered({ secretKey: CHAIN_SECRETS.meteredSecretKey }),
     twilio: await startFakeTwilio({ accountSid: CHAIN_SECRETS.twilioAccountSid, authToken: CHAIN_SECRETS.twilioAuthToken }),
-    xirsys: await startFakeXirsys({ ident: CHAIN_SECRETS.xirsysIdent, secret: CHAIN_SECRETS.xirsysSecret, channel: CHAIN_SECRETS.xirsysChannel }),
+    xirsys: await startFakeXirsys({
+      ident: CHAIN_SECRETS.xirsysIdent,
+      secret: CHAIN_SECRETS.xirsysSecret,
+      channel: CHAIN_SECRETS.xirsysChannel,
+    }),
   };
 }
 

@@ -14,7 +14,11 @@ export interface ContractOptions {
   timeoutMs?: number;
 }
 
-export function describeContract(name: string, start: (env: Record<string, string>) => Promise<EntryPoint>, options: ContractOptions = {}): void {
+export function describeContract(
+  name: string,
+  start: (env: Record<string, string>) => Promise<EntryPoint>,
+  options: ContractOptions = {},
+): void {
   const timeoutMs = options.timeoutMs ?? 15_000;
   describe(`contract: ${name}`, () => {
     let fake: FakeCloudflare;

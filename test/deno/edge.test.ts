@@ -39,6 +39,9 @@ Deno.test("the edge function declares no route of its own: netlify.toml opts in"
   const edgeModule = await import("../../netlify/edge-functions/ice-servers.ts");
   if ("config" in edgeModule) throw new Error("an inline config.path would answer /api/ice-servers from two functions");
   const toml = await Deno.readTextFile(new URL("../../netlify.toml", import.meta.url));
-  const active = toml.split("\n").filter((line) => !line.trim().startsWith("#")).join("\n");
+  const active = toml
+    .split("\n")
+    .filter((line) => !line.trim().startsWith("#"))
+    .join("\n");
   if (active.includes("[[edge_functions]]")) throw new Error("the edge route must be opt-in (commented out) in netlify.toml");
 });

@@ -2,7 +2,6 @@
 // It uses the browser client (/turn-client.js), the self-test page's negotiation (/negotiate.js) and real RTCPeerConnections, and returns plain
 // facts (candidates, errors, getStats' selected pair, whether data arrived) for the test to judge.
 
-
 (() => {
   const client = () => import("/turn-client.js");
   // The self-test page's own perfect negotiation, so the tests prove what the page runs.
@@ -97,7 +96,13 @@
     /** Sends `text` once the channel is open; resolves to whether it arrived within `ms`. */
     async function roundTrip(text, ms) {
       const deadline = performance.now() + ms;
-      if ((await within(opened.then(() => true), ms)) !== true) return false;
+      if (
+        (await within(
+          opened.then(() => true),
+          ms,
+        )) !== true
+      )
+        return false;
       channel.send(text);
       while (!inbox.includes(text)) {
         const left = deadline - performance.now();
@@ -195,7 +200,10 @@
       let after;
       for (;;) {
         after = await selectedPair(fresh.a);
-        const newRelays = fresh.log.relays.slice(mark.fresh).filter((relay) => relay.side === "a").map((relay) => relay.address);
+        const newRelays = fresh.log.relays
+          .slice(mark.fresh)
+          .filter((relay) => relay.side === "a")
+          .map((relay) => relay.address);
         if (after && after.local.type === "relay" && after.remote.type === "relay" && newRelays.includes(after.local.address)) break;
         if (performance.now() > deadline) break;
         await sleep(100);
@@ -262,7 +270,10 @@
       // A new ufrag is an ICE restart.
       onOffer: (side, ufrag) => log.offers.push({ side, at: Date.now(), ufrag }),
     });
-    for (const [pc, side] of [[a, "a"], [b, "b"]]) {
+    for (const [pc, side] of [
+      [a, "a"],
+      [b, "b"],
+    ]) {
       pc.addEventListener("icecandidateerror", ({ url, errorCode, errorText }) => {
         log.candidateErrors.push({ side, url, code: errorCode, text: errorText });
       });

@@ -20,7 +20,11 @@ export function signHs256(secret: string, claims: Hs256Claims): Promise<string> 
 
 /** Like signHs256, with a sub of any JSON value: what a careless issuer might sign. */
 export function signHs256AnySub(secret: string, claims: Omit<Hs256Claims, "sub">, sub: unknown): Promise<string> {
-  const jwt = new SignJWT({ sub } as Record<string, unknown>).setProtectedHeader({ alg: "HS256" }).setIssuedAt().setIssuer(claims.iss).setAudience(claims.aud);
+  const jwt = new SignJWT({ sub } as Record<string, unknown>)
+    .setProtectedHeader({ alg: "HS256" })
+    .setIssuedAt()
+    .setIssuer(claims.iss)
+    .setAudience(claims.aud);
   jwt.setExpirationTime(claims.exp ?? "5m");
   return jwt.sign(new TextEncoder().encode(secret));
 }

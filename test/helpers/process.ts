@@ -32,7 +32,12 @@ export async function startLocalServer(
 ): Promise<{ origin: string; server: Spawned }> {
   const port = await freePort();
   const tsx = join(ROOT, "node_modules/.bin/tsx");
-  const server = spawnLogged(tsx, [join(ROOT, "server/start.ts")], { PATH: process.env.PATH, HOME: process.env.HOME, ...env, PORT: String(port) }, options.cwd ?? ROOT);
+  const server = spawnLogged(
+    tsx,
+    [join(ROOT, "server/start.ts")],
+    { PATH: process.env.PATH, HOME: process.env.HOME, ...env, PORT: String(port) },
+    options.cwd ?? ROOT,
+  );
   const origin = `http://127.0.0.1:${port}`;
   await waitForHttp(`${origin}${options.readyPath ?? "/api/ice-servers?ttl=abc"}`, 30_000, server);
   return { origin, server };

@@ -61,7 +61,10 @@ export function statuses(answers: readonly Answer[]): Record<number, number> {
 export function expectExactLimit(answers: readonly Answer[], limit: number, windowSeconds: number): void {
   assert.deepEqual(statuses(answers), answers.length > limit ? { 200: limit, 429: answers.length - limit } : { 200: limit });
   const remaining = answers.filter((a) => a.status === 200).map((a) => Number(a.headers.get("ratelimit-remaining")));
-  assert.deepEqual(remaining.sort((a, b) => a - b), Array.from({ length: limit }, (_, i) => i));
+  assert.deepEqual(
+    remaining.sort((a, b) => a - b),
+    Array.from({ length: limit }, (_, i) => i),
+  );
   for (const answer of answers) {
     assert.equal(answer.headers.get("ratelimit-limit"), String(limit));
     const reset = Number(answer.headers.get("ratelimit-reset"));

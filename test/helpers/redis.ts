@@ -79,7 +79,20 @@ export async function startRedis(options: { port?: number; startTimeoutMs?: numb
     if (isRunning()) return;
     if (current) previousOutput += current.output();
     // Persistence off, loopback only, and the working folder a private temporary one.
-    const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "yes", "--dir", dir];
+    const args = [
+      "--port",
+      String(port),
+      "--bind",
+      "127.0.0.1",
+      "--save",
+      "",
+      "--appendonly",
+      "no",
+      "--protected-mode",
+      "yes",
+      "--dir",
+      dir,
+    ];
     current = spawnLogged(REDIS_SERVER, args, { PATH: process.env.PATH, HOME: process.env.HOME });
     const spawned = current;
     const failedToSpawn = new Promise<never>((_, reject) =>

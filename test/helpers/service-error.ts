@@ -4,7 +4,10 @@ import { ServiceError } from "../../shared/errors.ts";
 type ErrorClass<E extends Error> = new (...args: never[]) => E;
 
 /** The error `fn` throws, of the given class (ServiceError by default); fails the test otherwise. */
-export function thrownBy<E extends Error = ServiceError>(fn: () => unknown, type: ErrorClass<E> = ServiceError as unknown as ErrorClass<E>): E {
+export function thrownBy<E extends Error = ServiceError>(
+  fn: () => unknown,
+  type: ErrorClass<E> = ServiceError as unknown as ErrorClass<E>,
+): E {
   try {
     fn();
   } catch (error) {

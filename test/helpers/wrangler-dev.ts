@@ -48,7 +48,20 @@ export async function startWranglerDev(env: Record<string, string>): Promise<Wra
   const port = await freePort();
   const worker = spawnLogged(
     WRANGLER,
-    ["dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", "0", "--env-file", join(dir, "vars.env"), "--persist-to", join(dir, "state"), "--show-interactive-dev-session=false"],
+    [
+      "dev",
+      "--ip",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "--inspector-port",
+      "0",
+      "--env-file",
+      join(dir, "vars.env"),
+      "--persist-to",
+      join(dir, "state"),
+      "--show-interactive-dev-session=false",
+    ],
     offline(dir),
     ROOT,
   );
@@ -74,7 +87,12 @@ export async function startWranglerDev(env: Record<string, string>): Promise<Wra
 export function buildWorker(outDir: string): void {
   const home = mkdtempSync(join(tmpdir(), "turn-vend-wrangler-home-"));
   try {
-    const build = spawnSync(WRANGLER, ["deploy", "--dry-run", "--outdir", outDir, "--upload-source-maps"], { cwd: ROOT, env: offline(home), encoding: "utf8", timeout: 120_000 });
+    const build = spawnSync(WRANGLER, ["deploy", "--dry-run", "--outdir", outDir, "--upload-source-maps"], {
+      cwd: ROOT,
+      env: offline(home),
+      encoding: "utf8",
+      timeout: 120_000,
+    });
     if (build.status !== 0) throw new Error(`wrangler deploy --dry-run failed:\n${build.stdout}${build.stderr}`);
   } finally {
     rmSync(home, { recursive: true, force: true });

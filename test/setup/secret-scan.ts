@@ -11,7 +11,13 @@ import { registeredSecrets } from "../helpers/secrets.ts";
 for (const method of ["log", "info", "warn", "error", "debug"] as const) {
   const original = console[method].bind(console);
   console[method] = (...args: unknown[]) => {
-    recordLine(args.map((arg) => (typeof arg === "string" ? arg : arg instanceof Error ? `${arg.name}: ${arg.message}` : JSON.stringify(arg) ?? String(arg))).join(" "));
+    recordLine(
+      args
+        .map((arg) =>
+          typeof arg === "string" ? arg : arg instanceof Error ? `${arg.name}: ${arg.message}` : (JSON.stringify(arg) ?? String(arg)),
+        )
+        .join(" "),
+    );
     original(...args);
   };
 }

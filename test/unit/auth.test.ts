@@ -14,7 +14,8 @@ const AUDIENCE = "turn-credentials";
 const withToken = (token?: string, scheme = "Bearer") =>
   new Request("https://site.example/api/ice-servers", token === undefined ? {} : { headers: { authorization: `${scheme} ${token}` } });
 
-const hs256 = (claims: Partial<Hs256Claims>, secret = SECRET) => signHs256(secret, { ...claims, iss: claims.iss ?? ISSUER, aud: claims.aud ?? AUDIENCE });
+const hs256 = (claims: Partial<Hs256Claims>, secret = SECRET) =>
+  signHs256(secret, { ...claims, iss: claims.iss ?? ISSUER, aud: claims.aud ?? AUDIENCE });
 
 const now = () => Math.floor(Date.now() / 1000);
 const b64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
@@ -50,13 +51,14 @@ describe("bearer tokens", () => {
     expect(error.message).not.toContain("first-token");
   });
 
-  it.each([["Basic", "Basic Zm9vOmJhcg=="], ["no scheme", FIRST], ["a space in the token", "Bearer first token"]])(
-    "refuses a malformed Authorization header: %s",
-    async (_, header) => {
-      const request = new Request("https://site.example/", { headers: { authorization: header } });
-      expect((await rejectionOf(authenticate(request, config))).status).toBe(401);
-    },
-  );
+  it.each([
+    ["Basic", "Basic Zm9vOmJhcg=="],
+    ["no scheme", FIRST],
+    ["a space in the token", "Bearer first token"],
+  ])("refuses a malformed Authorization header: %s", async (_, header) => {
+    const request = new Request("https://site.example/", { headers: { authorization: header } });
+    expect((await rejectionOf(authenticate(request, config))).status).toBe(401);
+  });
 });
 
 describe("JWTs signed with a shared secret (HS256)", () => {
@@ -100,7 +102,10 @@ describe("JWTs signed with a shared secret (HS256)", () => {
     ["signed with another secret", () => hs256({ sub: "u", exp: "5m" }, "another-secret-of-the-same-length-012345678")],
     ["without a sub", () => hs256({ exp: "5m" })],
     ["without an expiry", () => hs256({ sub: "u" })],
-    ["unsigned (alg: none)", async () => `${b64url({ alg: "none", typ: "JWT" })}.${b64url({ sub: "u", iss: ISSUER, aud: AUDIENCE, exp: now() + 300 })}.`],
+    [
+      "unsigned (alg: none)",
+      async () => `${b64url({ alg: "none", typ: "JWT" })}.${b64url({ sub: "u", iss: ISSUER, aud: AUDIENCE, exp: now() + 300 })}.`,
+    ],
     [
       "with a tampered payload",
       async () => {
@@ -137,7 +142,13 @@ describe("JWTs checked against a JWKS URL", () => {
   afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
   const sign = (kid: string) =>
-    new SignJWT({}).setProtectedHeader({ alg: "ES256", kid }).setSubject("jwks-user").setIssuer(ISSUER).setAudience(AUDIENCE).setExpirationTime("5m").sign(privateKey);
+    new SignJWT({})
+      .setProtectedHeader({ alg: "ES256", kid })
+      .setSubject("jwks-user")
+      .setIssuer(ISSUER)
+      .setAudience(AUDIENCE)
+      .setExpirationTime("5m")
+      .sign(privateKey);
 
   it("accepts a token signed by a key of the set", async () => {
     const config = configureAuth({ AUTH_MODE: "jwt", AUTH_JWKS_URL: url, AUTH_JWT_ISSUER: ISSUER, AUTH_JWT_AUDIENCE: AUDIENCE });
@@ -165,7 +176,17 @@ describe("auth configuration", () => {
     [{ AUTH_MODE: "jwt", AUTH_JWT_SECRET: SECRET, AUTH_JWT_AUDIENCE: AUDIENCE }, "not_configured", "AUTH_JWT_ISSUER"],
     [{ AUTH_MODE: "jwt", AUTH_JWT_SECRET: SECRET, AUTH_JWT_ISSUER: ISSUER }, "not_configured", "AUTH_JWT_AUDIENCE"],
     [{ AUTH_MODE: "jwt", AUTH_JWT_ISSUER: ISSUER, AUTH_JWT_AUDIENCE: AUDIENCE }, "not_configured", "AUTH_JWKS_URL or AUTH_JWT_SECRET"],
-    [{ AUTH_MODE: "jwt", AUTH_JWT_SECRET: SECRET, AUTH_JWKS_URL: "https://x.example/jwks", AUTH_JWT_ISSUER: ISSUER, AUTH_JWT_AUDIENCE: AUDIENCE }, "invalid_config", "not both"],
+    [
+      {
+        AUTH_MODE: "jwt",
+        AUTH_JWT_SECRET: SECRET,
+        AUTH_JWKS_URL: "https://x.example/jwks",
+        AUTH_JWT_ISSUER: ISSUER,
+        AUTH_JWT_AUDIENCE: AUDIENCE,
+      },
+      "invalid_config",
+      "not both",
+    ],
   ])("refuses %j", (env, code, message) => {
     const error = thrownBy(() => configureAuth(env));
     expect(error.code).toBe(code);
@@ -176,12 +197,42 @@ describe("auth configuration", () => {
   const JWT = { AUTH_MODE: "jwt", AUTH_JWT_ISSUER: ISSUER, AUTH_JWT_AUDIENCE: AUDIENCE };
   it.each([
     ["a one-character HS256 secret", { ...JWT, AUTH_JWT_SECRET: "x" }, "AUTH_JWT_SECRET must be at least 32 bytes", "x"],
-    ["an HS256 secret one byte short", { ...JWT, AUTH_JWT_SECRET: "s".repeat(31) }, "AUTH_JWT_SECRET must be at least 32 bytes", "s".repeat(31)],
-    ["a one-character bearer token", { AUTH_MODE: "bearer", AUTH_BEARER_TOKENS: "Q" }, "AUTH_BEARER_TOKENS entry 1 must be at least 32", "Q"],
-    ["a short second bearer token", { AUTH_MODE: "bearer", AUTH_BEARER_TOKENS: `${FIRST},short-token-9` }, "AUTH_BEARER_TOKENS entry 2 must be at least 32", "short-token-9"],
-    ["a bearer token with a space inside", { AUTH_MODE: "bearer", AUTH_BEARER_TOKENS: `${FIRST} ${SECOND}` }, "printable ASCII characters, without spaces", FIRST],
-    ["bearer tokens split by a comma and a space", { AUTH_MODE: "bearer", AUTH_BEARER_TOKENS: `${FIRST}, ${SECOND}` }, "AUTH_BEARER_TOKENS entry 2 begins or ends with whitespace", FIRST],
-    ["an empty bearer token", { AUTH_MODE: "bearer", AUTH_BEARER_TOKENS: `${FIRST},,${SECOND}` }, "AUTH_BEARER_TOKENS entry 2 is empty", FIRST],
+    [
+      "an HS256 secret one byte short",
+      { ...JWT, AUTH_JWT_SECRET: "s".repeat(31) },
+      "AUTH_JWT_SECRET must be at least 32 bytes",
+      "s".repeat(31),
+    ],
+    [
+      "a one-character bearer token",
+      { AUTH_MODE: "bearer", AUTH_BEARER_TOKENS: "Q" },
+      "AUTH_BEARER_TOKENS entry 1 must be at least 32",
+      "Q",
+    ],
+    [
+      "a short second bearer token",
+      { AUTH_MODE: "bearer", AUTH_BEARER_TOKENS: `${FIRST},short-token-9` },
+      "AUTH_BEARER_TOKENS entry 2 must be at least 32",
+      "short-token-9",
+    ],
+    [
+      "a bearer token with a space inside",
+      { AUTH_MODE: "bearer", AUTH_BEARER_TOKENS: `${FIRST} ${SECOND}` },
+      "printable ASCII characters, without spaces",
+      FIRST,
+    ],
+    [
+      "bearer tokens split by a comma and a space",
+      { AUTH_MODE: "bearer", AUTH_BEARER_TOKENS: `${FIRST}, ${SECOND}` },
+      "AUTH_BEARER_TOKENS entry 2 begins or ends with whitespace",
+      FIRST,
+    ],
+    [
+      "an empty bearer token",
+      { AUTH_MODE: "bearer", AUTH_BEARER_TOKENS: `${FIRST},,${SECOND}` },
+      "AUTH_BEARER_TOKENS entry 2 is empty",
+      FIRST,
+    ],
   ])("refuses %s with invalid_config, naming the variable and not the value", (_, env, message, value) => {
     const error = thrownBy(() => configureAuth(env));
     expect(error.code).toBe("invalid_config");

@@ -25,7 +25,12 @@ const TOKEN = secret("cf-Secret-Token-0a1b2c3d4e5f");
 const CONFIG: AccountApiConfig = { accountId: "acc 1", apiToken: TOKEN, apiBase: "http://127.0.0.1:9/client/v4/" };
 const KEYS = "http://127.0.0.1:9/client/v4/accounts/acc%201/calls/turn_keys";
 
-const KEY = { uid: "2a95132c15732412d22c1476fa83f27a", name: "my-turn-key", created: "2014-01-02T02:20:00Z", modified: "2014-01-02T02:20:00Z" };
+const KEY = {
+  uid: "2a95132c15732412d22c1476fa83f27a",
+  name: "my-turn-key",
+  created: "2014-01-02T02:20:00Z",
+  modified: "2014-01-02T02:20:00Z",
+};
 const SECRET = secret("66bcf64aa8907b9f9d90ac17746a77ce394c393b92b3916633dc02846e608ad4");
 
 function reply(status: number, body: unknown): UpstreamReply {
@@ -74,14 +79,17 @@ describe("prepare", () => {
     expect(() => prepareGetKey(CONFIG, segment)).toThrow(RangeError);
   });
 
-  it.each(["%2e", "%2E%2e", "a/b", "..%2f", "x?y#z", "100%", "a b"])("encodes the path segment %j so that it stays one segment, as it is", (segment) => {
-    const url = new URL(prepareGetKey(CONFIG, segment).url);
-    const last = url.pathname.split("/").at(-1)!;
-    expect(url.pathname).toBe(`${new URL(KEYS).pathname}/${last}`);
-    expect(decodeURIComponent(last)).toBe(segment);
-    expect(url.search).toBe("");
-    expect(url.hash).toBe("");
-  });
+  it.each(["%2e", "%2E%2e", "a/b", "..%2f", "x?y#z", "100%", "a b"])(
+    "encodes the path segment %j so that it stays one segment, as it is",
+    (segment) => {
+      const url = new URL(prepareGetKey(CONFIG, segment).url);
+      const last = url.pathname.split("/").at(-1)!;
+      expect(url.pathname).toBe(`${new URL(KEYS).pathname}/${last}`);
+      expect(decodeURIComponent(last)).toBe(segment);
+      expect(url.search).toBe("");
+      expect(url.hash).toBe("");
+    },
+  );
 });
 
 describe("process", () => {
@@ -99,7 +107,12 @@ describe("process", () => {
   });
 
   it("tolerates missing or null optional fields", () => {
-    expect(processGetKey(ok({ uid: KEY.uid, name: null }))).toEqual({ uid: KEY.uid, name: undefined, created: undefined, modified: undefined });
+    expect(processGetKey(ok({ uid: KEY.uid, name: null }))).toEqual({
+      uid: KEY.uid,
+      name: undefined,
+      created: undefined,
+      modified: undefined,
+    });
   });
 
   it("create returns the key with its secret", () => {

@@ -26,7 +26,8 @@ const METERED_ENV = { METERED_APP: "demo", METERED_SECRET_KEY: "s" };
 const METERED_REGION_ENV = { ...METERED_ENV, METERED_REGION: "europe" };
 const SHARED_ENV = {
   TURN_SHARED_SECRET: "s",
-  TURN_URLS: "stun:t.example:3478,turn:t.example:3478?transport=udp,turn:t.example:3478?transport=tcp,turn:t.example:80?transport=tcp,turns:t.example:5349?transport=tcp,turns:t.example:443?transport=tcp",
+  TURN_URLS:
+    "stun:t.example:3478,turn:t.example:3478?transport=udp,turn:t.example:3478?transport=tcp,turn:t.example:80?transport=tcp,turns:t.example:5349?transport=tcp,turns:t.example:443?transport=tcp",
 };
 
 describe("TURN_URL_SET", () => {
@@ -52,7 +53,11 @@ describe("TURN_URL_SET", () => {
     expect(servers).toEqual([
       { urls: ["stun:stun.cloudflare.com:3478"] },
       {
-        urls: ["turn:turn.cloudflare.com:3478?transport=udp", "turn:turn.cloudflare.com:80?transport=tcp", "turns:turn.cloudflare.com:443?transport=tcp"],
+        urls: [
+          "turn:turn.cloudflare.com:3478?transport=udp",
+          "turn:turn.cloudflare.com:80?transport=tcp",
+          "turns:turn.cloudflare.com:443?transport=tcp",
+        ],
         username: "u",
         credential: "c",
       },
@@ -69,7 +74,11 @@ describe("TURN_URL_SET", () => {
     expect(servers).toEqual([
       { urls: ["stun:stun.relay.metered.ca:80"] },
       {
-        urls: ["turn:global.relay.metered.ca:80", "turn:global.relay.metered.ca:80?transport=tcp", "turns:global.relay.metered.ca:443?transport=tcp"],
+        urls: [
+          "turn:global.relay.metered.ca:80",
+          "turn:global.relay.metered.ca:80?transport=tcp",
+          "turns:global.relay.metered.ca:443?transport=tcp",
+        ],
         username: "mu",
         credential: "mp",
       },

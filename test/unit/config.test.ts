@@ -20,7 +20,13 @@ describe("parseConfig", () => {
       providers: [],
       origins: { kind: "default" },
       auth: { mode: "none" },
-      rateLimit: { rule: { limit: 60, windowMs: 60_000 }, failOpen: true, timeoutMs: 300, store: { kind: "memory" }, fallbackStore: undefined },
+      rateLimit: {
+        rule: { limit: 60, windowMs: 60_000 },
+        failOpen: true,
+        timeoutMs: 300,
+        store: { kind: "memory" },
+        fallbackStore: undefined,
+      },
       logFormat: "text",
     });
   });
@@ -94,7 +100,13 @@ describe("parseConfig", () => {
       expect(error.message).toContain("https://");
       expect(error.message).not.toContain(url);
     }
-    for (const url of ["https://api.example.com", "http://127.0.0.1:9999", "http://127.8.9.10", "http://localhost:8080", "http://[::1]:8080"]) {
+    for (const url of [
+      "https://api.example.com",
+      "http://127.0.0.1:9999",
+      "http://127.8.9.10",
+      "http://localhost:8080",
+      "http://[::1]:8080",
+    ]) {
       expect(() => parseConfig({ ...rest, [name]: url }), url).not.toThrow();
     }
   });
@@ -165,10 +177,45 @@ describe("loadConfig", () => {
   // Every part's variables are watched with no list of them kept anywhere: in each of these
   // set-ups, changing any variable the parse read makes the next check parse again.
   it.each([
-    ["bearer tokens and Cloudflare", { AUTH_MODE: "bearer", AUTH_BEARER_TOKENS: "t".repeat(32), CLOUDFLARE_TURN_KEY_ID: "k", CLOUDFLARE_TURN_KEY_API_TOKEN: SECRET }],
-    ["an HS256 JWT and Metered", { AUTH_MODE: "jwt", AUTH_JWT_SECRET: "s".repeat(32), AUTH_JWT_ISSUER: "i", AUTH_JWT_AUDIENCE: "a", METERED_APP: "demo", METERED_SECRET_KEY: SECRET }],
-    ["a JWKS, Upstash and a shared secret", { AUTH_MODE: "jwt", AUTH_JWKS_URL: "https://idp.example/jwks", AUTH_JWT_ISSUER: "i", AUTH_JWT_AUDIENCE: "a", UPSTASH_REDIS_REST_URL: "https://u.example", UPSTASH_REDIS_REST_TOKEN: SECRET, TURN_SHARED_SECRET: SECRET, TURN_URLS: "turn:t.example" }],
-    ["origins, Redis, a revoke secret and limits", { ALLOWED_ORIGINS: "https://app.example", REDIS_URL: "redis://127.0.0.1:6379", REVOKE_SIGNING_SECRET: "r".repeat(32), RATE_LIMIT: "5/60s", RATE_LIMIT_FAIL: "closed", RATE_LIMIT_TIMEOUT_MS: "100" }],
+    [
+      "bearer tokens and Cloudflare",
+      { AUTH_MODE: "bearer", AUTH_BEARER_TOKENS: "t".repeat(32), CLOUDFLARE_TURN_KEY_ID: "k", CLOUDFLARE_TURN_KEY_API_TOKEN: SECRET },
+    ],
+    [
+      "an HS256 JWT and Metered",
+      {
+        AUTH_MODE: "jwt",
+        AUTH_JWT_SECRET: "s".repeat(32),
+        AUTH_JWT_ISSUER: "i",
+        AUTH_JWT_AUDIENCE: "a",
+        METERED_APP: "demo",
+        METERED_SECRET_KEY: SECRET,
+      },
+    ],
+    [
+      "a JWKS, Upstash and a shared secret",
+      {
+        AUTH_MODE: "jwt",
+        AUTH_JWKS_URL: "https://idp.example/jwks",
+        AUTH_JWT_ISSUER: "i",
+        AUTH_JWT_AUDIENCE: "a",
+        UPSTASH_REDIS_REST_URL: "https://u.example",
+        UPSTASH_REDIS_REST_TOKEN: SECRET,
+        TURN_SHARED_SECRET: SECRET,
+        TURN_URLS: "turn:t.example",
+      },
+    ],
+    [
+      "origins, Redis, a revoke secret and limits",
+      {
+        ALLOWED_ORIGINS: "https://app.example",
+        REDIS_URL: "redis://127.0.0.1:6379",
+        REVOKE_SIGNING_SECRET: "r".repeat(32),
+        RATE_LIMIT: "5/60s",
+        RATE_LIMIT_FAIL: "closed",
+        RATE_LIMIT_TIMEOUT_MS: "100",
+      },
+    ],
   ])("notices a change to any variable it read: %s", (_, base: Record<string, string>) => {
     const read = new Set<string>();
     parseConfig(recordingReads(base, read));
@@ -231,7 +278,11 @@ describe("the provider chain's configuration", () => {
   });
 
   it.each([
-    [{ ...ALL, TURN_PROVIDERS: "cloudflare,vonage" }, "invalid_config", "unknown provider: use cloudflare, metered, shared-secret, twilio, xirsys"],
+    [
+      { ...ALL, TURN_PROVIDERS: "cloudflare,vonage" },
+      "invalid_config",
+      "unknown provider: use cloudflare, metered, shared-secret, twilio, xirsys",
+    ],
     [{ ...ALL, TURN_PROVIDERS: "cloudflare,twilio" }, "not_configured", "set TWILIO_ACCOUNT_SID"],
     [{ ...ALL, TURN_PROVIDERS: "metered,metered" }, "invalid_config", "lists metered twice"],
     [{ TURN_PROVIDERS: "metered" }, "not_configured", "set METERED_APP"],

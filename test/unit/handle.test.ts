@@ -4,7 +4,12 @@ import { captureLog } from "../helpers/log.ts";
 import { secret } from "../helpers/secrets.ts";
 
 const TOKEN = secret("tok-handle-Secret-0a1b2c3d4e5f");
-const ENV = { CLOUDFLARE_TURN_KEY_ID: "kid", CLOUDFLARE_TURN_KEY_API_TOKEN: TOKEN, CLOUDFLARE_TURN_API_BASE: "https://cf.example/v1", TURN_TTL: "3600" };
+const ENV = {
+  CLOUDFLARE_TURN_KEY_ID: "kid",
+  CLOUDFLARE_TURN_KEY_API_TOKEN: TOKEN,
+  CLOUDFLARE_TURN_API_BASE: "https://cf.example/v1",
+  TURN_TTL: "3600",
+};
 
 function fakeFetch(body: unknown, status = 201) {
   const calls: string[] = [];
@@ -131,7 +136,12 @@ describe("handle", () => {
     });
     const { fetch, calls } = fakeFetch({});
     const response = await handle(
-      new Request("https://site.example/api/ice-servers", { method: "POST", headers: { "content-type": "application/json" }, body: stream, duplex: "half" } as RequestInit),
+      new Request("https://site.example/api/ice-servers", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: stream,
+        duplex: "half",
+      } as RequestInit),
       ENV,
       { fetch },
     );
@@ -141,11 +151,16 @@ describe("handle", () => {
   });
 
   it("refuses a declared Content-Length over 4 KiB before reading", async () => {
-    const { response, body } = await call("/api/ice-servers", ENV, {}, {
-      method: "POST",
-      headers: { "content-type": "application/json", "content-length": "999999" },
-      body: "{}",
-    });
+    const { response, body } = await call(
+      "/api/ice-servers",
+      ENV,
+      {},
+      {
+        method: "POST",
+        headers: { "content-type": "application/json", "content-length": "999999" },
+        body: "{}",
+      },
+    );
     expect(response.status).toBe(413);
     expect(body.error.code).toBe("payload_too_large");
   });
@@ -153,13 +168,23 @@ describe("handle", () => {
   it("accepts application/json with a charset and +json media types", async () => {
     const { fetch } = fakeFetch(cloudflareBody(["stun:a.example"]));
     for (const type of ["application/json; charset=utf-8", "application/merge-patch+json"]) {
-      const { response } = await call("/api/ice-servers", ENV, { fetch }, { method: "POST", headers: { "content-type": type }, body: '{"ttl": 60}' });
+      const { response } = await call(
+        "/api/ice-servers",
+        ENV,
+        { fetch },
+        { method: "POST", headers: { "content-type": type }, body: '{"ttl": 60}' },
+      );
       expect(response.status).toBe(200);
     }
   });
 
   it("refuses a POST that also carries a query", async () => {
-    const { response, body } = await call("/api/ice-servers?ttl=60", ENV, {}, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+    const { response, body } = await call(
+      "/api/ice-servers?ttl=60",
+      ENV,
+      {},
+      { method: "POST", headers: { "content-type": "application/json" }, body: "{}" },
+    );
     expect(response.status).toBe(400);
     expect(body.error.code).toBe("invalid_request");
   });

@@ -15,12 +15,18 @@ describe("parseIceUrl", () => {
     expect(parseIceUrl(url)).toEqual(expected);
   });
 
-  it.each(["http://example.com", "turn:", "turn:host:99999", "turn:host:0", "turn:host:53?transport=sctp", "turn:user@host", "stun:host:3478/path", ""])(
-    "refuses %j",
-    (url) => {
-      expect(parseIceUrl(url)).toBeUndefined();
-    },
-  );
+  it.each([
+    "http://example.com",
+    "turn:",
+    "turn:host:99999",
+    "turn:host:0",
+    "turn:host:53?transport=sctp",
+    "turn:user@host",
+    "stun:host:3478/path",
+    "",
+  ])("refuses %j", (url) => {
+    expect(parseIceUrl(url)).toBeUndefined();
+  });
 });
 
 describe("filterIceServers", () => {
@@ -61,10 +67,7 @@ describe("filterIceServers", () => {
 
   it("drops malformed URLs and reports them, and drops a server left with no URL", () => {
     const { servers, malformed } = filterIceServers(
-      [
-        { urls: ["stun:ok.example:3478", "https://nope.example"] },
-        { urls: ["turn:only53.example:53"], username: "u", credential: "c" },
-      ],
+      [{ urls: ["stun:ok.example:3478", "https://nope.example"] }, { urls: ["turn:only53.example:53"], username: "u", credential: "c" }],
       { keepPort53: false },
     );
     expect(servers).toEqual([{ urls: ["stun:ok.example:3478"] }]);

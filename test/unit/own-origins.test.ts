@@ -17,7 +17,12 @@ describe("own origins, from what each platform knows", () => {
   });
 
   it("Vercel: the routed host and the system URL variables, which carry no scheme", () => {
-    const env = { VERCEL_URL: "turn-abc.vercel.app", VERCEL_BRANCH_URL: " turn-git-main.vercel.app ", VERCEL_PROJECT_PRODUCTION_URL: "", OTHER: "x.example" };
+    const env = {
+      VERCEL_URL: "turn-abc.vercel.app",
+      VERCEL_BRANCH_URL: " turn-git-main.vercel.app ",
+      VERCEL_PROJECT_PRODUCTION_URL: "",
+      OTHER: "x.example",
+    };
     expect(vercelOwnOrigins(request("https://evil.example/api/ice-servers", { host: "turn.example.com" }), env)).toEqual([
       "https://turn.example.com",
       "https://turn-abc.vercel.app",

@@ -46,7 +46,11 @@ describe("RATE_LIMIT", () => {
   });
 
   it("picks Redis over TCP when REDIS_URL is set, keeping Upstash for runtimes without sockets", () => {
-    const both = configureRateLimit({ REDIS_URL: "redis://:pw@127.0.0.1:6379", UPSTASH_REDIS_REST_URL: "https://u.example", UPSTASH_REDIS_REST_TOKEN: "t" });
+    const both = configureRateLimit({
+      REDIS_URL: "redis://:pw@127.0.0.1:6379",
+      UPSTASH_REDIS_REST_URL: "https://u.example",
+      UPSTASH_REDIS_REST_TOKEN: "t",
+    });
     expect(both.store).toEqual({ kind: "redis", url: "redis://:pw@127.0.0.1:6379" });
     expect(both.fallbackStore).toEqual({ kind: "upstash", url: "https://u.example", token: "t" });
     expect(configureRateLimit({ UPSTASH_REDIS_REST_URL: "https://u.example", UPSTASH_REDIS_REST_TOKEN: "t" }).store.kind).toBe("upstash");
@@ -138,7 +142,9 @@ describe("checkRateLimit", () => {
 
   it("fails closed with 503 rate_limit_unavailable when asked to", async () => {
     vi.useFakeTimers();
-    const pending = rejectionOf(checkRateLimit("ip:1", config({ RATE_LIMIT_FAIL: "closed", RATE_LIMIT_TIMEOUT_MS: "100" }), hanging, quiet));
+    const pending = rejectionOf(
+      checkRateLimit("ip:1", config({ RATE_LIMIT_FAIL: "closed", RATE_LIMIT_TIMEOUT_MS: "100" }), hanging, quiet),
+    );
     await vi.advanceTimersByTimeAsync(100);
     const error = await pending;
     expect(error.status).toBe(503);
@@ -172,7 +178,10 @@ describe("Upstash REST protocol", () => {
   });
 
   it("reads {result: [count, pttl]}", () => {
-    expect(processUpstashHit({ status: 200, headers: new Headers(), body: '{"result":[4,51234]}' })).toEqual({ count: 4, resetInMs: 51234 });
+    expect(processUpstashHit({ status: 200, headers: new Headers(), body: '{"result":[4,51234]}' })).toEqual({
+      count: 4,
+      resetInMs: 51234,
+    });
   });
 
   it.each([

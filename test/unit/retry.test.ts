@@ -76,7 +76,10 @@ describe("callWithRetry", () => {
   it("waits a full-jitter backoff: random() × 200 ms before the second attempt", async () => {
     vi.useFakeTimers();
     const { calls, fetch } = scripted(500, 201);
-    const settled = callWithRetry(request(), options(fetch, 5000, () => 0.75));
+    const settled = callWithRetry(
+      request(),
+      options(fetch, 5000, () => 0.75),
+    );
     await vi.advanceTimersByTimeAsync(149);
     expect(calls).toHaveLength(1);
     await vi.advanceTimersByTimeAsync(1);

@@ -58,9 +58,17 @@ describe("TURN REST API credentials (coturn use-auth-secret)", () => {
     [{ TURN_URLS: "turn:t.example" }, "not_configured", "TURN_SHARED_SECRET is not set"],
     [{ TURN_SHARED_SECRET: HALF_SECRET, TURN_URLS: "turn:t.example, https://nope.example" }, "invalid_config", "TURN_URLS entry 2"],
     // A secret holding a comma, split in two: the list is refused rather than signing with half of it.
-    [{ TURN_SHARED_SECRET: `${HALF_SECRET}, and more`, TURN_URLS: "turn:t.example" }, "invalid_config", "TURN_SHARED_SECRET entry 2 begins or ends with whitespace"],
+    [
+      { TURN_SHARED_SECRET: `${HALF_SECRET}, and more`, TURN_URLS: "turn:t.example" },
+      "invalid_config",
+      "TURN_SHARED_SECRET entry 2 begins or ends with whitespace",
+    ],
     [{ TURN_SHARED_SECRET: `${HALF_SECRET},`, TURN_URLS: "turn:t.example" }, "invalid_config", "TURN_SHARED_SECRET entry 2 is empty"],
-    [{ TURN_SHARED_SECRET: `${HALF_SECRET},,${HALF_SECRET}`, TURN_URLS: "turn:t.example" }, "invalid_config", "TURN_SHARED_SECRET entry 2 is empty"],
+    [
+      { TURN_SHARED_SECRET: `${HALF_SECRET},,${HALF_SECRET}`, TURN_URLS: "turn:t.example" },
+      "invalid_config",
+      "TURN_SHARED_SECRET entry 2 is empty",
+    ],
   ])("refuses a half or bad configuration %j", (env, code, message) => {
     const error = thrownBy(() => parseConfig(env));
     expect(error.message).toContain(message);

@@ -12,9 +12,19 @@ import { ATTR, CLASS, decode, encode, METHOD, xorAddressValue } from "../../cli/
 describe("parseIceUrl", () => {
   it("reads the scheme, host, port and transport, with the default ports", () => {
     expect(parseIceUrl("stun:stun.example.com")).toEqual({ scheme: "stun", host: "stun.example.com", port: 3478, transport: "udp" });
-    expect(parseIceUrl("turn:turn.example.com:80?transport=tcp")).toEqual({ scheme: "turn", host: "turn.example.com", port: 80, transport: "tcp" });
+    expect(parseIceUrl("turn:turn.example.com:80?transport=tcp")).toEqual({
+      scheme: "turn",
+      host: "turn.example.com",
+      port: 80,
+      transport: "tcp",
+    });
     expect(parseIceUrl("turn:192.0.2.1?transport=udp")).toEqual({ scheme: "turn", host: "192.0.2.1", port: 3478, transport: "udp" });
-    expect(parseIceUrl("turns:turn.example.com?transport=tcp")).toEqual({ scheme: "turns", host: "turn.example.com", port: 5349, transport: "tls" });
+    expect(parseIceUrl("turns:turn.example.com?transport=tcp")).toEqual({
+      scheme: "turns",
+      host: "turn.example.com",
+      port: 5349,
+      transport: "tls",
+    });
     expect(parseIceUrl("turn:[2001:db8::1]:3479")).toEqual({ scheme: "turn", host: "2001:db8::1", port: 3479, transport: "udp" });
   });
 
@@ -40,8 +50,15 @@ describe("checkIceUrl over UDP", () => {
       if (!request || received <= drop) return;
       server!.send(Buffer.from("not stun at all"), from.port, from.address);
       const transactionId = request.transactionId;
-      const mapped = { type: ATTR.xorMappedAddress, value: xorAddressValue({ family: "IPv4", address: from.address, port: from.port }, transactionId) };
-      server!.send(encode({ method: METHOD.binding, cls: CLASS.success, transactionId, attributes: [mapped] }, { fingerprint: true }), from.port, from.address);
+      const mapped = {
+        type: ATTR.xorMappedAddress,
+        value: xorAddressValue({ family: "IPv4", address: from.address, port: from.port }, transactionId),
+      };
+      server!.send(
+        encode({ method: METHOD.binding, cls: CLASS.success, transactionId, attributes: [mapped] }, { fingerprint: true }),
+        from.port,
+        from.address,
+      );
     });
     await new Promise<void>((done) => server!.bind(0, "127.0.0.1", () => done()));
     return { port: server.address().port, received: () => received };

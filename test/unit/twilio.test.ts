@@ -52,8 +52,14 @@ describe("Twilio configuration", () => {
   it("signs in with the account SID and auth token, or with an API key", () => {
     expect(parseConfig(env()).providers[0].config).toMatchObject({ accountSid: ACCOUNT_SID, username: ACCOUNT_SID, password: AUTH_TOKEN });
     const withKey = env({ TWILIO_AUTH_TOKEN: "", TWILIO_API_KEY_SID: API_KEY_SID, TWILIO_API_KEY_SECRET: API_KEY_SECRET });
-    expect(parseConfig(withKey).providers[0].config).toMatchObject({ accountSid: ACCOUNT_SID, username: API_KEY_SID, password: API_KEY_SECRET });
-    expect(parseConfig({ TWILIO_ACCOUNT_SID: ACCOUNT_SID, TWILIO_AUTH_TOKEN: AUTH_TOKEN }).providers[0].config).toMatchObject({ apiBase: "https://api.twilio.com" });
+    expect(parseConfig(withKey).providers[0].config).toMatchObject({
+      accountSid: ACCOUNT_SID,
+      username: API_KEY_SID,
+      password: API_KEY_SECRET,
+    });
+    expect(parseConfig({ TWILIO_ACCOUNT_SID: ACCOUNT_SID, TWILIO_AUTH_TOKEN: AUTH_TOKEN }).providers[0].config).toMatchObject({
+      apiBase: "https://api.twilio.com",
+    });
   });
 
   it.each([
@@ -61,10 +67,27 @@ describe("Twilio configuration", () => {
     [{ TWILIO_ACCOUNT_SID: ACCOUNT_SID }, "not_configured", "neither TWILIO_AUTH_TOKEN nor TWILIO_API_KEY_SID"],
     [{ TWILIO_ACCOUNT_SID: ACCOUNT_SID, TWILIO_API_KEY_SID: API_KEY_SID }, "not_configured", "TWILIO_API_KEY_SECRET is not set"],
     [{ TWILIO_ACCOUNT_SID: ACCOUNT_SID, TWILIO_API_KEY_SECRET: API_KEY_SECRET }, "not_configured", "TWILIO_API_KEY_SID is not set"],
-    [{ TWILIO_ACCOUNT_SID: ACCOUNT_SID, TWILIO_AUTH_TOKEN: AUTH_TOKEN, TWILIO_API_KEY_SID: API_KEY_SID, TWILIO_API_KEY_SECRET: API_KEY_SECRET }, "invalid_config", "not both"],
+    [
+      {
+        TWILIO_ACCOUNT_SID: ACCOUNT_SID,
+        TWILIO_AUTH_TOKEN: AUTH_TOKEN,
+        TWILIO_API_KEY_SID: API_KEY_SID,
+        TWILIO_API_KEY_SECRET: API_KEY_SECRET,
+      },
+      "invalid_config",
+      "not both",
+    ],
     [{ TWILIO_ACCOUNT_SID: "AC../../x", TWILIO_AUTH_TOKEN: AUTH_TOKEN }, "invalid_config", "TWILIO_ACCOUNT_SID must be AC followed by 32"],
-    [{ TWILIO_ACCOUNT_SID: ACCOUNT_SID, TWILIO_API_KEY_SID: "SK1", TWILIO_API_KEY_SECRET: API_KEY_SECRET }, "invalid_config", "TWILIO_API_KEY_SID must be SK"],
-    [{ TWILIO_ACCOUNT_SID: ACCOUNT_SID, TWILIO_AUTH_TOKEN: AUTH_TOKEN, TWILIO_API_BASE: "http://twilio-proxy.example.com" }, "invalid_config", "TWILIO_API_BASE must be an https:// URL"],
+    [
+      { TWILIO_ACCOUNT_SID: ACCOUNT_SID, TWILIO_API_KEY_SID: "SK1", TWILIO_API_KEY_SECRET: API_KEY_SECRET },
+      "invalid_config",
+      "TWILIO_API_KEY_SID must be SK",
+    ],
+    [
+      { TWILIO_ACCOUNT_SID: ACCOUNT_SID, TWILIO_AUTH_TOKEN: AUTH_TOKEN, TWILIO_API_BASE: "http://twilio-proxy.example.com" },
+      "invalid_config",
+      "TWILIO_API_BASE must be an https:// URL",
+    ],
   ])("refuses %j, naming the variable, never the secret", (vars, code, message) => {
     const error = thrownBy(() => parseConfig(vars));
     expect(error.code).toBe(code);
@@ -82,11 +105,18 @@ describe("Twilio configuration", () => {
 
 describe("Twilio requests", () => {
   it("builds the documented POST: path, Basic authentication, form body, JSON accepted", () => {
-    const request = prepareTwilioToken({ accountSid: ACCOUNT_SID, username: API_KEY_SID, password: API_KEY_SECRET, apiBase: "https://api.twilio.com" }, 600);
+    const request = prepareTwilioToken(
+      { accountSid: ACCOUNT_SID, username: API_KEY_SID, password: API_KEY_SECRET, apiBase: "https://api.twilio.com" },
+      600,
+    );
     expect(request).toEqual({
       url: `https://api.twilio.com/2010-04-01/Accounts/${ACCOUNT_SID}/Tokens.json`,
       method: "POST",
-      headers: { authorization: basic(API_KEY_SID, API_KEY_SECRET), "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
+      headers: {
+        authorization: basic(API_KEY_SID, API_KEY_SECRET),
+        "content-type": "application/x-www-form-urlencoded",
+        accept: "application/json",
+      },
       body: "Ttl=600",
     });
   });
@@ -116,7 +146,8 @@ describe("Twilio answers", () => {
     const { body } = await call(env());
     expect(body.iceServers).toHaveLength(4);
     expect(body.iceServers.flatMap((server: { urls: string[] }) => server.urls)).toEqual(TWILIO_DOCUMENTED_URLS);
-    for (const server of body.iceServers) expect(Object.keys(server).sort()).toEqual(server.urls[0].startsWith("stun:") ? ["urls"] : ["credential", "urls", "username"]);
+    for (const server of body.iceServers)
+      expect(Object.keys(server).sort()).toEqual(server.urls[0].startsWith("stun:") ? ["urls"] : ["credential", "urls", "username"]);
     expect(JSON.stringify(body)).not.toContain('"url"');
   });
 
@@ -154,10 +185,22 @@ describe("Twilio answers", () => {
   });
 
   it("reads the documented string ttl, and refuses a token without one or without servers", () => {
-    const reply = (status: number, json: unknown) => ({ status, headers: new Headers({ "content-type": "application/json" }), body: JSON.stringify(json) });
+    const reply = (status: number, json: unknown) => ({
+      status,
+      headers: new Headers({ "content-type": "application/json" }),
+      body: JSON.stringify(json),
+    });
     const servers = [{ url: "stun:s.example:3478", urls: "stun:s.example:3478" }];
-    expect(processTwilioToken(reply(201, { ttl: "60", ice_servers: servers }))).toEqual({ iceServers: [{ urls: ["stun:s.example:3478"] }], ttl: 60 });
-    for (const bad of [{ ice_servers: servers }, { ttl: "60", ice_servers: [] }, { ttl: "soon", ice_servers: servers }, { ttl: "60", ice_servers: null }]) {
+    expect(processTwilioToken(reply(201, { ttl: "60", ice_servers: servers }))).toEqual({
+      iceServers: [{ urls: ["stun:s.example:3478"] }],
+      ttl: 60,
+    });
+    for (const bad of [
+      { ice_servers: servers },
+      { ttl: "60", ice_servers: [] },
+      { ttl: "soon", ice_servers: servers },
+      { ttl: "60", ice_servers: null },
+    ]) {
       expect(thrownBy(() => processTwilioToken(reply(201, bad))).code).toBe("upstream_invalid_response");
     }
   });
@@ -204,4 +247,3 @@ describe("Twilio revocation", () => {
     expect(fake.requests).toHaveLength(0);
   });
 });
-

@@ -3,7 +3,12 @@ import { MAX_UPSTREAM_BODY_BYTES } from "../../shared/upstream/capped-body.ts";
 import { fetchWithin, type UpstreamRequest } from "../../shared/upstream/upstream.ts";
 import { rejectionOf } from "../helpers/service-error.ts";
 
-const request = (): UpstreamRequest => ({ url: "https://upstream.example/secret-path?token=abc", method: "POST", headers: { accept: "application/json" }, body: "{}" });
+const request = (): UpstreamRequest => ({
+  url: "https://upstream.example/secret-path?token=abc",
+  method: "POST",
+  headers: { accept: "application/json" },
+  body: "{}",
+});
 
 afterEach(() => {
   vi.useRealTimers();
@@ -21,10 +26,15 @@ describe("fetchWithin", () => {
 
   it("hands fetch the URL, method, headers and string body as given", async () => {
     const seen: unknown[] = [];
-    await fetchWithin(async (url, init) => {
-      seen.push(url, init.method, init.headers, init.body);
-      return new Response("");
-    }, request(), 1000, "Up");
+    await fetchWithin(
+      async (url, init) => {
+        seen.push(url, init.method, init.headers, init.body);
+        return new Response("");
+      },
+      request(),
+      1000,
+      "Up",
+    );
     expect(seen).toEqual(["https://upstream.example/secret-path?token=abc", "POST", { accept: "application/json" }, "{}"]);
   });
 
@@ -122,10 +132,15 @@ describe("fetchWithin", () => {
 
     it("tells the client the cap", async () => {
       let cap: number | undefined;
-      await fetchWithin(async (_, init) => {
-        cap = init.maxBodyBytes;
-        return new Response("");
-      }, request(), 1000, "Up");
+      await fetchWithin(
+        async (_, init) => {
+          cap = init.maxBodyBytes;
+          return new Response("");
+        },
+        request(),
+        1000,
+        "Up",
+      );
       expect(cap).toBe(MAX_UPSTREAM_BODY_BYTES);
     });
   });

@@ -46,7 +46,11 @@ async function call(vars: Record<string, string>, path = "/api/ice-servers?ttl=9
 }
 
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
-const reply = (status: number, json: unknown) => ({ status, headers: new Headers({ "content-type": "application/json" }), body: JSON.stringify(json) });
+const reply = (status: number, json: unknown) => ({
+  status,
+  headers: new Headers({ "content-type": "application/json" }),
+  body: JSON.stringify(json),
+});
 
 describe("Xirsys configuration", () => {
   it("reads the ident, the secret and the channel, with the global API as the default base", () => {
@@ -65,7 +69,11 @@ describe("Xirsys configuration", () => {
     [{ XIRSYS_IDENT: "a:b", XIRSYS_SECRET: SECRET, XIRSYS_CHANNEL: CHANNEL }, "invalid_config", "XIRSYS_IDENT cannot contain a colon"],
     [{ XIRSYS_IDENT: IDENT, XIRSYS_SECRET: SECRET, XIRSYS_CHANNEL: "app/../other" }, "invalid_config", "XIRSYS_CHANNEL must be"],
     [{ XIRSYS_IDENT: IDENT, XIRSYS_SECRET: SECRET, XIRSYS_CHANNEL: "a//b" }, "invalid_config", "XIRSYS_CHANNEL must be"],
-    [{ XIRSYS_IDENT: IDENT, XIRSYS_SECRET: SECRET, XIRSYS_CHANNEL: CHANNEL, XIRSYS_API_BASE: "http://xirsys-proxy.example.com" }, "invalid_config", "XIRSYS_API_BASE must be an https:// URL"],
+    [
+      { XIRSYS_IDENT: IDENT, XIRSYS_SECRET: SECRET, XIRSYS_CHANNEL: CHANNEL, XIRSYS_API_BASE: "http://xirsys-proxy.example.com" },
+      "invalid_config",
+      "XIRSYS_API_BASE must be an https:// URL",
+    ],
   ])("refuses %j, naming the variable, never the secret", (vars, code, message) => {
     const error = thrownBy(() => parseConfig(vars));
     expect(error.code).toBe(code);
@@ -76,7 +84,10 @@ describe("Xirsys configuration", () => {
 
 describe("Xirsys requests", () => {
   it("builds the PUT: the channel path encoded, Basic authentication, the urls format, the expire", () => {
-    const request = prepareXirsysTurn({ ident: IDENT, secret: SECRET, channel: ["team a", "calls"], apiBase: "https://global.xirsys.net" }, 600);
+    const request = prepareXirsysTurn(
+      { ident: IDENT, secret: SECRET, channel: ["team a", "calls"], apiBase: "https://global.xirsys.net" },
+      600,
+    );
     expect(request).toEqual({
       url: "https://global.xirsys.net/_turn/team%20a/calls?expire=600",
       method: "PUT",
@@ -132,7 +143,13 @@ describe("Xirsys answers", () => {
       iceServers: [{ urls: ["stun:s.example"] }, { urls: ["turn:s.example:3478"], username: "u", credential: "c" }],
       ttl: 60,
     });
-    for (const bad of [{ s: "ok", v: {} }, { s: "ok" }, { v: { iceServers: servers } }, { s: "maybe", v: { iceServers: servers } }, [servers]]) {
+    for (const bad of [
+      { s: "ok", v: {} },
+      { s: "ok" },
+      { v: { iceServers: servers } },
+      { s: "maybe", v: { iceServers: servers } },
+      [servers],
+    ]) {
       expect(thrownBy(() => processXirsysTurn(reply(200, bad), 60)).code).toBe("upstream_invalid_response");
     }
   });

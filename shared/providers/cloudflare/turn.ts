@@ -22,10 +22,16 @@ function configureCloudflare(env: Env): CloudflareConfig | undefined {
   const apiToken = readVar(env, "CLOUDFLARE_TURN_KEY_API_TOKEN");
   if (!keyId && !apiToken) return undefined;
   if (!keyId) {
-    throw new ServiceError("not_configured", "CLOUDFLARE_TURN_KEY_ID is not set, but CLOUDFLARE_TURN_KEY_API_TOKEN is: set both or neither");
+    throw new ServiceError(
+      "not_configured",
+      "CLOUDFLARE_TURN_KEY_ID is not set, but CLOUDFLARE_TURN_KEY_API_TOKEN is: set both or neither",
+    );
   }
   if (!apiToken) {
-    throw new ServiceError("not_configured", "CLOUDFLARE_TURN_KEY_API_TOKEN is not set, but CLOUDFLARE_TURN_KEY_ID is: set both or neither");
+    throw new ServiceError(
+      "not_configured",
+      "CLOUDFLARE_TURN_KEY_API_TOKEN is not set, but CLOUDFLARE_TURN_KEY_ID is: set both or neither",
+    );
   }
   // The key id is a path segment of every call: "." or ".." would reach another endpoint.
   if (!isPathSegment(keyId)) throw new ServiceError("invalid_config", "CLOUDFLARE_TURN_KEY_ID cannot be '.' or '..'");
@@ -95,7 +101,10 @@ export const cloudflare: Provider<CloudflareConfig, "cloudflare"> = {
   async revoke(config, username, upstream) {
     // The username is a path segment of the revoke call, and no URL can carry "." or "..".
     if (!isPathSegment(username)) {
-      throw new ServiceError("not_revocable", `${CLOUDFLARE} cannot be asked to revoke a credential whose username is '.' or '..': it can only expire`);
+      throw new ServiceError(
+        "not_revocable",
+        `${CLOUDFLARE} cannot be asked to revoke a credential whose username is '.' or '..': it can only expire`,
+      );
     }
     processCloudflareRevoke(await upstream.call(prepareRevokeCredential(config, username)));
   },
