@@ -62,7 +62,7 @@ describe("npm pack", () => {
       expect(text, file).not.toMatch(/from\s*["']node:/);
       expect(text, file).not.toMatch(/from\s*["'](jose|@redis\/client)["']/);
     }
-    expect(readFileSync(join(installed, "dist/shared/auth.js"), "utf8")).toContain('import("jose")');
+    expect(readFileSync(join(installed, "dist/shared/access/auth.js"), "utf8")).toContain('import("jose")');
     expect(readFileSync(join(installed, "dist/node/redis-store.js"), "utf8")).toContain('import("@redis/client")');
   });
 });
