@@ -1,4 +1,5 @@
-import { admit, allowed, checkOrigin, preflight, type HostFacts } from "./access/admit.ts";
+import { admit, allowed, checkOrigin, preflight } from "./access/admit.ts";
+import type { HandleOptions } from "./handle-options.ts";
 import type { RequestContext } from "./context.ts";
 import { addressKey } from "./rate-limit/client-key.ts";
 import { loadConfig, type Env } from "./config.ts";
@@ -15,25 +16,7 @@ export type { Logger } from "./log.ts";
 export const ICE_SERVERS_PATH = "/api/ice-servers";
 export const REVOKE_PATH = "/api/ice-servers/revoke";
 
-export interface HandleOptions extends HostFacts {
-  /** Where the service is mounted: `{basePath}` issues, `{basePath}/revoke` revokes. Default ICE_SERVERS_PATH. */
-  basePath?: string;
-  /**
-   * Whether the request URL was resolved from the request-target against Host, as the hosts'
-   * launchers and npm start resolve it (the default): a URL on another host than Host is then
-   * refused. A framework builds the URL its own way (Next.js from its own hostname, whatever
-   * Host says); createHandler never trusts that URL's host, so it turns the comparison off.
-   */
-  urlFromRequestTarget?: boolean;
-  /** Defaults to the global fetch; the Node adapters pass a cheaper one (node/http-fetch.ts). */
-  fetch?: Fetch;
-  /** Milliseconds since the epoch; injectable so expiry is testable. */
-  now?: () => number;
-  /** Where log lines go (default console), in the format LOG_FORMAT names. */
-  log?: Logger;
-  /** Jitter source for retries. */
-  random?: () => number;
-}
+export type { HandleOptions };
 
 type Run = (context: RequestContext) => Promise<Response>;
 

@@ -1,4 +1,5 @@
 import { authenticate, type AuthConfig, type Caller } from "./auth.ts";
+import type { HandleOptions } from "../handle-options.ts";
 import { addressKey } from "../rate-limit/client-key.ts";
 import { ServiceError } from "../errors.ts";
 import type { Logger } from "../log.ts";
@@ -23,23 +24,8 @@ export interface AccessConfig {
   readonly rateLimit: RateLimitConfig;
 }
 
-/** What the host knows and the core cannot: handed in by each platform adapter. */
-export interface HostFacts {
-  /** The client's address as the platform reports it; never read from a header the platform does not set. */
-  clientIp?: string;
-  /** npm start: localhost pages may call, and no provider means STUN-only. */
-  local?: boolean;
-  /**
-   * The origins this deployment is served at, from what the caller cannot choose (the
-   * platform's configured URLs and routing, or npm start's listening address): pages on
-   * them are same-origin. Without any, only ALLOWED_ORIGINS (and npm start's localhost) may call.
-   */
-  ownOrigins?: readonly string[];
-  /** Redis over TCP, where the runtime has sockets (Node). */
-  redisStore?: (url: string) => RateLimitStore;
-}
-
-export interface AccessOptions extends HostFacts {
+/** What admit() needs of the adapter's options, with the network and the logger resolved. */
+export interface AccessOptions extends Pick<HandleOptions, "clientIp" | "local" | "ownOrigins" | "redisStore"> {
   fetch: Fetch;
   log: Pick<Logger, "warn">;
 }
@@ -78,7 +64,7 @@ function storeFor(choice: StoreChoice, fallback: StoreChoice | undefined, config
 export function checkOrigin(
   request: Request,
   config: AccessConfig,
-  facts: Pick<HostFacts, "ownOrigins" | "local">,
+  facts: Pick<HandleOptions, "ownOrigins" | "local">,
 ): Record<string, string> {
   const origin = requestOrigin(request);
   if (!origin) {

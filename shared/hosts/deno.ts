@@ -2,7 +2,7 @@
  * What `deno serve` and Deno Deploy know about a request, for deno/serve.ts. Deno Deploy
  * reaches a deployment only through its own hosts, so the routed host counts as our origin.
  */
-import type { HandleOptions } from "../handle.ts";
+import type { HandleOptions } from "../handle-options.ts";
 import { routedOrigin } from "./routed-origin.ts";
 
 /** What `deno serve` hands a handler beside the request: the peer of the connection. */

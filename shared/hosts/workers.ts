@@ -4,7 +4,7 @@
  * origin; there is no system variable naming the deployment's URL.
  */
 import type { Env } from "../env.ts";
-import type { HandleOptions } from "../handle.ts";
+import type { HandleOptions } from "../handle-options.ts";
 import { routedOrigin } from "./routed-origin.ts";
 
 /**
