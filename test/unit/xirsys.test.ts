@@ -5,10 +5,9 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { parseConfig } from "../../shared/config.ts";
-import { handle } from "../../shared/handle.ts";
 import { prepareXirsysTurn, processXirsysTurn, XIRSYS_MAX_TTL } from "../../shared/providers/xirsys.ts";
 import { startFakeXirsys, XIRSYS_SAMPLE_URLS, xirsysError, type FakeXirsys } from "../fake-xirsys.ts";
-import { captureLog } from "../helpers/log.ts";
+import { askCore } from "../helpers/ask-core.ts";
 import { secret } from "../helpers/secrets.ts";
 import { thrownBy } from "../helpers/service-error.ts";
 
@@ -36,14 +35,7 @@ const env = (extra: Record<string, string> = {}) => ({
   ...extra,
 });
 
-async function call(vars: Record<string, string>, path = "/api/ice-servers?ttl=900", init: RequestInit = {}) {
-  const log = captureLog();
-  const response = await handle(new Request(`https://site.example${path}`, init), vars, { log });
-  const text = await response.text();
-  const everything = [text, ...log.lines, ...[...response.headers].map(([name, value]) => `${name}: ${value}`)].join("\n");
-  for (const value of [SECRET, SIGNING]) expect(everything).not.toContain(value);
-  return { status: response.status, body: text ? JSON.parse(text) : undefined, lines: log.lines };
-}
+const call = askCore;
 
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
 const reply = (status: number, json: unknown) => ({
