@@ -13,7 +13,8 @@ import { cleanEnv, launchNode } from "./children.ts";
 import type { ColdSubject } from "./cold-start.ts";
 import { diskUsage, type DiskUsage } from "./disk-usage.ts";
 import type { FakeReady } from "./protocol.ts";
-import { systemById, type Running } from "./systems.ts";
+import type { Running } from "./children.ts";
+import { systemById } from "./systems.ts";
 
 export type ArtefactId = "netlify-artefact" | "vercel-artefact";
 

@@ -115,3 +115,14 @@ export function cpuMs(pid: number | undefined): number | undefined {
 
 /** USER_HZ: 100 on every mainstream Linux build. */
 const CLOCK_TICKS = 100;
+
+/** A system listening in its own child process. */
+export interface Running {
+  /** The URL to load: http://127.0.0.1:PORT/api/ice-servers */
+  url: string;
+  pid: number | undefined;
+  child: Child<unknown>;
+  /** Inside the child: process start to the entry point imported, when the child reports it. */
+  importedAtMs: number | undefined;
+  stop(): Promise<void>;
+}

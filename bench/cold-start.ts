@@ -6,7 +6,7 @@
  */
 import { send } from "./http.ts";
 import type { FakeReady } from "./protocol.ts";
-import type { Running } from "./systems.ts";
+import type { Running } from "./children.ts";
 
 export interface ColdSample {
   /** Spawn to first response, as the caller sees it. */

@@ -5,7 +5,7 @@
 import { ICE_SERVERS_PATH } from "../shared/handle.ts";
 import { freePort } from "../scripts/lib/process.ts";
 import type { Built, EntryName } from "./build.ts";
-import { cleanEnv, launchNode, type Child } from "./children.ts";
+import { cleanEnv, launchNode, type Running } from "./children.ts";
 import type { ColdSubject } from "./cold-start.ts";
 import { FAKE_API_TOKEN, FAKE_KEY_ID, SERVE_READY, type FakeReady, type ServeReady } from "./protocol.ts";
 
@@ -55,16 +55,6 @@ export function failoverEnv(fake: FakeReady, upstreamTimeoutMs: number): Record<
     TURN_PROVIDERS: "cloudflare,shared-secret",
     TURN_UPSTREAM_TIMEOUT_MS: String(upstreamTimeoutMs),
   };
-}
-
-export interface Running {
-  /** The URL to load: http://127.0.0.1:PORT/api/ice-servers */
-  url: string;
-  pid: number | undefined;
-  child: Child<unknown>;
-  /** Inside the child: process start to the entry point imported, when the child reports it. */
-  importedAtMs: number | undefined;
-  stop(): Promise<void>;
 }
 
 /** Starts `entry` in a fresh node process with only `env` (and PATH, HOME) set. */
