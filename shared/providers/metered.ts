@@ -2,7 +2,7 @@ import * as v from "valibot";
 import { isLoopbackHost, readVar, type Env } from "../env.ts";
 import { ServiceError } from "../errors.ts";
 import { IceServerSchema, type IceServer } from "../ice-urls.ts";
-import { parseReply, upstreamStatusError, type UpstreamReply, type UpstreamRequest } from "../upstream/upstream.ts";
+import { parseReply, refusalOf, upstreamStatusError, type UpstreamReply, type UpstreamRequest } from "../upstream/upstream.ts";
 import { SERVICE_MAX_TTL, type Provider } from "./provider.ts";
 
 export const METERED = "Metered";
@@ -113,7 +113,7 @@ export function prepareMeteredRevoke(config: MeteredConfig & { secretKey: string
 }
 
 export function processMeteredRevoke(reply: UpstreamReply): void {
-  if (reply.status < 200 || reply.status > 299) throw upstreamStatusError(reply, METERED);
+  if (refusalOf(reply.status)) throw upstreamStatusError(reply, METERED);
 }
 
 /** A fresh credential with Metered's documented global URLs: one upstream call. */

@@ -99,22 +99,35 @@ function retryAfterOf(headers: Headers): Record<string, string> {
   return value && RETRY_AFTER.test(value) ? { "Retry-After": value } : {};
 }
 
+/** What an upstream's non-2xx status means, whoever renders it: the server's answers, the CLI's exit codes. */
+export type Refusal = "unauthorized" | "not_found" | "rate_limited" | "unavailable" | "failed";
+
+/** The one reading of an upstream's status: undefined for a 2xx. */
+export function refusalOf(status: number): Refusal | undefined {
+  if (status >= 200 && status <= 299) return undefined;
+  if (status === 401 || status === 403) return "unauthorized";
+  if (status === 404) return "not_found";
+  if (status === 429) return "rate_limited";
+  if (status === 503) return "unavailable";
+  return "failed";
+}
+
 /**
  * Maps a non-2xx upstream status to our own error. The upstream body is never echoed:
  * it is not ours to show, and may reflect what we sent.
  */
 export function upstreamStatusError(reply: UpstreamReply, provider: string): ServiceError {
   const { status } = reply;
-  if (status === 401 || status === 403) {
-    return new ServiceError("upstream_unauthorized", `${provider} refused the configured credentials`);
+  switch (refusalOf(status)) {
+    case "unauthorized":
+      return new ServiceError("upstream_unauthorized", `${provider} refused the configured credentials`);
+    case "rate_limited":
+      return new ServiceError("upstream_rate_limited", `${provider} is rate limiting requests`, retryAfterOf(reply.headers));
+    case "unavailable":
+      return new ServiceError("upstream_unavailable", `${provider} is temporarily unavailable`, retryAfterOf(reply.headers));
+    default:
+      return new ServiceError("upstream_error", `${provider} answered with HTTP ${status}`);
   }
-  if (status === 429) {
-    return new ServiceError("upstream_rate_limited", `${provider} is rate limiting requests`, retryAfterOf(reply.headers));
-  }
-  if (status === 503) {
-    return new ServiceError("upstream_unavailable", `${provider} is temporarily unavailable`, retryAfterOf(reply.headers));
-  }
-  return new ServiceError("upstream_error", `${provider} answered with HTTP ${status}`);
 }
 
 /** The one budget a whole request shares across providers and retries. */
@@ -188,7 +201,7 @@ export async function callWithRetry(request: UpstreamRequest, options: RetryOpti
  * a body that is not JSON, or the wrong shape is a ServiceError.
  */
 export function parseReply<T>(reply: UpstreamReply, schema: v.GenericSchema<unknown, T>, provider: string): T {
-  if (reply.status < 200 || reply.status > 299) throw upstreamStatusError(reply, provider);
+  if (refusalOf(reply.status)) throw upstreamStatusError(reply, provider);
   let json: unknown;
   try {
     json = JSON.parse(reply.body);

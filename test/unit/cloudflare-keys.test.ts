@@ -16,7 +16,7 @@ import {
   type AccountApiConfig,
 } from "../../shared/providers/cloudflare/keys.ts";
 import { processRevokeCredential } from "../../shared/providers/cloudflare/keys.ts";
-import { prepareRevokeCredential } from "../../shared/providers/cloudflare/turn.ts";
+import { prepareRevokeCredential, processCloudflareRevoke } from "../../shared/providers/cloudflare/turn.ts";
 import type { UpstreamInit, UpstreamReply } from "../../shared/upstream/upstream.ts";
 import { secret } from "../helpers/secrets.ts";
 import { thrownBy } from "../helpers/service-error.ts";
@@ -232,5 +232,36 @@ describe("revoke-credential", () => {
     const error = thrown(() => processRevokeCredential(failed(status, { code: 1, message: "no" })));
     expect(error.code).toBe(code);
     expect(error.message).not.toContain(TOKEN);
+  });
+});
+
+describe("one reading of a revoke reply, two renderings", () => {
+  // The server answers in ServiceError codes, the CLI in its exit codes; both read the status alike.
+  const SERVER_FOR_CLI: Record<string, string> = {
+    unauthorized: "upstream_unauthorized",
+    not_found: "upstream_error",
+    api_error: "upstream_error",
+  };
+
+  it.each([200, 201, 204, 299, 300, 400, 401, 403, 404, 409, 429, 500, 502, 503])("HTTP %i", (status) => {
+    const answer = failed(status, { code: 1, message: "no" });
+    const server = (() => {
+      try {
+        processCloudflareRevoke(answer);
+      } catch (error) {
+        return (error as { code: string }).code;
+      }
+    })();
+    const cli = (() => {
+      try {
+        processRevokeCredential(answer);
+      } catch (error) {
+        return (error as CloudflareApiError).code;
+      }
+    })();
+    expect(server === undefined, `server ${server}, cli ${cli}`).toBe(cli === undefined);
+    // 429 and 503 carry a Retry-After for the server; the CLI reports them as Cloudflare's failure.
+    if (cli !== undefined && server !== "upstream_rate_limited" && server !== "upstream_unavailable")
+      expect(server).toBe(SERVER_FOR_CLI[cli]);
   });
 });

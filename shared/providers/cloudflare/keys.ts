@@ -6,7 +6,7 @@
  */
 import * as v from "valibot";
 import { ServiceError } from "../../errors.ts";
-import { fetchWithin, type Fetch, type UpstreamReply, type UpstreamRequest } from "../../upstream/upstream.ts";
+import { fetchWithin, refusalOf, type Fetch, type UpstreamReply, type UpstreamRequest } from "../../upstream/upstream.ts";
 
 export const CLOUDFLARE_ACCOUNT_API_BASE = "https://api.cloudflare.com/client/v4";
 export const CLOUDFLARE_API_TIMEOUT_MS = 10_000;
@@ -118,15 +118,15 @@ export function cloudflareErrorDetails(body: string): string {
   return errors.success ? joinMessages(errors.output.errors) : "";
 }
 
-const isSuccess = (status: number) => status >= 200 && status <= 299;
-
 /** Maps a refused status to a typed error; shared by both Cloudflare APIs. */
 export function statusError(reply: UpstreamReply, refused: string, notFound: string): CloudflareApiError {
   const { status } = reply;
   const details = cloudflareErrorDetails(reply.body);
   const said = details ? `: ${details}` : "";
-  if (status === 401 || status === 403) return new CloudflareApiError("unauthorized", `${refused} (HTTP ${status}${said})`, status);
-  if (status === 404) return new CloudflareApiError("not_found", `${notFound} (HTTP 404)`, status);
+  // The server's reading of the status (upstream.ts), rendered for an operator with Cloudflare's own words.
+  const refusal = refusalOf(status);
+  if (refusal === "unauthorized") return new CloudflareApiError("unauthorized", `${refused} (HTTP ${status}${said})`, status);
+  if (refusal === "not_found") return new CloudflareApiError("not_found", `${notFound} (HTTP 404)`, status);
   return new CloudflareApiError("api_error", `Cloudflare answered HTTP ${status}${said}`, status);
 }
 
@@ -136,7 +136,7 @@ const UNKNOWN_ACCOUNT = "Cloudflare does not know this account or path: check th
 
 /** Status, then JSON, then the envelope, then `success`: returns the bare `result`. */
 function resultOf(reply: UpstreamReply, notFound: string): unknown {
-  if (!isSuccess(reply.status)) throw statusError(reply, REFUSED, notFound);
+  if (refusalOf(reply.status)) throw statusError(reply, REFUSED, notFound);
   const json = parseJson(reply.body);
   if (!json.ok) throw new CloudflareApiError("invalid_response", "Cloudflare answered with a body that is not JSON", reply.status);
   const envelope = v.safeParse(EnvelopeSchema, json.value);
@@ -216,11 +216,12 @@ export function processDeleteKey(reply: UpstreamReply): void {
 }
 
 /**
- * The turn-keys CLI's reading of a revoke reply from the TURN API (the request is turn.ts's):
- * Cloudflare documents 204; any 2xx means the credential no longer works.
+ * A revoke reply from the TURN API (the request is turn.ts's), rendered for the turn-keys CLI:
+ * the same reading of its status as the server's (processCloudflareRevoke), with Cloudflare's
+ * own words. Cloudflare documents 204; any 2xx means the credential no longer works.
  */
 export function processRevokeCredential(reply: UpstreamReply): void {
-  if (reply.status >= 200 && reply.status <= 299) return;
+  if (!refusalOf(reply.status)) return;
   throw statusError(
     reply,
     "Cloudflare refused the TURN key API token: check CLOUDFLARE_TURN_KEY_ID and CLOUDFLARE_TURN_KEY_API_TOKEN",

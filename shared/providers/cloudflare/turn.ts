@@ -2,7 +2,7 @@ import * as v from "valibot";
 import { secureUrl, readVar, type Env } from "../../env.ts";
 import { ServiceError } from "../../errors.ts";
 import { IceServerSchema, type IceServer } from "../../ice-urls.ts";
-import { parseReply, upstreamStatusError, type UpstreamReply, type UpstreamRequest } from "../../upstream/upstream.ts";
+import { parseReply, refusalOf, upstreamStatusError, type UpstreamReply, type UpstreamRequest } from "../../upstream/upstream.ts";
 import { isPathSegment, pathSegment } from "./keys.ts";
 import type { Provider } from "../provider.ts";
 
@@ -79,11 +79,11 @@ export function prepareRevokeCredential(config: CloudflareConfig, username: stri
 }
 
 /**
- * The server's reading of a revoke reply, in the same error vocabulary as issuing
- * (the turn-keys CLI reads the same reply into its own exit codes).
+ * A revoke reply, rendered for the server in the same error vocabulary as issuing; the
+ * turn-keys CLI renders the same reading for an operator (keys.ts, processRevokeCredential).
  */
 export function processCloudflareRevoke(reply: UpstreamReply): void {
-  if (reply.status < 200 || reply.status > 299) throw upstreamStatusError(reply, CLOUDFLARE);
+  if (refusalOf(reply.status)) throw upstreamStatusError(reply, CLOUDFLARE);
 }
 
 export const cloudflare: Provider<CloudflareConfig, "cloudflare"> = {
