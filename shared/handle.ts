@@ -5,7 +5,7 @@ import { addressKey } from "./rate-limit/client-key.ts";
 import { loadConfig, type Env } from "./config.ts";
 import { ServiceError, type ErrorCode } from "./errors.ts";
 import { issue } from "./issuing/issue.ts";
-import { formatLogger, logFormatOf, newTrace, type Logger, type RequestLogger, type RequestTrace } from "./log.ts";
+import { formatLogger, type LogFormat, logFormatOf, newTrace, type Logger, type RequestLogger, type RequestTrace } from "./log.ts";
 import { checkRequestTarget } from "./access/request-target.ts";
 import { errorResponse } from "./http/respond.ts";
 import { revoke } from "./revocation/revoke.ts";
@@ -30,6 +30,18 @@ function routeFor(path: string, basePath: string): { name: string; methods: read
 }
 
 const defaultFetch: Fetch = (url, init) => fetch(url, init);
+
+/**
+ * LOG_FORMAT from the configuration the request will use (cached: no variable is read), or, when
+ * that configuration is broken, read leniently so that the error about it is still logged.
+ */
+function logFormatFor(env: Env): LogFormat {
+  try {
+    return loadConfig(env).logFormat;
+  } catch {
+    return logFormatOf(env);
+  }
+}
 
 /**
  * One request, in order: request-target, route, configuration, origin, method, caller and
@@ -92,7 +104,7 @@ function dueForReport(message: string, nowMs: number): boolean {
  */
 export async function handle(request: Request, env: Env, options: HandleOptions = {}): Promise<Response> {
   const started = performance.now();
-  const log: RequestLogger = formatLogger(options.log ?? console, logFormatOf(env), options.now);
+  const log: RequestLogger = formatLogger(options.log ?? console, logFormatFor(env), options.now);
   const trace = newTrace();
   // The rate limit's key, never more of the address: see shared/rate-limit/client-key.ts.
   if (options.clientIp && log.format === "json") trace.client = addressKey(options.clientIp);
@@ -120,6 +132,8 @@ export async function handle(request: Request, env: Env, options: HandleOptions 
   for (const [name, value] of Object.entries(headers)) {
     if (!response.headers.has(name)) response.headers.set(name, value);
   }
+  // Text keeps to operator events: the request's line is built only where it is written.
+  if (log.format !== "json") return response;
   log.request({
     route: trace.route ?? "none",
     method: request.method,
