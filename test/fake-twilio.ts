@@ -17,7 +17,7 @@
  * SID with its secret.
  */
 import { randomBytes } from "node:crypto";
-import { startFakeUpstream, type FakeReply, type FakeUpstream, type RecordedRequest } from "./fake-upstream.ts";
+import { basicCredentials, startFakeUpstream, type FakeReply, type FakeUpstream, type RecordedRequest } from "./fake-upstream.ts";
 
 export interface FakeTwilioOptions {
   accountSid: string;
@@ -55,14 +55,6 @@ export function twilioIceServers(username: string, credential: string) {
 
 /** RFC 2822, as Twilio dates its resources. */
 const rfc2822 = (date: Date) => date.toUTCString().replace("GMT", "+0000");
-
-function basicCredentials(request: RecordedRequest): [string, string] | undefined {
-  const match = /^Basic ([A-Za-z0-9+/=]+)$/.exec(request.headers.authorization ?? "");
-  if (!match) return undefined;
-  const decoded = Buffer.from(match[1], "base64").toString("utf8");
-  const colon = decoded.indexOf(":");
-  return colon < 0 ? undefined : [decoded.slice(0, colon), decoded.slice(colon + 1)];
-}
 
 export async function startFakeTwilio(options: FakeTwilioOptions): Promise<FakeTwilio> {
   const accepted = new Map<string, string>([[options.accountSid, options.authToken]]);

@@ -69,6 +69,15 @@ export interface FakeUpstream {
 }
 
 /** The whole body of a node:http request, as UTF-8 text. */
+/** The user and password of an HTTP Basic Authorization header, as the fakes of Basic-auth APIs check it. */
+export function basicCredentials(request: RecordedRequest): [string, string] | undefined {
+  const match = /^Basic ([A-Za-z0-9+/=]+)$/.exec(request.headers.authorization ?? "");
+  if (!match) return undefined;
+  const decoded = Buffer.from(match[1], "base64").toString("utf8");
+  const colon = decoded.indexOf(":");
+  return colon < 0 ? undefined : [decoded.slice(0, colon), decoded.slice(colon + 1)];
+}
+
 export function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];

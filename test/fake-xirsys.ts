@@ -16,7 +16,7 @@
  * the fake takes any positive whole number.
  */
 import { randomBytes } from "node:crypto";
-import { startFakeUpstream, type FakeReply, type FakeUpstream, type RecordedRequest } from "./fake-upstream.ts";
+import { basicCredentials, startFakeUpstream, type FakeReply, type FakeUpstream, type RecordedRequest } from "./fake-upstream.ts";
 
 export interface FakeXirsysOptions {
   ident: string;
@@ -41,14 +41,6 @@ export const XIRSYS_SAMPLE_URLS = [
 ];
 
 export const xirsysError = (status: number, reason: string): FakeReply => ({ status, body: { s: "error", v: reason } });
-
-function basicCredentials(request: RecordedRequest): [string, string] | undefined {
-  const match = /^Basic ([A-Za-z0-9+/=]+)$/.exec(request.headers.authorization ?? "");
-  if (!match) return undefined;
-  const decoded = Buffer.from(match[1], "base64").toString("utf8");
-  const colon = decoded.indexOf(":");
-  return colon < 0 ? undefined : [decoded.slice(0, colon), decoded.slice(colon + 1)];
-}
 
 export async function startFakeXirsys(options: FakeXirsysOptions): Promise<FakeXirsys> {
   const upstream = await startFakeUpstream({
