@@ -17,7 +17,7 @@
  * SID with its secret.
  */
 import { randomBytes } from "node:crypto";
-import { basicCredentials, startFakeUpstream, type FakeReply, type FakeUpstream, type RecordedRequest } from "./fake-upstream.ts";
+import { basicCredentials, startFakeUpstream, type FakeReply, type FakeUpstream } from "./fake-upstream.ts";
 
 export interface FakeTwilioOptions {
   accountSid: string;

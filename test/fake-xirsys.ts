@@ -16,7 +16,7 @@
  * the fake takes any positive whole number.
  */
 import { randomBytes } from "node:crypto";
-import { basicCredentials, startFakeUpstream, type FakeReply, type FakeUpstream, type RecordedRequest } from "./fake-upstream.ts";
+import { basicCredentials, startFakeUpstream, type FakeReply, type FakeUpstream } from "./fake-upstream.ts";
 
 export interface FakeXirsysOptions {
   ident: string;
