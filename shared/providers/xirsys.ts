@@ -8,7 +8,7 @@
  */
 import * as v from "valibot";
 import { basicAuthorization } from "./basic-auth.ts";
-import { isPathSegment } from "./cloudflare/keys.ts";
+import { isPathSegment } from "../upstream/path-segment.ts";
 import { readVar, secureUrl, type Env } from "../env.ts";
 import { ServiceError } from "../errors.ts";
 import { IceServerSchema } from "../ice-urls.ts";

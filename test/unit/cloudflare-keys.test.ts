@@ -2,7 +2,6 @@ import { describe, expect, it } from "vitest";
 import {
   CloudflareApiError,
   exchange,
-  pathSegment,
   prepareCreateKey,
   prepareDeleteKey,
   prepareGetKey,
@@ -17,6 +16,7 @@ import {
 } from "../../shared/providers/cloudflare/keys.ts";
 import { processRevokeCredential } from "../../shared/providers/cloudflare/keys.ts";
 import { prepareRevokeCredential, processCloudflareRevoke } from "../../shared/providers/cloudflare/turn.ts";
+import { pathSegment } from "../../shared/upstream/path-segment.ts";
 import type { UpstreamInit, UpstreamReply } from "../../shared/upstream/upstream.ts";
 import { secret } from "../helpers/secrets.ts";
 import { thrownBy } from "../helpers/service-error.ts";

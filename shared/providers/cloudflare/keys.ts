@@ -6,6 +6,7 @@
  */
 import * as v from "valibot";
 import { ServiceError } from "../../errors.ts";
+import { pathSegment } from "../../upstream/path-segment.ts";
 import { fetchWithin, refusalOf, type Fetch, type UpstreamReply, type UpstreamRequest } from "../../upstream/upstream.ts";
 
 export const CLOUDFLARE_ACCOUNT_API_BASE = "https://api.cloudflare.com/client/v4";
@@ -45,22 +46,6 @@ export async function exchange(fetch: Fetch, request: UpstreamRequest, timeoutMs
   } catch (error) {
     throw new CloudflareApiError("network_error", error instanceof ServiceError ? error.message : "the request failed");
   }
-}
-
-/**
- * Whether a value can travel as one path segment. "." and ".." cannot, however
- * encoded: URL parsing removes them even as %2e, which would send the request to
- * another endpoint. Anything else can, as encodeURIComponent escapes "/", "?",
- * "#" and "%" itself (so "%2e" goes as "%252e", which no parser drops).
- */
-export function isPathSegment(value: string): boolean {
-  return value !== "" && value !== "." && value !== "..";
-}
-
-/** One encoded path segment; a RangeError for a value that cannot be one. */
-export function pathSegment(value: string): string {
-  if (!isPathSegment(value)) throw new RangeError("a path segment cannot be empty, '.' or '..'");
-  return encodeURIComponent(value);
 }
 
 const MessageSchema = v.object({

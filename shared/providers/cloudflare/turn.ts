@@ -3,7 +3,7 @@ import { secureUrl, readVar, type Env } from "../../env.ts";
 import { ServiceError } from "../../errors.ts";
 import { IceServerSchema, type IceServer } from "../../ice-urls.ts";
 import { parseReply, refusalOf, upstreamStatusError, type UpstreamReply, type UpstreamRequest } from "../../upstream/upstream.ts";
-import { isPathSegment, pathSegment } from "./keys.ts";
+import { isPathSegment, pathSegment } from "../../upstream/path-segment.ts";
 import type { Provider } from "../provider.ts";
 
 export const CLOUDFLARE = "Cloudflare";
