@@ -118,9 +118,12 @@ export async function admit(
   const address = options.clientIp ? `ip:${addressKey(options.clientIp)}` : undefined;
   // Noted under the rule it broke, so that a new RATE_LIMIT applies at once.
   const noteFor = (key: string) => `${rule.limit}/${rule.windowMs}:${key}`;
-  const count = async (key: string) => {
+  const refuseIfNoted = (key: string) => {
     const waitMs = overLimit.refusedFor(noteFor(key));
     if (waitMs > 0) throw rateLimited(rule, waitMs);
+  };
+  const count = async (key: string) => {
+    refuseIfNoted(key);
     const store = storeFor(config.rateLimit.store, config.rateLimit.fallbackStore, config, options);
     try {
       return await checkRateLimit(key, { ...config.rateLimit, rule }, store, options.log);
@@ -131,10 +134,8 @@ export async function admit(
       throw error;
     }
   };
-  if (address) {
-    const waitMs = overLimit.refusedFor(noteFor(address));
-    if (waitMs > 0) throw rateLimited(rule, waitMs);
-  }
+  // Before the token is read, so that guessing costs no verification either.
+  if (address && config.auth.mode !== "none") refuseIfNoted(address);
   let caller: Caller;
   try {
     caller = await authenticate(request, config.auth);
