@@ -65,7 +65,6 @@ export async function issueFromChain(context: RequestContext, request: IssueRequ
       const grant = await provider.issue(providerConfig, { ...request, ttl: asked }, upstream);
       const ttl = Math.min(asked, grant.ttl);
       const iceServers = shape(grant.iceServers, config, provider, log);
-      if (trace) trace.provider = provider.id;
       return { iceServers, provider: provider.id, ttl };
     } catch (error) {
       if (!(error instanceof ServiceError)) {

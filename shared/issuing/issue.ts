@@ -30,13 +30,10 @@ interface Served {
 }
 
 async function serve(context: RequestContext, ttl: number): Promise<Served> {
-  const { config, caller, trace } = context;
+  const { config, caller } = context;
   if (config.providers.length === 0) {
     // A newcomer running npm start sees it work at once; a deployment must be configured.
-    if (context.local) {
-      if (trace) trace.provider = "none";
-      return { iceServers: STUN_ONLY, provider: "none", ttl };
-    }
+    if (context.local) return { iceServers: STUN_ONLY, provider: "none", ttl };
     const hints = PROVIDERS.map((provider) => provider.enableHint).join("; or ");
     throw new ServiceError("not_configured", `no TURN provider is configured: set ${hints}`);
   }
@@ -49,7 +46,6 @@ async function serve(context: RequestContext, ttl: number): Promise<Served> {
       event: "fallback_stun",
       error: error.code,
     });
-    if (trace) trace.provider = "none";
     return { iceServers: STUN_ONLY, provider: "none", ttl, degraded: true };
   }
 }
@@ -59,6 +55,7 @@ export async function issue(context: RequestContext): Promise<Response> {
   const { config, caller } = context;
   const input = await parseIssueInput(context.request, context.url, config.ttl);
   const served = await serve(context, input.ttl ?? config.ttl);
+  if (context.trace) context.trace.provider = served.provider;
   const { ttl } = served;
   const expiresAtMs = context.now + ttl * 1000;
   const body: IceServersBody = {
