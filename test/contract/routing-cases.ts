@@ -1,0 +1,115 @@
+/**
+ * TURN_ROUTES through a host, with the caller's place supplied the way that host supplies it:
+ * each rule's provider, the failover inside a routed list, and geo headers a client forged
+ * changing nothing. Every host runs the same routes against the same fakes.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { chainEnv, type ChainFakes } from "./chain-cases.ts";
+import { closeChainFakes, resetChainFakes, startChainFakes } from "./chain-fakes.ts";
+
+type Side = "cloudflare" | "metered" | "twilio" | "xirsys";
+const SIDES: Side[] = ["cloudflare", "metered", "twilio", "xirsys"];
+
+export const ROUTED_TURN_PROVIDERS = "cloudflare,metered";
+export const TURN_ROUTES = "CN,HK,MO=xirsys,twilio; EU=metered,cloudflare; *=twilio";
+
+export interface RoutedCaller {
+  name: string;
+  /** Where the host places the caller; absent: nowhere the host knows. */
+  place?: { country: string; continent: string };
+  /** The provider that serves, and the only one asked. */
+  provider: Side;
+}
+
+export const IN_CHINA: RoutedCaller = {
+  name: "a caller in China gets its country's rule (xirsys)",
+  place: { country: "CN", continent: "AS" },
+  provider: "xirsys",
+};
+export const IN_GERMANY: RoutedCaller = {
+  name: "a caller in Germany gets Europe's rule (metered)",
+  place: { country: "DE", continent: "EU" },
+  provider: "metered",
+};
+export const IN_BRAZIL: RoutedCaller = {
+  name: "a caller in Brazil, which no rule names, gets the * rule (twilio)",
+  place: { country: "BR", continent: "SA" },
+  provider: "twilio",
+};
+export const NOWHERE: RoutedCaller = {
+  name: "a caller the host places nowhere gets TURN_PROVIDERS' order (cloudflare)",
+  provider: "cloudflare",
+};
+
+/** Every geo header some platform sets, claiming a place: only a platform that sets one may be believed. */
+export function forgedGeoHeaders(country: string, continent: string): Record<string, string> {
+  return {
+    "x-vercel-ip-country": country,
+    "x-vercel-ip-continent": continent,
+    "cf-ipcountry": country,
+    "x-nf-geo": btoa(JSON.stringify({ country: { code: country } })),
+    "x-country": country,
+  };
+}
+
+export interface RoutingHost {
+  /** Asks /api/ice-servers as `caller`, with extra request headers. */
+  ask(caller: RoutedCaller, headers?: Record<string, string>): Promise<Response>;
+  close(): Promise<void>;
+}
+
+function expectOnlyAsked(fakes: ChainFakes, provider: Side, calls = 1): void {
+  for (const side of SIDES) expect(fakes[side].requests.length, `calls to ${side}`).toBe(side === provider ? calls : 0);
+}
+
+/**
+ * The routing cases for the callers a host can place (a host that places every caller alike
+ * is given that one); `start` runs the host on the variables given.
+ */
+export function describeRouting(name: string, callers: RoutedCaller[], start: (env: Record<string, string>) => Promise<RoutingHost>): void {
+  describe(`TURN_ROUTES through ${name}`, () => {
+    const fakes = {} as ChainFakes;
+    let host: RoutingHost;
+
+    beforeAll(async () => {
+      Object.assign(fakes, await startChainFakes());
+      host = await start(chainEnv(fakes, { TURN_PROVIDERS: ROUTED_TURN_PROVIDERS, TURN_ROUTES }));
+    }, 180_000);
+    afterAll(async () => {
+      await host?.close();
+      await closeChainFakes(fakes);
+    });
+    beforeEach(() => resetChainFakes(fakes));
+
+    const served = async (caller: RoutedCaller, headers?: Record<string, string>) => {
+      const response = await host.ask(caller, headers);
+      const text = await response.text();
+      expect(response.status, text).toBe(200);
+      return JSON.parse(text).provider;
+    };
+
+    for (const caller of callers) {
+      it(caller.name, async () => {
+        expect(await served(caller)).toBe(caller.provider);
+        expectOnlyAsked(fakes, caller.provider);
+      });
+
+      it(`${caller.place?.country ?? "unplaced"}: geo headers the client sent change nothing`, async () => {
+        const forged = caller.place?.country === "CN" ? forgedGeoHeaders("DE", "EU") : forgedGeoHeaders("CN", "AS");
+        expect(await served(caller, forged)).toBe(caller.provider);
+        expectOnlyAsked(fakes, caller.provider);
+      });
+    }
+
+    if (callers.includes(IN_CHINA)) {
+      it("China's first provider failing: the next in China's list serves, and no provider outside it is asked", async () => {
+        fakes.xirsys.setFault({ kind: "status", status: 401 });
+        expect(await served(IN_CHINA)).toBe("twilio");
+        expect(fakes.xirsys.requests).toHaveLength(1);
+        expect(fakes.twilio.requests).toHaveLength(1);
+        expect(fakes.cloudflare.requests).toHaveLength(0);
+        expect(fakes.metered.requests).toHaveLength(0);
+      });
+    }
+  });
+}
