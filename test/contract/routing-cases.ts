@@ -113,3 +113,14 @@ export function describeRouting(name: string, callers: RoutedCaller[], start: (e
     }
   });
 }
+
+/**
+ * For the runtime stand-ins, which place a caller by the loopback address it connects from:
+ * each caller's address, and the table of addresses to places they are given. A caller with no
+ * place connects from an address the table does not hold.
+ */
+export function loopbackPlaces(callers: RoutedCaller[]): { addressOf(caller: RoutedCaller): string; table: string } {
+  const addressOf = (caller: RoutedCaller) => `127.0.0.${2 + callers.indexOf(caller)}`;
+  const table = Object.fromEntries(callers.filter((caller) => caller.place).map((caller) => [addressOf(caller), caller.place]));
+  return { addressOf, table: JSON.stringify(table) };
+}
