@@ -1,6 +1,7 @@
 import { expect, it } from "vitest";
 import { CONTRACT_TOKEN } from "./contract/cases.ts";
 import { describeContract } from "./contract/vitest-suite.ts";
+import { describeRouting, IN_CHINA, NOWHERE } from "./contract/routing-cases.ts";
 import { describeHostChain } from "./helpers/host-chain.ts";
 import { startWranglerDev, type WranglerDev } from "./helpers/wrangler-dev.ts";
 
@@ -26,3 +27,12 @@ describeHostChain("the Worker under wrangler dev (workerd)", async (env) => {
   const started = await startWranglerDev(env);
   return { origin: started.origin, output: () => started.worker.output(), close: () => started.close() };
 });
+
+// request.cf is the same for every request wrangler dev serves: one run places every caller in
+// China, another nowhere (no country, as for a request Cloudflare could not place).
+for (const caller of [IN_CHINA, NOWHERE]) {
+  describeRouting(`the Worker under wrangler dev, request.cf ${JSON.stringify(caller.place ?? {})}`, [caller], async (env) => {
+    const started = await startWranglerDev(env, caller.place);
+    return { ask: (_, headers) => fetch(`${started.origin}/api/ice-servers`, { headers }), close: () => started.close() };
+  });
+}
