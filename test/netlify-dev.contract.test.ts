@@ -1,6 +1,7 @@
 import { expect, it } from "vitest";
 import { CONTRACT_TOKEN } from "./contract/cases.ts";
-import { describeRouting, IN_GERMANY } from "./contract/routing-cases.ts";
+import { IN_GERMANY } from "./contract/routing-callers.ts";
+import { describeRouting } from "./contract/routing-cases.ts";
 import { describeContract } from "./contract/vitest-suite.ts";
 import { useProcessEnv } from "./helpers/env.ts";
 import { freePort, spawnLogged, waitForHttp, type Spawned } from "./helpers/process.ts";

@@ -2,7 +2,8 @@
  * npm start and Deno Deploy's entry know no caller's place: every caller gets TURN_PROVIDERS'
  * order, whatever geo header it sends (a local server sits behind no edge that would set one).
  */
-import { describeRouting, NOWHERE } from "./contract/routing-cases.ts";
+import { NOWHERE } from "./contract/routing-callers.ts";
+import { describeRouting } from "./contract/routing-cases.ts";
 import { startDenoServe } from "./helpers/deno-serve.ts";
 import { startLocalServer } from "./helpers/process.ts";
 

@@ -1,7 +1,8 @@
 import { expect, it } from "vitest";
 import { CONTRACT_TOKEN } from "./contract/cases.ts";
 import { describeContract } from "./contract/vitest-suite.ts";
-import { describeRouting, IN_CHINA, NOWHERE } from "./contract/routing-cases.ts";
+import { IN_CHINA, NOWHERE } from "./contract/routing-callers.ts";
+import { describeRouting } from "./contract/routing-cases.ts";
 import { describeHostChain } from "./helpers/host-chain.ts";
 import { startWranglerDev, type WranglerDev } from "./helpers/wrangler-dev.ts";
 
