@@ -57,6 +57,8 @@ describe("TURN_ROUTES as configuration reads it", () => {
   it("a caller the host places nowhere gets no rule, not even *: TURN_PROVIDERS' order applies", () => {
     expect(chosen(ROUTES, undefined)).toBeUndefined();
     expect(chosen(ROUTES, { country: "", continent: "" })).toBeUndefined();
+    // Cloudflare's code for a country it does not know.
+    expect(chosen(ROUTES, { country: "XX" })).toBeUndefined();
   });
 
   it("without a * rule, a place no rule names gets none", () => {

@@ -27,7 +27,8 @@ export function placeOf(location: CallerLocation | undefined): Place | undefined
   const country = location?.country?.trim().toUpperCase();
   const reported = location?.continent?.trim().toUpperCase();
   const place: Place = {};
-  if (country && /^[A-Z][A-Z0-9]$/.test(country)) place.country = country;
+  // XX is Cloudflare's "no country data": no place at all.
+  if (country && country !== "XX" && /^[A-Z][A-Z0-9]$/.test(country)) place.country = country;
   const continent = (place.country && continentOf(place.country)) || reported;
   if (continent && isContinent(continent)) place.continent = continent;
   return place.country || place.continent ? place : undefined;
