@@ -32,8 +32,14 @@ describeHostChain("the Worker under wrangler dev (workerd)", async (env) => {
 // request.cf is the same for every request wrangler dev serves: one run places every caller in
 // China, another nowhere (no country, as for a request Cloudflare could not place).
 for (const caller of [IN_CHINA, NOWHERE]) {
-  describeRouting(`the Worker under wrangler dev, request.cf ${JSON.stringify(caller.place ?? {})}`, [caller], async (env) => {
-    const started = await startWranglerDev(env, caller.place);
-    return { ask: (_, headers) => fetch(`${started.origin}/api/ice-servers`, { headers }), close: () => started.close() };
-  });
+  describeRouting(
+    `the Worker under wrangler dev, request.cf ${JSON.stringify(caller.place ?? {})}`,
+    [caller],
+    async (env) => {
+      const started = await startWranglerDev(env, caller.place);
+      return { ask: (_, headers) => fetch(`${started.origin}/api/ice-servers`, { headers }), close: () => started.close() };
+    },
+    // One run shows the refusal.
+    { badRoutes: caller === IN_CHINA },
+  );
 }

@@ -20,9 +20,15 @@ function expectOnlyAsked(fakes: ChainFakes, provider: Side, calls = 1): void {
 
 /**
  * The routing cases for the callers a host can place (a host that places every caller alike
- * is given that one); `start` runs the host on the variables given.
+ * is given that one); `start` runs the host on the variables given. `badRoutes`: start it once
+ * more, on a TURN_ROUTES with a bad rule, which must be refused naming that rule.
  */
-export function describeRouting(name: string, callers: RoutedCaller[], start: (env: Record<string, string>) => Promise<RoutingHost>): void {
+export function describeRouting(
+  name: string,
+  callers: RoutedCaller[],
+  start: (env: Record<string, string>) => Promise<RoutingHost>,
+  { badRoutes = true } = {},
+): void {
   describe(`TURN_ROUTES through ${name}`, () => {
     const fakes = {} as ChainFakes;
     let host: RoutingHost;
@@ -55,6 +61,22 @@ export function describeRouting(name: string, callers: RoutedCaller[], start: (e
         expect(await served(caller, forged)).toBe(caller.provider);
         expectOnlyAsked(fakes, caller.provider);
       });
+    }
+
+    if (badRoutes) {
+      it("a bad rule in TURN_ROUTES is a 500 invalid_config that names it, and no provider is asked", async () => {
+        const refusing = await start(chainEnv(fakes, { TURN_PROVIDERS: ROUTED_TURN_PROVIDERS, TURN_ROUTES: "EU=metered; UK=cloudflare" }));
+        try {
+          const response = await refusing.ask(callers[0]);
+          expect(response.status).toBe(500);
+          const { error } = await response.json();
+          expect(error.code).toBe("invalid_config");
+          expect(error.message).toContain('TURN_ROUTES rule 2 ("UK=cloudflare")');
+          for (const side of SIDES) expect(fakes[side].requests, `calls to ${side}`).toHaveLength(0);
+        } finally {
+          await refusing.close();
+        }
+      }, 180_000);
     }
 
     if (callers.includes(IN_CHINA)) {
