@@ -1,7 +1,7 @@
 import { nodeFetch } from "../node/http-fetch.ts";
 import { connectRedisStore, redisStore } from "../node/redis-store.ts";
 import { handle } from "../shared/handle.ts";
-import { vercelClientIp, vercelOwnOrigins } from "../shared/hosts/vercel.ts";
+import { vercelClientIp, vercelLocation, vercelOwnOrigins } from "../shared/hosts/vercel.ts";
 
 await connectRedisStore(process.env);
 
@@ -11,6 +11,7 @@ export default {
     handle(request, process.env, {
       clientIp: vercelClientIp(request.headers),
       ownOrigins: vercelOwnOrigins(request, process.env),
+      location: vercelLocation(request.headers),
       redisStore,
       fetch: nodeFetch,
     }),

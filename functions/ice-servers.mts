@@ -2,12 +2,18 @@ import type { Config, Context } from "@netlify/functions";
 import { nodeFetch } from "../node/http-fetch.ts";
 import { connectRedisStore, redisStore } from "../node/redis-store.ts";
 import { handle } from "../shared/handle.ts";
-import { netlifyOwnOrigins } from "../shared/hosts/netlify.ts";
+import { netlifyLocation, netlifyOwnOrigins } from "../shared/hosts/netlify.ts";
 
 await connectRedisStore(process.env);
 
 export default (request: Request, context: Context) =>
-  handle(request, process.env, { clientIp: context.ip, ownOrigins: netlifyOwnOrigins(request, context), redisStore, fetch: nodeFetch });
+  handle(request, process.env, {
+    clientIp: context.ip,
+    ownOrigins: netlifyOwnOrigins(request, context),
+    location: netlifyLocation(context),
+    redisStore,
+    fetch: nodeFetch,
+  });
 
 export const config: Config = {
   path: ["/api/ice-servers", "/api/ice-servers/revoke"],

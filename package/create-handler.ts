@@ -5,6 +5,7 @@
  */
 import type { Env } from "../shared/config.ts";
 import { handle, ICE_SERVERS_PATH, type Logger } from "../shared/handle.ts";
+import type { CallerLocation } from "../shared/routing/location.ts";
 import type { Fetch } from "../shared/upstream/upstream.ts";
 import { redisStore } from "../node/redis-store.ts";
 import { runtimeEnv } from "./runtime-env.ts";
@@ -26,6 +27,12 @@ export interface CreateHandlerOptions {
    * Host are not trusted, since anything the caller sends could name them.
    */
   ownOrigins?: readonly string[] | ((request: Request) => readonly string[]);
+  /**
+   * Where the caller is, for TURN_ROUTES: `{ country, continent }` from what the platform sets
+   * (`vercelLocation`). None by default: a geo header is whatever the caller sent unless the
+   * platform overwrites it. Without it, TURN_PROVIDERS' order applies.
+   */
+  location?: (request: Request) => CallerLocation | undefined;
   log?: Logger;
   /** For the calls to the providers, the key set and Upstash. Default: the global fetch. */
   fetch?: Fetch;
@@ -45,7 +52,7 @@ function checkBasePath(basePath: string): string {
 
 export function createHandler(options: CreateHandlerOptions = {}): IceServersHandler {
   const basePath = checkBasePath(options.basePath ?? ICE_SERVERS_PATH);
-  const { env = runtimeEnv, clientIp, ownOrigins, log, fetch } = options;
+  const { env = runtimeEnv, clientIp, ownOrigins, location, log, fetch } = options;
   const readEnv = typeof env === "function" ? env : () => env;
   return (request) =>
     handle(request, readEnv(), {
@@ -54,6 +61,7 @@ export function createHandler(options: CreateHandlerOptions = {}): IceServersHan
       urlFromRequestTarget: false,
       clientIp: clientIp?.(request),
       ownOrigins: typeof ownOrigins === "function" ? ownOrigins(request) : ownOrigins,
+      location: location?.(request),
       // Loaded only when REDIS_URL is set; it needs a runtime with TCP sockets (Node, Deno).
       redisStore,
       log,

@@ -7,6 +7,7 @@ import { configureOrigins, type OriginPolicy } from "./access/origins.ts";
 import { PROVIDERS, type AnyProvider } from "./providers/index.ts";
 import { SERVICE_MAX_TTL } from "./providers/provider.ts";
 import { configureRateLimit, type RateLimitConfig } from "./rate-limit/limiter.ts";
+import { configureRoutes, type Routes } from "./routing/routes.ts";
 
 export type { Env } from "./env.ts";
 
@@ -31,6 +32,8 @@ export interface Config {
   readonly fallbackStun: boolean;
   /** In the order they are tried. */
   readonly providers: readonly ConfiguredProvider[];
+  /** TURN_ROUTES: another order for callers in some places (shared/routing/). */
+  readonly routes: Routes;
   readonly origins: OriginPolicy;
   readonly auth: AuthConfig;
   readonly rateLimit: RateLimitConfig;
@@ -94,6 +97,7 @@ export function parseConfig(env: Env): Config {
     urlSet: general.TURN_URL_SET,
     fallbackStun: general.TURN_FALLBACK_STUN,
     providers: providersFrom(env),
+    routes: configureRoutes(env),
     origins: configureOrigins(env),
     auth: configureAuth(env),
     rateLimit: configureRateLimit(env),

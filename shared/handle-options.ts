@@ -1,5 +1,6 @@
 import type { Logger } from "./log.ts";
 import type { RateLimitStore } from "./rate-limit/limiter.ts";
+import type { CallerLocation } from "./routing/location.ts";
 import type { Fetch } from "./upstream/upstream.ts";
 
 /**
@@ -10,6 +11,11 @@ import type { Fetch } from "./upstream/upstream.ts";
 export interface HandleOptions {
   /** The client's address as the platform reports it; never read from a header the platform does not set. */
   clientIp?: string;
+  /**
+   * Where the caller is, for TURN_ROUTES: only what the platform itself sets (shared/hosts/), never
+   * a header a client could send. Without it, TURN_PROVIDERS' order applies.
+   */
+  location?: CallerLocation;
   /** npm start: localhost pages may call, and no provider means STUN-only. */
   local?: boolean;
   /**

@@ -9,6 +9,7 @@ import { formatLogger, type LogFormat, logFormatOf, newTrace, type Logger, type 
 import { checkRequestTarget } from "./access/request-target.ts";
 import { errorResponse } from "./http/respond.ts";
 import { revoke } from "./revocation/revoke.ts";
+import { placeOf } from "./routing/location.ts";
 import type { Fetch } from "./upstream/upstream.ts";
 
 export type { Logger } from "./log.ts";
@@ -74,7 +75,10 @@ async function respond(
   trace.caller = caller.user !== undefined ? "user" : config.auth.mode === "bearer" ? "bearer" : "anonymous";
   Object.assign(headers, allowance);
   const now = (options.now ?? Date.now)();
-  return route.run({ request, url, config, caller, fetch, log, trace, random: options.random, now, local: options.local ?? false });
+  const location = placeOf(options.location);
+  trace.country = location?.country;
+  const local = options.local ?? false;
+  return route.run({ request, url, config, caller, fetch, log, trace, random: options.random, now, local, location });
 }
 
 // Failures that need the operator rather than the caller: each is also an operator event.
@@ -145,6 +149,8 @@ export async function handle(request: Request, env: Env, options: HandleOptions 
     durationMs: Math.round((performance.now() - started) * 10) / 10,
     caller: trace.caller,
     ...(trace.client !== undefined && { client: trace.client }),
+    ...(trace.country !== undefined && { country: trace.country }),
+    ...(trace.rule !== undefined && { rule: trace.rule }),
   });
   return response;
 }

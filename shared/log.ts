@@ -43,6 +43,10 @@ export interface RequestTrace {
   attempts: number;
   /** The rate limit's key for the client's address (IPv6 as its /64), when the host gave one. */
   client?: string;
+  /** The caller's country, as the host reported it: no finer location is ever logged. */
+  country?: string;
+  /** The TURN_ROUTES rule that chose the providers, by its places (`CN,HK`). */
+  rule?: string;
 }
 
 export const newTrace = (): RequestTrace => ({ caller: "anonymous", tried: [], attempts: 0 });
@@ -62,6 +66,8 @@ export interface RequestEntry {
   durationMs: number;
   caller: CallerKind;
   client?: string;
+  country?: string;
+  rule?: string;
 }
 
 /** One operator event's line: `type: "operator"`. */

@@ -9,7 +9,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KEY_PREFIX } from "../shared/rate-limit/limiter.ts";
 import { buildNetlify, buildVercel, type NetlifyArtefact, type VercelArtefact } from "../scripts/artefacts/build.ts";
 import { CONTRACT_TOKEN } from "./contract/cases.ts";
+import { IN_BRAZIL, IN_CHINA, IN_GERMANY, loopbackPlaces, NOWHERE } from "./contract/routing-callers.ts";
+import { describeRouting } from "./contract/routing-cases.ts";
 import { describeContract, type EntryPoint } from "./contract/vitest-suite.ts";
+import { fetchFrom } from "./helpers/fetch-from.ts";
 import { signHs256 } from "./helpers/jwt.ts";
 import { spawnLogged, type Spawned } from "./helpers/process.ts";
 import { startRedis, type RedisServer } from "./helpers/redis.ts";
@@ -98,6 +101,23 @@ describeContract("Vercel functions as built by vercel build", async (env) => {
   const entry = await startVercel(env);
   vercelRuntimes = entry.runtimes;
   return entry;
+});
+
+// Each caller connects from a loopback address of its own, which the runtime stand-ins place as
+// the hosts' edges place a connection: Netlify in context.geo, Vercel in its x-vercel-ip-* headers.
+const ROUTED = [IN_CHINA, IN_GERMANY, IN_BRAZIL, NOWHERE];
+const { addressOf, table } = loopbackPlaces(ROUTED);
+
+describeRouting("the Netlify function as built by netlify build (context.geo)", ROUTED, async (env) => {
+  const artefact = await netlifyArtefact();
+  const { origin, runtime } = await startRuntime("netlify-runtime.mjs", [artefact.dir, artefact.mainFile, table], env);
+  return { ask: (caller, headers) => fetchFrom(addressOf(caller), `${origin}/api/ice-servers`, headers), close: () => runtime.stop() };
+});
+
+describeRouting("the Vercel function as built by vercel build (x-vercel-ip-country)", ROUTED, async (env) => {
+  const { funcs } = await vercelArtefact();
+  const { origin, runtime } = await startRuntime("vercel-runtime.mjs", [funcs["/api/ice-servers"], table], env);
+  return { ask: (caller, headers) => fetchFrom(addressOf(caller), `${origin}/api/ice-servers`, headers), close: () => runtime.stop() };
 });
 
 // Runs after the contracts: by then every upstream fault has been logged.

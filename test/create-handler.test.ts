@@ -3,9 +3,10 @@
  * The packed package runs the same code from plain Node (package.test.ts) and in a Next.js
  * app under the whole contract (next.contract.test.ts).
  */
-import { afterEach, describe, expect, it } from "vitest";
-import { createHandler, netlifyClientIp, netlifyOwnOrigins, vercelClientIp, vercelOwnOrigins } from "../package/index.ts";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { createHandler, netlifyClientIp, netlifyOwnOrigins, vercelClientIp, vercelLocation, vercelOwnOrigins } from "../package/index.ts";
 import * as next from "../package/next.ts";
+import { startFakeMetered, type FakeMetered } from "./fake-metered.ts";
 import { useProcessEnv } from "./helpers/env.ts";
 import { secret } from "./helpers/secrets.ts";
 
@@ -132,5 +133,40 @@ describe("turn-vend/next", () => {
     restore = useProcessEnv({ ...ENV, RATE_LIMIT: "1/60s", VERCEL: "1", VERCEL_URL: "app-abc.vercel.app" });
     expect((await next.GET(fromApp())).status).toBe(200);
     expect(await code(await next.GET(fromApp()))).toBe("rate_limited");
+  });
+});
+
+describe("TURN_ROUTES in an app: the location option", () => {
+  const METERED_SECRET = secret("create-handler-metered-secret-Jk4Lz8Qp");
+  let metered: FakeMetered;
+  beforeAll(async () => {
+    metered = await startFakeMetered({ secretKey: METERED_SECRET });
+  });
+  afterAll(() => metered.close());
+
+  // Callers in Germany get Metered; everyone else, the shared secret.
+  const routed = () => ({
+    ...ENV,
+    METERED_APP: metered.origin,
+    METERED_SECRET_KEY: METERED_SECRET,
+    TURN_PROVIDERS: "shared-secret",
+    TURN_ROUTES: "DE=metered",
+  });
+  const fromGermany = () => get("/api/ice-servers", { "x-vercel-ip-country": "DE", "x-vercel-ip-continent": "EU" });
+  const provider = async (response: Response) => (await response.json()).provider;
+
+  it("routes by what the option reads, and by nothing without it", async () => {
+    expect(await provider(await createHandler({ env: routed(), location: vercelLocation })(fromGermany()))).toBe("metered");
+    expect(await provider(await createHandler({ env: routed() })(fromGermany()))).toBe("shared-secret");
+    const fixed = createHandler({ env: routed(), location: () => ({ country: "de" }) });
+    expect(await provider(await fixed(get("/api/ice-servers")))).toBe("metered");
+  });
+
+  it("turn-vend/next believes Vercel's geo headers only on Vercel", async () => {
+    restore = useProcessEnv({ ...routed(), VERCEL: undefined });
+    expect(await provider(await next.GET(fromGermany()))).toBe("shared-secret");
+    restore();
+    restore = useProcessEnv({ ...routed(), VERCEL: "1" });
+    expect(await provider(await next.GET(fromGermany()))).toBe("metered");
   });
 });

@@ -31,7 +31,9 @@ export interface FakeMetered extends FakeUpstream {
 const meteredError = (status: number, message: string): FakeReply => ({ status, body: { message } });
 
 export function meteredIceServers(credential: MeteredCredential, region = "global"): unknown[] {
-  const host = `${region}.relay.metered.ca`;
+  // A region's own relay names (ca.relay.metered.ca for canada) are Metered's to choose; a host
+  // name has no underscore, so north_america's is written north-america here.
+  const host = `${region.replaceAll("_", "-")}.relay.metered.ca`;
   const auth = { username: credential.username, credential: credential.password };
   return [
     { urls: "stun:stun.relay.metered.ca:80" },

@@ -1,5 +1,7 @@
 import { expect, it } from "vitest";
 import { CONTRACT_TOKEN } from "./contract/cases.ts";
+import { IN_GERMANY } from "./contract/routing-callers.ts";
+import { describeRouting } from "./contract/routing-cases.ts";
 import { describeContract } from "./contract/vitest-suite.ts";
 import { useProcessEnv } from "./helpers/env.ts";
 import { freePort, spawnLogged, waitForHttp, type Spawned } from "./helpers/process.ts";
@@ -7,18 +9,25 @@ import { freePort, spawnLogged, waitForHttp, type Spawned } from "./helpers/proc
 // The Netlify function (functions/ice-servers.mts) as Netlify's own CLI serves it, offline.
 let netlify: Spawned | undefined;
 
+async function startNetlifyDev(env: Record<string, string>, args: string[] = []): Promise<{ origin: string; dev: Spawned }> {
+  const port = await freePort();
+  const dev = spawnLogged("node_modules/.bin/netlify", ["dev", "--offline", ...args, "--port", String(port)], {
+    ...process.env,
+    ...env,
+    BROWSER: "none",
+    NETLIFY_TELEMETRY_DISABLED: "1",
+  });
+  const origin = `http://127.0.0.1:${port}`;
+  await waitForHttp(`${origin}/api/ice-servers?ttl=abc`, 90_000, dev);
+  return { origin, dev };
+}
+
 describeContract(
   "Netlify function under netlify dev --offline",
   async (env) => {
-    const port = await freePort();
-    netlify = spawnLogged("node_modules/.bin/netlify", ["dev", "--offline", "--port", String(port)], {
-      ...process.env,
-      ...env,
-      BROWSER: "none",
-      NETLIFY_TELEMETRY_DISABLED: "1",
-    });
-    const origin = `http://127.0.0.1:${port}`;
-    await waitForHttp(`${origin}/api/ice-servers?ttl=abc`, 90_000, netlify);
+    const started = await startNetlifyDev(env);
+    netlify = started.dev;
+    const { origin } = started;
     return {
       send: (path, init) => fetch(`${origin}${path}`, init),
       close: () => netlify!.stop(),
@@ -50,3 +59,16 @@ it("netlify dev never printed the API token", () => {
   expect(netlify?.output()).toContain("OPERATOR: Cloudflare refused our credentials");
   expect(netlify!.output()).not.toContain(CONTRACT_TOKEN);
 });
+
+// netlify dev places every caller where --country says (its mock geolocation): in Germany here,
+// by country alone, as Netlify's context.geo does.
+describeRouting(
+  "the Netlify function under netlify dev --country DE",
+  [IN_GERMANY],
+  async (env) => {
+    const { origin, dev } = await startNetlifyDev(env, ["--country", IN_GERMANY.place!.country]);
+    return { ask: (_, headers) => fetch(`${origin}/api/ice-servers`, { headers }), close: () => dev.stop() };
+  },
+  // netlify dev takes some 20 s to start: the other hosts show the refusal.
+  { badRoutes: false },
+);

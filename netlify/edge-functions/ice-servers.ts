@@ -1,5 +1,5 @@
 import { handle } from "../../shared/handle.ts";
-import { netlifyOwnOrigins, type NetlifySiteFacts } from "../../shared/hosts/netlify.ts";
+import { netlifyLocation, netlifyOwnOrigins, type NetlifySiteFacts } from "../../shared/hosts/netlify.ts";
 
 declare const Netlify: { env: { toObject(): Record<string, string> } };
 
@@ -7,4 +7,8 @@ declare const Netlify: { env: { toObject(): Record<string, string> } };
 // Deno runtime answers /api/ice-servers only when a deployment opts in there.
 // The edge has no TCP sockets: rate limits shared across instances go through Upstash's REST protocol.
 export default (request: Request, context: { ip?: string } & NetlifySiteFacts) =>
-  handle(request, Netlify.env.toObject(), { clientIp: context.ip, ownOrigins: netlifyOwnOrigins(request, context) });
+  handle(request, Netlify.env.toObject(), {
+    clientIp: context.ip,
+    ownOrigins: netlifyOwnOrigins(request, context),
+    location: netlifyLocation(context),
+  });

@@ -1,4 +1,5 @@
 /** What Vercel knows about a request, for its entry points (api/). */
+import type { CallerLocation } from "../routing/location.ts";
 import { routedOrigin } from "./routed-origin.ts";
 
 // Vercel's system variables: host names without a scheme.
@@ -24,4 +25,13 @@ export function vercelClientIp(headers: Headers): string | undefined {
   if (real) return real;
   const first = headers.get("x-forwarded-for")?.split(",")[0]?.trim();
   return first || undefined;
+}
+
+/**
+ * Where Vercel's edge placed the caller: x-vercel-ip-country and x-vercel-ip-continent, which
+ * it sets on every request and overwrites when a client sends them. Only on Vercel: anywhere
+ * else the same headers are whatever the caller sent.
+ */
+export function vercelLocation(headers: Headers): CallerLocation {
+  return { country: headers.get("x-vercel-ip-country"), continent: headers.get("x-vercel-ip-continent") };
 }

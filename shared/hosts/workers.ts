@@ -5,6 +5,7 @@
  */
 import type { Env } from "../env.ts";
 import type { HandleOptions } from "../handle-options.ts";
+import type { CallerLocation } from "../routing/location.ts";
 import { routedOrigin } from "./routed-origin.ts";
 
 /**
@@ -25,5 +26,16 @@ export function workersHostFacts(request: Request): HandleOptions {
   return {
     clientIp: request.headers.get("cf-connecting-ip")?.trim() || undefined,
     ownOrigins: routedOrigin(request.headers),
+    location: workersLocation(request),
   };
+}
+
+/**
+ * Where Cloudflare's edge placed the caller: `request.cf`, which only Cloudflare fills in. The
+ * CF-IPCountry header is not read: a Worker reached through a route without it gets what the
+ * client sent.
+ */
+function workersLocation(request: Request): CallerLocation | undefined {
+  const { cf } = request as Request & { cf?: { country?: string; continent?: string } };
+  return cf && { country: cf.country, continent: cf.continent };
 }

@@ -5,6 +5,7 @@ import { compactIceServers, filterIceServers, type IceServer } from "../ice-urls
 import type { Logger } from "../log.ts";
 import type { ProviderId } from "../providers/index.ts";
 import type { IssueRequest } from "../providers/provider.ts";
+import { routedProviders } from "../routing/choose.ts";
 import { deadlineIn } from "../upstream/upstream.ts";
 
 export interface Issued {
@@ -54,7 +55,7 @@ export async function issueFromChain(context: RequestContext, request: IssueRequ
   const { config, log, trace } = context;
   const deadline = deadlineIn(config.totalTimeoutMs);
   const failures: ServiceError[] = [];
-  for (const { provider, config: providerConfig } of config.providers) {
+  for (const { provider, config: providerConfig } of routedProviders(context)) {
     if (deadline.remainingMs() <= 0) break;
     const upstream = upstreamFor(context, provider.label, deadline);
     const tried: { provider: string; error?: string } = { provider: provider.id };

@@ -38,7 +38,8 @@ async function serve(context: RequestContext, ttl: number): Promise<Served> {
     throw new ServiceError("not_configured", `no TURN provider is configured: set ${hints}`);
   }
   try {
-    const request = { ttl, now: context.now, user: caller.user, identity: caller.user ?? crypto.randomUUID() };
+    const identity = caller.user ?? crypto.randomUUID();
+    const request = { ttl, now: context.now, user: caller.user, identity, continent: context.location?.continent };
     return await issueFromChain(context, request);
   } catch (error) {
     if (!config.fallbackStun || !(error instanceof ServiceError)) throw error;

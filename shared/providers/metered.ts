@@ -2,6 +2,7 @@ import * as v from "valibot";
 import { isLoopbackHost, readVar, type Env } from "../env.ts";
 import { ServiceError } from "../errors.ts";
 import { IceServerSchema, type IceServer } from "../ice-urls.ts";
+import type { Continent } from "../routing/continents.ts";
 import { parseReply, refusalOf, upstreamStatusError, type UpstreamReply, type UpstreamRequest } from "../upstream/upstream.ts";
 import { SERVICE_MAX_TTL, type Provider } from "./provider.ts";
 
@@ -14,7 +15,27 @@ export interface MeteredConfig {
   readonly secretKey?: string;
   /** The static mode: one long-lived credential's ICE servers. */
   readonly apiKey?: string;
+  /** A region name, or `auto`: the caller's continent's (METERED_AUTO_REGIONS). */
   readonly region?: string;
+}
+
+/**
+ * METERED_REGION=auto: the region of Metered's list (the Get TURN Credential API's `region`,
+ * https://www.metered.ca/docs/turn-rest-api/get-credential) for each continent that has one.
+ * Africa, Antarctica and South America have none, nor has a caller of unknown place: they get
+ * Metered's global relays, which route to the nearest server themselves.
+ */
+export const METERED_AUTO_REGIONS: Partial<Record<Continent, string>> = {
+  AS: "asia",
+  EU: "europe",
+  NA: "north_america",
+  OC: "oceania",
+};
+
+/** The region to pin for this caller: the configured one, or for `auto` the continent's, if any. */
+function regionFor(config: MeteredConfig, continent: Continent | undefined): string | undefined {
+  if (config.region !== "auto") return config.region;
+  return continent && METERED_AUTO_REGIONS[continent];
 }
 
 /** Metered's documented global relay URLs, for a credential it just created. */
@@ -62,9 +83,9 @@ function configureMetered(env: Env): MeteredConfig | undefined {
     );
   }
   if (region !== undefined && !/^[a-z0-9_-]{1,64}$/i.test(region)) {
-    throw new ServiceError("invalid_config", "METERED_REGION must be a region name such as europe or us_east");
+    throw new ServiceError("invalid_config", "METERED_REGION must be a region name such as europe or us_east, or auto");
   }
-  return { origin, secretKey, apiKey, region };
+  return { origin, secretKey, apiKey, region: region === undefined ? undefined : region.toLowerCase() === "auto" ? "auto" : region };
 }
 
 /** POST /api/v1/turn/credential?secretKey=…, always with an expiry: without one Metered's credential never expires. */
@@ -78,9 +99,9 @@ export function prepareMeteredCredential(config: MeteredConfig & { secretKey: st
 }
 
 /** GET /api/v1/turn/credentials?apiKey=…[&region=…]: the ICE servers array of one credential. */
-export function prepareMeteredIceServers(config: MeteredConfig, apiKey: string): UpstreamRequest {
+export function prepareMeteredIceServers(config: MeteredConfig, apiKey: string, region: string | undefined): UpstreamRequest {
   const query = new URLSearchParams({ apiKey });
-  if (config.region) query.set("region", config.region);
+  if (region) query.set("region", region);
   return { url: `${config.origin}/api/v1/turn/credentials?${query}`, method: "GET", headers: { accept: "application/json" } };
 }
 
@@ -130,6 +151,7 @@ export const metered: Provider<MeteredConfig, "metered"> = {
   enableHint: "METERED_APP with METERED_SECRET_KEY (or METERED_API_KEY)",
   configure: configureMetered,
   async issue(config, request, upstream) {
+    const region = regionFor(config, request.continent);
     if (config.secretKey) {
       const created = processMeteredCredential(
         await upstream.call(prepareMeteredCredential({ ...config, secretKey: config.secretKey }, request.ttl, request.identity)),
@@ -137,13 +159,13 @@ export const metered: Provider<MeteredConfig, "metered"> = {
       // Metered echoes the expiry it set; a shorter one than asked is what the credential has.
       const ttl = Math.min(request.ttl, created.expiryInSeconds ?? request.ttl);
       // Only Metered knows a pinned region's host names, so a region costs a second call.
-      if (!config.region) return { iceServers: globalIceServers(created.username, created.password), ttl };
+      if (!region) return { iceServers: globalIceServers(created.username, created.password), ttl };
       if (!created.apiKey) throw new ServiceError("upstream_invalid_response", `${METERED} returned no apiKey for the pinned region`);
-      return { iceServers: processMeteredIceServers(await upstream.call(prepareMeteredIceServers(config, created.apiKey))), ttl };
+      return { iceServers: processMeteredIceServers(await upstream.call(prepareMeteredIceServers(config, created.apiKey, region))), ttl };
     }
     // The static mode's one credential outlives any ttl: callers refresh on the ttl they asked for.
     return {
-      iceServers: processMeteredIceServers(await upstream.call(prepareMeteredIceServers(config, config.apiKey!))),
+      iceServers: processMeteredIceServers(await upstream.call(prepareMeteredIceServers(config, config.apiKey!, region))),
       ttl: request.ttl,
     };
   },

@@ -1,5 +1,6 @@
 import type { Env } from "../env.ts";
 import type { IceServer } from "../ice-urls.ts";
+import type { Continent } from "../routing/continents.ts";
 import type { Upstream } from "../upstream/upstream.ts";
 
 /**
@@ -18,6 +19,8 @@ export interface IssueRequest {
   user?: string;
   /** Milliseconds since the epoch. */
   now: number;
+  /** The caller's continent, where the host reported a location: for a provider's own region choice. */
+  continent?: Continent;
 }
 
 /** ICE servers, and how long the provider says their credential lasts. */

@@ -12,6 +12,7 @@ import { isPathSegment } from "../upstream/path-segment.ts";
 import { readVar, secureUrl, type Env } from "../env.ts";
 import { ServiceError } from "../errors.ts";
 import { IceServerSchema } from "../ice-urls.ts";
+import type { Continent } from "../routing/continents.ts";
 import { parseReply, type UpstreamReply, type UpstreamRequest } from "../upstream/upstream.ts";
 import type { Grant, Provider } from "./provider.ts";
 
@@ -25,7 +26,25 @@ export interface XirsysConfig {
   readonly secret: string;
   /** The channel's path segments, such as ["MyFirstApp"]. */
   readonly channel: readonly string[];
+  /** An origin, or `auto`: the caller's continent's gateway (XIRSYS_AUTO_GATEWAYS). */
   readonly apiBase: string;
+}
+
+/**
+ * XIRSYS_API_BASE=auto: the gateway Xirsys's geo endpoints page lists for each continent that has
+ * one (github.com/xirdev/docs-api, geo-endpoints.md: US East, Amsterdam, Singapore, Melbourne).
+ * Elsewhere, and for a caller of unknown place, the global gateway, which picks a cluster itself.
+ */
+export const XIRSYS_AUTO_GATEWAYS: Partial<Record<Continent, string>> = {
+  AS: "https://ss.xirsys.com",
+  EU: "https://es.xirsys.com",
+  NA: "https://us.xirsys.com",
+  OC: "https://ms.xirsys.com",
+};
+
+function gatewayFor(apiBase: string, continent: Continent | undefined): string {
+  if (apiBase !== "auto") return apiBase;
+  return (continent && XIRSYS_AUTO_GATEWAYS[continent]) ?? XIRSYS_DEFAULT_API_BASE;
 }
 
 const ApiBase = secureUrl("XIRSYS_API_BASE");
@@ -53,7 +72,9 @@ function configureXirsys(env: Env): XirsysConfig | undefined {
   if (!segments.every(isPathSegment)) {
     throw new ServiceError("invalid_config", "XIRSYS_CHANNEL must be the channel's name or path, without empty, '.' or '..' segments");
   }
-  const base = v.safeParse(ApiBase, readVar(env, "XIRSYS_API_BASE") ?? XIRSYS_DEFAULT_API_BASE);
+  const apiBase = readVar(env, "XIRSYS_API_BASE") ?? XIRSYS_DEFAULT_API_BASE;
+  if (apiBase.toLowerCase() === "auto") return { ident: ident!, secret: secret!, channel: segments, apiBase: "auto" };
+  const base = v.safeParse(ApiBase, apiBase);
   if (!base.success) throw new ServiceError("invalid_config", base.issues[0].message);
   return { ident: ident!, secret: secret!, channel: segments, apiBase: base.output };
 }
@@ -102,7 +123,8 @@ export const xirsys: Provider<XirsysConfig, "xirsys"> = {
   configure: configureXirsys,
   async issue(config, request, upstream) {
     // The answer does not say how long the credential lasts: it is the expire we asked for.
-    return processXirsysTurn(await upstream.call(prepareXirsysTurn(config, request.ttl)), request.ttl);
+    const apiBase = gatewayFor(config.apiBase, request.continent);
+    return processXirsysTurn(await upstream.call(prepareXirsysTurn({ ...config, apiBase }, request.ttl)), request.ttl);
   },
   // No revoke: Xirsys documents no way to revoke one credential.
 };

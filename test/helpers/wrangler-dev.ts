@@ -40,11 +40,15 @@ function envFile(env: Record<string, string>): string {
     .join("");
 }
 
-export async function startWranglerDev(env: Record<string, string>): Promise<WranglerDev> {
+/**
+ * `cf`: what every request's `request.cf` holds, such as `{ country: "CN", continent: "AS" }`.
+ * Miniflare fetches a real one from workers.cloudflare.com unless a recent copy is cached in
+ * its cache folder: this is that copy, so nothing is fetched and the Worker sees these fields.
+ */
+export async function startWranglerDev(env: Record<string, string>, cf: Record<string, string> = {}): Promise<WranglerDev> {
   const dir = mkdtempSync(join(tmpdir(), "turn-vend-wrangler-"));
   writeFileSync(join(dir, "vars.env"), envFile(env), { mode: 0o600 });
-  // Miniflare fetches a real `Request.cf` from workers.cloudflare.com unless a recent copy is cached.
-  writeFileSync(join(dir, "cf.json"), "{}");
+  writeFileSync(join(dir, "cf.json"), JSON.stringify(cf));
   const port = await freePort();
   const worker = spawnLogged(
     WRANGLER,

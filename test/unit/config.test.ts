@@ -18,6 +18,7 @@ describe("parseConfig", () => {
       urlSet: "compact",
       fallbackStun: false,
       providers: [],
+      routes: new Map(),
       origins: { kind: "default" },
       auth: { mode: "none" },
       rateLimit: {

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { parseConfig } from "../../shared/config.ts";
 import { handle } from "../../shared/handle.ts";
 import { prepareMeteredCredential, prepareMeteredIceServers } from "../../shared/providers/metered.ts";
+import type { CallerLocation } from "../../shared/routing/location.ts";
 import { METERED_DOCUMENTED_GLOBAL_URLS, startFakeMetered, type FakeMetered } from "../fake-metered.ts";
 import { captureLog } from "../helpers/log.ts";
 import { secret } from "../helpers/secrets.ts";
@@ -17,10 +18,10 @@ beforeAll(async () => {
 afterAll(() => fake.close());
 beforeEach(() => fake.reset());
 
-async function ask(env: Record<string, string>, path = "/api/ice-servers?ttl=900") {
+async function ask(env: Record<string, string>, path = "/api/ice-servers?ttl=900", location?: CallerLocation) {
   const log = captureLog();
   const { lines } = log;
-  const response = await handle(new Request(`https://site.example${path}`), env, { log });
+  const response = await handle(new Request(`https://site.example${path}`), env, { log, location });
   const text = await response.text();
   return { response, text, body: JSON.parse(text), lines };
 }
@@ -59,7 +60,7 @@ describe("Metered requests", () => {
   });
 
   it("fetches a credential's ICE servers with its apiKey, pinned to a region", () => {
-    const request = prepareMeteredIceServers(config, "api key");
+    const request = prepareMeteredIceServers(config, "api key", config.region);
     expect(request.method).toBe("GET");
     expect(request.url).toBe("https://demo.metered.live/api/v1/turn/credentials?apiKey=api+key&region=europe");
   });
@@ -104,5 +105,44 @@ describe("Metered provider against the fake Metered API", () => {
     expect(JSON.parse(text).error.code).toBe("upstream_unauthorized");
     expect(lines.some((line) => line.startsWith("OPERATOR: Metered refused"))).toBe(true);
     for (const output of [text, ...lines, ...[...response.headers.values()]]) expect(output).not.toContain(SECRET);
+  });
+});
+
+describe("METERED_REGION=auto: the region of the caller's continent", () => {
+  const env = () => ({ METERED_APP: fake.origin, METERED_SECRET_KEY: SECRET, METERED_REGION: "auto", TURN_URL_SET: "full" });
+  const hosts = (body: { iceServers: { urls: string[] }[] }) => [
+    ...new Set(body.iceServers.flatMap((server) => server.urls.map((url) => url.replace(/^[a-z]+:([^:?]+).*$/, "$1")))),
+  ];
+
+  it.each([
+    ["DE", "europe"],
+    ["JP", "asia"],
+    ["US", "north_america"],
+    ["AU", "oceania"],
+  ])("a caller in %s is pinned to %s (the credential, then its ICE servers for the region)", async (country, region) => {
+    const { response, body } = await ask(env(), undefined, { country });
+    expect(response.status).toBe(200);
+    expect(fake.requests.map((request) => request.method)).toEqual(["POST", "GET"]);
+    expect(fake.requests[1].query.get("region")).toBe(region);
+    expect(hosts(body)).toEqual(["stun.relay.metered.ca", `${region.replace("_", "-")}.relay.metered.ca`]);
+  });
+
+  it.each([
+    ["in Brazil (Metered has no South American region)", { country: "BR" }],
+    ["of unknown place", undefined],
+  ])("a caller %s gets Metered's global relays, in one call", async (_, location) => {
+    const { response, body } = await ask(env(), undefined, location);
+    expect(response.status).toBe(200);
+    expect(fake.requests).toHaveLength(1);
+    expect(hosts(body)).toEqual(["stun.relay.metered.ca", "global.relay.metered.ca"]);
+  });
+
+  it("in the static mode too (METERED_API_KEY), the one call names the caller's region", async () => {
+    const { response } = await ask({ METERED_APP: fake.origin, METERED_API_KEY: STATIC_KEY, METERED_REGION: "Auto" }, undefined, {
+      country: "FR",
+    });
+    expect(response.status).toBe(200);
+    expect(fake.requests).toHaveLength(1);
+    expect(fake.requests[0].query.get("region")).toBe("europe");
   });
 });

@@ -7,7 +7,10 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { parseConfig } from "../../shared/config.ts";
 import { prepareXirsysTurn, processXirsysTurn, XIRSYS_MAX_TTL } from "../../shared/providers/xirsys.ts";
 import { startFakeXirsys, XIRSYS_SAMPLE_URLS, xirsysError, type FakeXirsys } from "../fake-xirsys.ts";
+import { handle } from "../../shared/handle.ts";
+import type { Fetch } from "../../shared/upstream/upstream.ts";
 import { askCore } from "../helpers/ask-core.ts";
+import { captureLog } from "../helpers/log.ts";
 import { secret } from "../helpers/secrets.ts";
 import { thrownBy } from "../helpers/service-error.ts";
 
@@ -191,5 +194,40 @@ describe("Xirsys revocation", () => {
     expect(answer.body.error.code).toBe("not_revocable");
     expect(answer.body.error.message).toContain("Xirsys");
     expect(fake.requests).toHaveLength(0);
+  });
+});
+
+describe("XIRSYS_API_BASE=auto: the gateway of the caller's continent", () => {
+  // The gateways are Xirsys's own hosts: the test's fetch sends each call to the fake instead,
+  // and keeps the origin it was meant for.
+  async function gatewayAsked(location?: { country: string }) {
+    const asked: string[] = [];
+    const fetch: Fetch = (url, init) => {
+      const target = new URL(url);
+      asked.push(target.origin);
+      return globalThis.fetch(`${fake.apiBase}${target.pathname}${target.search}`, init);
+    };
+    const response = await handle(new Request("https://site.example/api/ice-servers"), env({ XIRSYS_API_BASE: "auto" }), {
+      fetch,
+      location,
+      log: captureLog(),
+    });
+    expect(response.status).toBe(200);
+    expect(fake.requests).toHaveLength(1);
+    return asked;
+  }
+
+  it.each([
+    ["US", "https://us.xirsys.com"],
+    ["NL", "https://es.xirsys.com"],
+    ["SG", "https://ss.xirsys.com"],
+    ["AU", "https://ms.xirsys.com"],
+    ["ZA", "https://global.xirsys.net"],
+  ])("a caller in %s: %s", async (country, gateway) => {
+    expect(await gatewayAsked({ country })).toEqual([gateway]);
+  });
+
+  it("a caller of unknown place: the global gateway", async () => {
+    expect(await gatewayAsked()).toEqual(["https://global.xirsys.net"]);
   });
 });
