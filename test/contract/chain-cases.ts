@@ -182,7 +182,10 @@ function redirectCase(status: 301 | 307): ChainCase {
       assert.equal(answer.json.provider, "metered");
       assert.equal(fakes.cloudflare.requests.length, 1, "a redirect is not retried");
       assert.equal(fakes.twilio.requests.length, 0, "the redirect was followed");
-      assert.ok(answer.logs.some((line) => line.includes("Cloudflare failed: upstream_error")), answer.logs.join("\n"));
+      assert.ok(
+        answer.logs.some((line) => line.includes("Cloudflare failed: upstream_error")),
+        answer.logs.join("\n"),
+      );
     },
   };
 }
