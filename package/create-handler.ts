@@ -8,6 +8,7 @@ import { handle, ICE_SERVERS_PATH, type Logger } from "../shared/handle.ts";
 import type { CallerLocation } from "../shared/routing/location.ts";
 import type { Fetch } from "../shared/upstream/upstream.ts";
 import { redisStore } from "../node/redis-store.ts";
+import { platformClientIp } from "./platforms.ts";
 import { runtimeEnv } from "./runtime-env.ts";
 
 export interface CreateHandlerOptions {
@@ -16,9 +17,11 @@ export interface CreateHandlerOptions {
   /** The variables (see docs/configuration.md), or a function read on every request. Default: the runtime's environment. */
   env?: Env | (() => Env);
   /**
-   * The client's address, for the rate limit. Only a value the platform sets and a client cannot
-   * forge will do (`vercelClientIp`, `netlifyClientIp`); none is read by default, since an app
-   * reachable directly could be sent any header. Without it, only verified users are counted.
+   * The client's address, for the rate limit, where the platform does not give it. On Vercel,
+   * Netlify and Cloudflare the platform's own header is read (see platformClientIp) and this is not
+   * asked. Elsewhere only a value a client cannot forge will do (a proxy of yours that sets it);
+   * without one, every caller that is not a verified user shares one allowance: RATE_LIMIT for
+   * the whole app.
    */
   clientIp?: (request: Request) => string | undefined;
   /**
@@ -59,7 +62,7 @@ export function createHandler(options: CreateHandlerOptions = {}): IceServersHan
       basePath,
       // The app's framework made the URL; its host is never what origins or routing trust here.
       urlFromRequestTarget: false,
-      clientIp: clientIp?.(request),
+      clientIp: platformClientIp(request) ?? clientIp?.(request),
       ownOrigins: typeof ownOrigins === "function" ? ownOrigins(request) : ownOrigins,
       location: location?.(request),
       // Loaded only when REDIS_URL is set; it needs a runtime with TCP sockets (Node, Deno).

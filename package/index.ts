@@ -1,6 +1,16 @@
 // The package's main entry: `import { createHandler } from "turn-vend"`.
 export { createHandler, type CreateHandlerOptions, type IceServersHandler } from "./create-handler.ts";
-export { netlifyClientIp, netlifyOwnOrigins, vercelClientIp, vercelLocation, vercelOwnOrigins } from "./platforms.ts";
+export {
+  cloudflareClientIp,
+  detectPlatform,
+  netlifyClientIp,
+  netlifyOwnOrigins,
+  platformClientIp,
+  vercelClientIp,
+  vercelLocation,
+  vercelOwnOrigins,
+  type Platform,
+} from "./platforms.ts";
 export type { CallerLocation } from "../shared/routing/location.ts";
 export type { Env } from "../shared/config.ts";
 export type { Logger } from "../shared/handle.ts";

@@ -1,22 +1,26 @@
 /**
  * Next.js App Router: `app/api/ice-servers/[[...slug]]/route.ts` holding
- * `export { GET, POST, OPTIONS } from "turn-vend/next";` serves the endpoint and its /revoke.
- * The environment is process.env; on Vercel (VERCEL set) the client's address, the
- * deployment's own origins and the caller's location come from what Vercel sets, elsewhere
- * none is trusted.
+ * `export { GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS } from "turn-vend/next";` serves the
+ * endpoint and its /revoke, answering every method
+ * Next.js routes to a route handler with the same JSON as every other host. The environment is
+ * process.env; the client's address comes from the platform's own header where createHandler
+ * finds one (Vercel, Netlify, Cloudflare), and on Vercel (VERCEL set) the deployment's own
+ * origins from Vercel's system variables and the caller's location from Vercel's geo headers.
  */
 import { createHandler } from "./create-handler.ts";
-import { vercelClientIp, vercelLocation, vercelOwnOrigins } from "./platforms.ts";
-
-const onVercel = () => Boolean(globalThis.process?.env?.VERCEL);
+import { detectPlatform, vercelLocation, vercelOwnOrigins } from "./platforms.ts";
 
 const handler = createHandler({
   env: () => globalThis.process?.env ?? {},
-  clientIp: (request) => (onVercel() ? vercelClientIp(request) : undefined),
-  ownOrigins: (request) => (onVercel() ? vercelOwnOrigins(request) : []),
-  location: (request) => (onVercel() ? vercelLocation(request) : undefined),
+  ownOrigins: (request) => (detectPlatform() === "vercel" ? vercelOwnOrigins(request) : []),
+  location: (request) => (detectPlatform() === "vercel" ? vercelLocation(request) : undefined),
 });
 
+// Next.js answers a method the file does not export with its own empty 405: every method it routes is here.
 export const GET = handler;
+export const HEAD = handler;
 export const POST = handler;
+export const PUT = handler;
+export const DELETE = handler;
+export const PATCH = handler;
 export const OPTIONS = handler;

@@ -6,6 +6,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startFakeCloudflare } from "./fake-cloudflare.ts";
+import { secret } from "./helpers/secrets.ts";
 import { installInto, packCopy, run, type Packed } from "./package/pack.ts";
 
 const SECRET = "package-test-shared-secret-0123456789";
@@ -113,6 +115,109 @@ describe("the installed package, from plain Node ESM", () => {
     // Routed to {basePath}/revoke, which needs REVOKE_SIGNING_SECRET before it reads a token.
     expect([badRevoke.status, JSON.parse(badRevoke.body).error.code]).toEqual([409, "not_revocable"]);
     expect(client).toBe("function");
+  });
+
+  it("counts every caller with its defaults, off any platform: anonymous ones and failed tokens share one allowance, said once", async () => {
+    // No clientIp, no platform: before, nobody was counted, and guessing tokens was unlimited.
+    // Each case in a process of its own, as the shared allowance is the process's.
+    const statuses = async (extraEnv: Record<string, string>, count: number, headers: Record<string, string> = {}) => {
+      const script = `
+        import { createHandler } from "turn-vend";
+        const lines = [];
+        const log = { warn: (line) => lines.push(line), error: (line) => lines.push(line) };
+        const env = { TURN_SHARED_SECRET: ${JSON.stringify(SECRET)}, TURN_URLS: "turn:turn.example.test:3478", RATE_LIMIT: "3/60s", ...${JSON.stringify(extraEnv)} };
+        const handler = createHandler({ env, log });
+        const statuses = [];
+        for (let i = 1; i <= ${count}; i += 1) {
+          // Headers a client could forge name nobody off the platforms that set them.
+          const forged = "198.51.100." + i;
+          const headers = { "x-real-ip": forged, "x-forwarded-for": forged, "x-nf-client-connection-ip": forged, "cf-connecting-ip": forged };
+          const response = await handler(new Request("http://app.test/api/ice-servers", { headers: { ...headers, ...${JSON.stringify(headers)} } }));
+          statuses.push(response.status);
+        }
+        console.log(JSON.stringify({ statuses, lines }));
+      `;
+      const { stdout } = await run(process.execPath, ["--input-type=module", "-e", script], { cwd: app, env: { PATH: process.env.PATH } });
+      return JSON.parse(stdout) as { statuses: number[]; lines: string[] };
+    };
+    const anonymous = await statuses({}, 6);
+    expect(anonymous.statuses).toEqual([200, 200, 200, 429, 429, 429]);
+    expect(anonymous.lines.filter((line) => line.includes("share one RATE_LIMIT allowance"))).toHaveLength(1);
+    const guesses = await statuses({ AUTH_MODE: "bearer", AUTH_BEARER_TOKENS: "b".repeat(40) }, 8, { authorization: "Bearer wrong" });
+    expect(guesses.statuses).toEqual([401, 401, 401, 429, 429, 429, 429, 429]);
+  });
+
+  it("serves a same-origin POST from the app's own page by its Sec-Fetch-Site, and refuses another site's", async () => {
+    const posts = `
+      import { createHandler } from "turn-vend";
+      const handler = createHandler({ env: { TURN_SHARED_SECRET: ${JSON.stringify(SECRET)}, TURN_URLS: "turn:turn.example.test:3478" }, log: { warn() {}, error() {} } });
+      const post = (headers) => handler(new Request("https://app.test/api/ice-servers", { method: "POST", headers: { "content-type": "application/json", ...headers }, body: '{"ttl":60}' }));
+      const answers = [];
+      for (const headers of [
+        { origin: "https://app.test", "sec-fetch-site": "same-origin" },
+        { origin: "https://evil.example", "sec-fetch-site": "cross-site" },
+        { origin: "https://app.test" },
+      ]) {
+        const response = await post(headers);
+        answers.push([response.status, response.status === 200 ? (await response.json()).ttl : (await response.json()).error.code]);
+      }
+      console.log(JSON.stringify(answers));
+    `;
+    const { stdout } = await run(process.execPath, ["--input-type=module", "-e", posts], { cwd: app, env: { PATH: process.env.PATH } });
+    expect(JSON.parse(stdout)).toEqual([
+      [200, 60],
+      [403, "origin_not_allowed"],
+      // No Fetch Metadata: today's rules, under which an origin must be named.
+      [403, "origin_not_allowed"],
+    ]);
+  });
+
+  it("refuses a short TURN_SHARED_SECRET, hands out ICE URLs trimmed, and follows no provider's redirect", async () => {
+    const keyId = "0f0e0d0c0b0a09080706050403020100";
+    const apiToken = secret("package-cf-token-Secret-3Ed5Rf7Tg9Yh");
+    const cloudflare = await startFakeCloudflare({ keyId, apiToken });
+    const elsewhere = await startFakeCloudflare({ keyId, apiToken });
+    try {
+      const body = {
+        iceServers: [
+          { urls: [" stun:stun.example.test:3478 "] },
+          { urls: ["\tturn:turn.example.test:3478 "], username: "u", credential: "c" },
+        ],
+      };
+      cloudflare.queueFaults(
+        { kind: "status", status: 201, headers: { "content-type": "application/json" }, body: JSON.stringify(body) },
+        { kind: "status", status: 307, headers: { location: `${elsewhere.apiBase}/turn/keys/${keyId}/credentials/generate-ice-servers` } },
+      );
+      const script = `
+        import { createHandler } from "turn-vend";
+        const log = { warn() {}, error() {} };
+        const ask = async (env) => {
+          const response = await createHandler({ env, log })(new Request("http://app.test/api/ice-servers"));
+          return { status: response.status, body: await response.json() };
+        };
+        const cloudflare = { CLOUDFLARE_TURN_KEY_ID: ${JSON.stringify(keyId)}, CLOUDFLARE_TURN_KEY_API_TOKEN: ${JSON.stringify(apiToken)}, CLOUDFLARE_TURN_API_BASE: ${JSON.stringify(cloudflare.apiBase)} };
+        console.log(JSON.stringify([
+          await ask({ TURN_SHARED_SECRET: "s".repeat(31), TURN_URLS: "turn:turn.example.test:3478" }),
+          await ask(cloudflare),
+          await ask(cloudflare),
+        ]));
+      `;
+      const { stdout } = await run(process.execPath, ["--input-type=module", "-e", script], { cwd: app, env: { PATH: process.env.PATH } });
+      const [short, trimmed, redirected] = JSON.parse(stdout);
+      expect([short.status, short.body.error.code]).toEqual([500, "invalid_config"]);
+      expect(short.body.error.message).toContain("TURN_SHARED_SECRET");
+      expect(trimmed.status).toBe(200);
+      expect(trimmed.body.iceServers.flatMap((server: { urls: string[] }) => server.urls)).toEqual([
+        "stun:stun.example.test:3478",
+        "turn:turn.example.test:3478",
+      ]);
+      // createHandler's default, the global fetch, would follow a 307 and send the body again.
+      expect([redirected.status, redirected.body.error.code]).toEqual([502, "upstream_error"]);
+      expect(cloudflare.requests).toHaveLength(2);
+      expect(elsewhere.requests).toHaveLength(0);
+    } finally {
+      await Promise.all([cloudflare.close(), elsewhere.close()]);
+    }
   });
 
   it("runs in Deno from the same install, reading Deno's environment by default", async () => {

@@ -1,5 +1,7 @@
-import { describe, expect, it } from "vitest";
+import { readFileSync } from "node:fs";
+import { describe, expect, it, vi } from "vitest";
 import { handle, type HandleOptions } from "../../shared/handle.ts";
+import { CLOUDFLARE_DOCUMENTED_URLS, cloudflareIceServers } from "../fake-cloudflare.ts";
 import { captureLog } from "../helpers/log.ts";
 import { secret } from "../helpers/secrets.ts";
 
@@ -28,6 +30,22 @@ async function call(path: string, env: Record<string, string>, options: HandleOp
 }
 
 describe("handle", () => {
+  it("answers Cloudflare's documented answer as the README's sample shows, but for the credential and the times", async () => {
+    const readme = readFileSync(`${import.meta.dirname}/../../README.md`, "utf8");
+    const sample = JSON.parse(/What a browser gets back[^`]*```json\n([\s\S]*?)```/.exec(readme)![1]);
+    const { fetch } = fakeFetch({ iceServers: cloudflareIceServers(CLOUDFLARE_DOCUMENTED_URLS, { username: "user", credential: "cred" }) });
+    const { body } = await call(`/api/ice-servers?ttl=${sample.ttl}`, { ...ENV, RATE_LIMIT: "off" }, { fetch });
+    const withoutSecrets = (answer: typeof body) => ({
+      ...answer,
+      expiresAt: "…",
+      iceServers: answer.iceServers.map((server: { username?: string }) => ({
+        ...server,
+        ...(server.username && { username: "…", credential: "…" }),
+      })),
+    });
+    expect(withoutSecrets(body)).toEqual(withoutSecrets(sample));
+  });
+
   it("stamps expiresAt from the injected clock and the granted TTL", async () => {
     const { fetch } = fakeFetch(cloudflareBody(["stun:stun.cloudflare.com:3478"]));
     const { response, body } = await call("/api/ice-servers?ttl=120", ENV, { fetch, now: () => Date.UTC(2030, 0, 1) });
@@ -189,14 +207,21 @@ describe("handle", () => {
     expect(body.error.code).toBe("invalid_request");
   });
 
-  it("counts a caller by address, and does not count one with neither a user nor an address", async () => {
+  it("counts a caller by address, and callers with neither a user nor an address together, under one shared allowance", async () => {
     const { fetch } = fakeFetch(cloudflareBody(["stun:a.example"]));
+    // A fresh core: the shared allowance belongs to the process, and earlier tests spent some of it.
+    vi.resetModules();
+    const fresh = (await import("../../shared/handle.ts")).handle;
+    const call = async (path: string, env: Record<string, string>, options: HandleOptions) => {
+      const response = await fresh(new Request(`https://site.example${path}`), env, options);
+      return { response, body: await response.json() };
+    };
     const limited = { ...ENV, RATE_LIMIT: "1/60s" };
-    for (let i = 0; i < 2; i += 1) {
-      const { response } = await call("/api/ice-servers", limited, { fetch });
-      expect(response.status).toBe(200);
-      expect(response.headers.get("ratelimit-limit")).toBeNull();
-    }
+    const first = await call("/api/ice-servers", limited, { fetch, log: captureLog() });
+    expect([first.response.status, first.response.headers.get("ratelimit-limit")]).toEqual([200, "1"]);
+    // Another anonymous caller, as far as anyone can tell: the same allowance, now spent.
+    const second = await call("/api/ice-servers", limited, { fetch, log: captureLog() });
+    expect([second.response.status, second.body.error.code]).toEqual([429, "rate_limited"]);
     const options = { fetch, clientIp: "203.0.113.50" };
     expect((await call("/api/ice-servers", limited, options)).response.status).toBe(200);
     expect((await call("/api/ice-servers", limited, options)).response.status).toBe(429);
