@@ -74,7 +74,19 @@ async function respond(
   trace.caller = caller.user !== undefined ? "user" : config.auth.mode === "bearer" ? "bearer" : "anonymous";
   Object.assign(headers, allowance);
   const now = (options.now ?? Date.now)();
-  return route.run({ request, url, config, caller, fetch, log, trace, random: options.random, now, local: options.local ?? false });
+  return route.run({
+    request,
+    url,
+    config,
+    caller,
+    fetch,
+    log,
+    trace,
+    random: options.random,
+    now,
+    local: options.local ?? false,
+    localRelay: options.local ? options.localRelay : undefined,
+  });
 }
 
 // Failures that need the operator rather than the caller: each is also an operator event.

@@ -4,11 +4,12 @@
  */
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { createSocket } from "node:dgram";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { connect, createServer } from "node:net";
 import { join } from "node:path";
-import { freePort, spawnLogged, type Spawned } from "./process.ts";
+import { freeTcpUdpPort, turnAnswers } from "../../server/loopback-turn.ts";
+import { spawnLogged, type Spawned } from "./process.ts";
+
+export { freeTcpUdpPort };
 
 export const TURNSERVER = "/usr/bin/turnserver";
 
@@ -25,77 +26,6 @@ export interface Coturn {
   /** Everything coturn logged so far. */
   log(): string;
   stop(): Promise<void>;
-}
-
-function tcpFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once("error", () => resolve(false));
-    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
-  });
-}
-
-function udpFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createSocket("udp4");
-    socket.once("error", () => {
-      socket.close();
-      resolve(false);
-    });
-    socket.bind(port, "127.0.0.1", () => socket.close(() => resolve(true)));
-  });
-}
-
-/**
- * A port free for both TCP and UDP. coturn binds with SO_REUSEPORT, so a stale instance would
- * silently share a port with a new one: a plain bind (without it) is refused instead, which is
- * the check made here, for each protocol.
- */
-export async function freeTcpUdpPort(avoid: number[] = []): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const port = await freePort();
-    if (avoid.includes(port)) continue;
-    if ((await tcpFree(port)) && (await udpFree(port))) return port;
-  }
-  throw new Error("no port free for both TCP and UDP on 127.0.0.1");
-}
-
-/** Sends a STUN Binding request over UDP; true when a matching success answer came back. */
-function stunBinding(port: number, timeoutMs: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createSocket("udp4");
-    const transaction = randomBytes(12);
-    const done = (ok: boolean) => {
-      clearTimeout(timer);
-      socket.removeAllListeners();
-      socket.on("error", () => {});
-      socket.close();
-      resolve(ok);
-    };
-    const timer = setTimeout(() => done(false), timeoutMs);
-    socket.on("error", () => done(false));
-    socket.on("message", (data) => {
-      // Binding success response (0x0101) with our transaction id.
-      if (data.length >= 20 && data.readUInt16BE(0) === 0x0101 && data.subarray(8, 20).equals(transaction)) done(true);
-    });
-    const header = Buffer.from([0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42]);
-    socket.send(Buffer.concat([header, transaction]), port, "127.0.0.1");
-  });
-}
-
-function tcpAccepts(port: number, timeoutMs: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: "127.0.0.1", port, timeout: timeoutMs });
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once("timeout", () => {
-      socket.destroy();
-      resolve(false);
-    });
-    socket.once("error", () => resolve(false));
-  });
 }
 
 /**
@@ -175,8 +105,7 @@ export async function startCoturn(dir: string, options: { secret?: string; realm
   const deadline = Date.now() + 15_000;
   for (;;) {
     if (spawned.child.exitCode !== null) throw new Error(`turnserver exited with ${spawned.child.exitCode}:\n${log()}`);
-    const ready = (await stunBinding(port, 300)) && (await tcpAccepts(port, 300)) && (await tcpAccepts(tlsPort, 300));
-    if (ready) break;
+    if (await turnAnswers(port, [tlsPort])) break;
     if (Date.now() > deadline) {
       await spawned.stop();
       throw new Error(`turnserver did not answer on ${port}/${tlsPort} within 15 s:\n${log()}`);
