@@ -21,8 +21,6 @@ export interface LocalRelay {
   readonly config: SharedSecretConfig;
   /** Whether it serves TURN over TLS (with a throw-away self-signed certificate). */
   readonly tls: boolean;
-  /** Stops coturn and removes its folder; resolves once coturn has exited. */
-  stop(): Promise<void>;
   /** Called once if coturn exits while npm start still runs. */
   onExit(listener: (code: number | null, signal: NodeJS.Signals | null) => void): void;
 }
@@ -135,10 +133,9 @@ export async function startLocalRelay(turnserver: string, path: string | undefin
   });
   child.stdin?.on("error", () => {});
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  let stopping = false;
 
+  /** For a coturn that fails to start: the same way as when npm start ends, then at once. */
   const stop = async () => {
-    stopping = true;
     if (child.exitCode === null && child.signalCode === null) {
       child.stdin?.end();
       const killer = setTimeout(() => killGroup(child, "SIGKILL"), STOP_MS);
@@ -170,11 +167,8 @@ export async function startLocalRelay(turnserver: string, path: string | undefin
   return {
     config: { secrets: [secret], urls },
     tls: tlsPort !== undefined,
-    stop,
     onExit(listener) {
-      child.once("exit", (code, signal) => {
-        if (!stopping) listener(code, signal);
-      });
+      child.once("exit", listener);
     },
   };
 }

@@ -88,16 +88,10 @@ async function localRelay(): Promise<LocalRelay | undefined> {
     ].join("\n"),
     { event: "local_relay" },
   );
+  // Nothing in npm start stops it: it ends when npm start's process ends, however that ends (server/local-relay.ts).
   relay.onExit((code, signal) =>
     log.error(`!!! The local coturn stopped (${code ?? signal}): restart npm start for relays`, { event: "local_relay_failed" }),
   );
-  // Stopped before npm start's own process ends; the signal is then raised again, so that it
-  // ends as it would have without this. (Should the process die without these, the pipe stops coturn.)
-  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
-    process.once(signal, () => {
-      void relay.stop().finally(() => process.kill(process.pid, signal));
-    });
-  }
   return relay;
 }
 
