@@ -3,16 +3,16 @@
  * relay on loopback for development, so relay-only code paths work on the first run. Deployed
  * functions never run this: only server/start.ts does.
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import * as v from "valibot";
 import { flag, readVar, type Env } from "../shared/env.ts";
 import { ServiceError } from "../shared/errors.ts";
 import type { SharedSecretConfig } from "../shared/providers/shared-secret.ts";
-import { freeTcpUdpPort, turnAnswers } from "./loopback-turn.ts";
+import { freeTcpUdpPort, throwAwayCertificate, turnAnswers, writeCoturnConfig } from "./loopback-turn.ts";
 
 export const INSTALL_COTURN = "apt-get install coturn, or brew install coturn";
 
@@ -49,29 +49,6 @@ export function findOnPath(name: string, path: string | undefined): string | und
   return undefined;
 }
 
-/** A self-signed certificate for 127.0.0.1 made with openssl, or undefined when openssl is missing or fails. */
-function throwAwayCertificate(dir: string, path: string | undefined): { cert: string; key: string } | undefined {
-  const openssl = findOnPath("openssl", path);
-  if (!openssl) return undefined;
-  const cert = join(dir, "cert.pem");
-  const key = join(dir, "key.pem");
-  try {
-    execFileSync(
-      openssl,
-      ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "7"].concat([
-        "-subj",
-        "/CN=127.0.0.1",
-        "-addext",
-        "subjectAltName=IP:127.0.0.1",
-      ]),
-      { stdio: "ignore", timeout: 20_000 },
-    );
-    return { cert, key };
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * coturn runs behind a shell that holds a pipe from npm start: the pipe ends when npm start's
  * process ends, however it ends (SIGKILL included), and the shell's watcher then stops coturn
@@ -94,35 +71,10 @@ export async function startLocalRelay(turnserver: string, path: string | undefin
   // 256 bits: the strength TURN_SHARED_SECRET asks of a real deployment.
   const secret = randomBytes(32).toString("base64url");
   const port = await freeTcpUdpPort();
-  const certificate = throwAwayCertificate(dir, path);
+  const openssl = findOnPath("openssl", path);
+  const certificate = openssl ? throwAwayCertificate(dir, openssl) : undefined;
   const tlsPort = certificate ? await freeTcpUdpPort([port]) : undefined;
-  const config = join(dir, "turnserver.conf");
-  const logFile = join(dir, "turnserver.log");
-  writeFileSync(
-    config,
-    [
-      "listening-ip=127.0.0.1",
-      "relay-ip=127.0.0.1",
-      `listening-port=${port}`,
-      // Both of a page's peers are on this machine: without this, coturn refuses their permissions (403).
-      "allow-loopback-peers",
-      "use-auth-secret",
-      `static-auth-secret=${secret}`,
-      "realm=turn-vend.local",
-      "fingerprint",
-      "no-cli",
-      "no-rfc5780",
-      "no-multicast-peers",
-      ...(certificate ? [`tls-listening-port=${tlsPort}`, `cert=${certificate.cert}`, `pkey=${certificate.key}`] : ["no-tls", "no-dtls"]),
-      `userdb=${join(dir, "turndb")}`,
-      `pidfile=${join(dir, "turnserver.pid")}`,
-      `log-file=${logFile}`,
-      "simple-log",
-      "no-stdout-log",
-      "",
-    ].join("\n"),
-    { mode: 0o600 },
-  );
+  const { config, logFile } = writeCoturnConfig({ dir, port, tlsPort, certificate, secret, realm: "turn-vend.local" });
 
   const child: ChildProcess = spawn("/bin/sh", ["-c", WATCHED, "sh", dir, turnserver, "-c", config], {
     cwd: dir,

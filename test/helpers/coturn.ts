@@ -2,11 +2,9 @@
  * A real coturn (Debian's `turnserver`) on 127.0.0.1 for the end-to-end tests, configured for
  * the TURN REST API shared-secret scheme, with TURN over UDP, TCP and TLS (self-signed).
  */
-import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { freeTcpUdpPort, turnAnswers } from "../../server/loopback-turn.ts";
+import { existsSync, readFileSync } from "node:fs";
+import { freeTcpUdpPort, throwAwayCertificate, turnAnswers, writeCoturnConfig } from "../../server/loopback-turn.ts";
 import { spawnLogged, type Spawned } from "./process.ts";
 
 export { freeTcpUdpPort };
@@ -42,61 +40,17 @@ export async function startCoturn(dir: string, options: { secret?: string; realm
   // Relay ports above Linux's ephemeral range (32768-60999), in a window of their own per run.
   const minPort = 61_000 + Math.floor(Math.random() * 18) * 200;
 
-  const cert = join(dir, "cert.pem");
-  const key = join(dir, "key.pem");
-  execFileSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-keyout",
-      key,
-      "-out",
-      cert,
-      "-days",
-      "2",
-      "-subj",
-      "/CN=127.0.0.1",
-      "-addext",
-      "subjectAltName=IP:127.0.0.1",
-    ],
-    { stdio: "ignore", timeout: 20_000 },
-  );
-
-  const logFile = join(dir, "turnserver.log");
-  const config = join(dir, "turnserver.conf");
-  writeFileSync(
-    config,
-    [
-      "listening-ip=127.0.0.1",
-      "relay-ip=127.0.0.1",
-      `listening-port=${port}`,
-      `tls-listening-port=${tlsPort}`,
-      `min-port=${minPort}`,
-      `max-port=${minPort + 199}`,
-      // The browser's two peers are both on loopback: without this, permissions fail with 403.
-      "allow-loopback-peers",
-      "use-auth-secret",
-      `static-auth-secret=${secret}`,
-      `realm=${realm}`,
-      "fingerprint",
-      "no-cli",
-      "no-rfc5780",
-      "no-multicast-peers",
-      `cert=${cert}`,
-      `pkey=${key}`,
-      `userdb=${join(dir, "turndb")}`,
-      `pidfile=${join(dir, "turnserver.pid")}`,
-      `log-file=${logFile}`,
-      "simple-log",
-      "no-stdout-log",
-      ...(options.verbose ? ["verbose"] : []),
-      "",
-    ].join("\n"),
-  );
+  const certificate = throwAwayCertificate(dir, "openssl");
+  if (!certificate) throw new Error("openssl could not make a certificate for coturn's TLS");
+  const { config, logFile } = writeCoturnConfig({
+    dir,
+    port,
+    tlsPort,
+    certificate,
+    secret,
+    realm,
+    extra: [`min-port=${minPort}`, `max-port=${minPort + 199}`, ...(options.verbose ? ["verbose"] : [])],
+  });
 
   // turnserver itself, not a shell, so that stopping it stops coturn.
   const spawned: Spawned = spawnLogged(TURNSERVER, ["-c", config], { PATH: process.env.PATH }, dir);
@@ -118,7 +72,7 @@ export async function startCoturn(dir: string, options: { secret?: string; realm
     realm,
     port,
     tlsPort,
-    cert,
+    cert: certificate.cert,
     urls: {
       udp: `turn:127.0.0.1:${port}?transport=udp`,
       tcp: `turn:127.0.0.1:${port}?transport=tcp`,
