@@ -19,8 +19,10 @@ export const INSTALL_COTURN = "apt-get install coturn, or brew install coturn";
 export interface LocalRelay {
   /** What the shared-secret scheme needs to vend credentials for it. */
   readonly config: SharedSecretConfig;
-  /** Whether it serves TURN over TLS (with a throw-away self-signed certificate). */
-  readonly tls: boolean;
+  /** Where it serves TURN over UDP and TCP, such as 127.0.0.1:40123. */
+  readonly address: string;
+  /** Where it serves TURN over TLS, with a throw-away self-signed certificate; absent without openssl. */
+  readonly tlsAddress?: string;
   /** Called once if coturn exits while npm start still runs. */
   onExit(listener: (code: number | null, signal: NodeJS.Signals | null) => void): void;
 }
@@ -118,7 +120,8 @@ export async function startLocalRelay(turnserver: string, path: string | undefin
   if (tlsPort) urls.push(`turns:127.0.0.1:${tlsPort}?transport=tcp`);
   return {
     config: { secrets: [secret], urls },
-    tls: tlsPort !== undefined,
+    address: `127.0.0.1:${port}`,
+    ...(tlsPort !== undefined && { tlsAddress: `127.0.0.1:${tlsPort}` }),
     onExit(listener) {
       child.once("exit", listener);
     },

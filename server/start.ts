@@ -72,14 +72,13 @@ async function localRelay(): Promise<LocalRelay | undefined> {
     warnStunOnly(false);
     return undefined;
   }
-  const [udp, , tls] = relay.config.urls;
   log.info(
     [
       "",
       `No TURN provider is configured: running a coturn of its own for development, on loopback only, answered as provider ${LOCAL_RELAY}:`,
-      `  ${udp.replace(/\?.*/, "")} over UDP and TCP; ${
-        tls
-          ? `${tls.replace(/\?.*/, "")} over TLS, with a throw-away self-signed certificate browsers do not trust`
+      `  ${relay.address} over UDP and TCP; ${
+        relay.tlsAddress
+          ? `${relay.tlsAddress} over TLS, with a throw-away self-signed certificate browsers do not trust`
           : "no TLS (openssl, which makes its throw-away certificate, is not on the PATH or failed)"
       }.`,
       "  Its shared secret is random, made for this run and never shown; coturn stops when npm start stops.",
