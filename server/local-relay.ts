@@ -81,7 +81,8 @@ export async function startLocalRelay(turnserver: string, path: string | undefin
   const child: ChildProcess = spawn("/bin/sh", ["-c", WATCHED, "sh", dir, turnserver, "-c", config], {
     cwd: dir,
     env: { PATH: path },
-    // Its own process group: a Ctrl-C meant for npm start reaches npm start, which stops coturn itself.
+    // Its own process group: a Ctrl-C meant for npm start reaches npm start alone, and coturn
+    // stops once npm start's process has ended, through the pipe.
     detached: true,
     stdio: ["pipe", "ignore", "ignore"],
   });
