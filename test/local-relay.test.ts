@@ -9,9 +9,9 @@ import { createHmac } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { chromium, type Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { CHROMIUM, PLAIN_CHROMIUM_ARGS } from "./helpers/chromium.ts";
+import { CHROMIUM, CHROMIUM_ARGS, PLAIN_CHROMIUM_ARGS } from "./helpers/chromium.ts";
 import { TURNSERVER } from "./helpers/coturn.ts";
 import { startLocalServer, type Spawned } from "./helpers/process.ts";
 
@@ -142,27 +142,34 @@ describe.skipIf(!existsSync(TURNSERVER))("npm start with no configuration, where
     expect(server.credential).toBe(createHmac("sha1", service.relay.secret).update(server.username).digest("base64"));
   });
 
-  it.skipIf(process.env.SKIP_E2E === "1" || !existsSync(CHROMIUM))(
-    "the self-test page in Chromium shows PASS, relayed over UDP and over TCP",
-    async () => {
-      const profile = emptyFolder();
-      const context = await chromium.launchPersistentContext(profile, {
-        executablePath: CHROMIUM,
-        headless: true,
-        // As a developer's browser runs: neither loopback candidates allowed nor certificate errors ignored.
-        args: PLAIN_CHROMIUM_ARGS,
-        timeout: 30_000,
+  const withBrowser = process.env.SKIP_E2E !== "1" && existsSync(CHROMIUM);
+
+  /** The self-test page at `query`, run to its result in a fresh Chromium started with `args`. */
+  async function selfTest(args: string[], query: string, check: (page: Page, why: string) => Promise<void>): Promise<void> {
+    const profile = emptyFolder();
+    const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args, timeout: 30_000 });
+    try {
+      const page = await context.newPage();
+      page.on("response", async (response) => {
+        if (response.url().includes("/api/ice-servers")) answers.push(await response.text().catch(() => ""));
       });
-      try {
-        const page = await context.newPage();
-        page.on("response", async (response) => {
-          if (response.url().includes("/api/ice-servers")) answers.push(await response.text().catch(() => ""));
-        });
-        await page.goto(`${service.origin}/`);
-        await page.locator('#result:not([data-state="running"])').waitFor({ timeout: 30_000 });
-        const why = await page.locator("body").innerText();
-        expect(await page.locator("#result").innerText(), why).toBe("PASS");
-        expect(await page.locator("#provider").innerText(), why).toBe("local-relay");
+      await page.goto(`${service.origin}/${query}`);
+      await page.locator('#result:not([data-state="running"])').waitFor({ timeout: 30_000 });
+      const why = await page.locator("body").innerText();
+      expect(await page.locator("#result").innerText(), why).toBe("PASS");
+      expect(await page.locator("#provider").innerText(), why).toBe("local-relay");
+      await check(page, why);
+    } finally {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+    }
+  }
+
+  it.skipIf(!withBrowser)(
+    "the self-test page in Chromium shows PASS, relayed over UDP and over TCP",
+    // As a developer's browser runs: neither loopback candidates allowed nor certificate errors ignored.
+    () =>
+      selfTest(PLAIN_CHROMIUM_ARGS, "", async (page, why) => {
         const rows = await page.locator("#url-rows tr").evaluateAll((trs) =>
           trs.map((tr) => ({
             transport: tr.children[1].textContent,
@@ -173,11 +180,16 @@ describe.skipIf(!existsSync(TURNSERVER))("npm start with no configuration, where
         for (const transport of ["udp", "tcp"]) {
           expect(rows, why).toContainEqual({ transport, arrived: "true", pair: `relay ⇄ relay over ${transport}` });
         }
-      } finally {
-        await context.close();
-        rmSync(profile, { recursive: true, force: true });
-      }
-    },
+      }),
+    60_000,
+  );
+
+  it.skipIf(!withBrowser)(
+    "its TLS relays too, in a Chromium that accepts the throw-away certificate",
+    () =>
+      selfTest(CHROMIUM_ARGS, "?transport=tls", async (page, why) => {
+        expect(await page.locator("#url-rows tr td:nth-child(5)").allInnerTexts(), why).toEqual(["relay ⇄ relay over tls"]);
+      }),
     60_000,
   );
 
