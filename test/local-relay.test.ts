@@ -203,6 +203,11 @@ describe.skipIf(!existsSync(TURNSERVER))("npm start's coturn ends with npm start
   let service: Awaited<ReturnType<typeof startWithRelay>> | undefined;
   afterEach(async () => {
     await service?.server.stop();
+    // Should coturn have outlived npm start (the failure these tests look for), it goes now, with its folder.
+    if (service && alive(service.relay.pid)) {
+      process.kill(service.relay.pid, "SIGKILL");
+      rmSync(join(service.relay.configFile, ".."), { recursive: true, force: true });
+    }
     service = undefined;
   });
 
