@@ -3,8 +3,8 @@
 /** Where the service answers when the page and the functions share an origin. */
 export declare const DEFAULT_ENDPOINT: "/api/ice-servers";
 
-/** Who served the credentials; `none` is a STUN-only list. */
-export type IceServersProvider = "cloudflare" | "metered" | "shared-secret" | "twilio" | "xirsys" | "none";
+/** Who served the credentials; `local-relay` is the coturn `npm start` runs itself, `none` a STUN-only list. */
+export type IceServersProvider = "cloudflare" | "metered" | "shared-secret" | "twilio" | "xirsys" | "local-relay" | "none";
 
 /** The server's error codes (see docs/http-api.md#errors); later versions may add others. */
 export type IceServersServerErrorCode =

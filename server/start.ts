@@ -3,11 +3,12 @@ import { existsSync } from "node:fs";
 import { parseConfig } from "../shared/config.ts";
 import { handle, ICE_SERVERS_PATH } from "../shared/handle.ts";
 import { formatLogger, logFormatOf } from "../shared/log.ts";
-import { PROVIDERS } from "../shared/providers/index.ts";
+import { LOCAL_RELAY, PROVIDERS } from "../shared/providers/index.ts";
 import { nodeFetch } from "../node/http-fetch.ts";
 import { connectRedisStore, redisStore } from "../node/redis-store.ts";
 import { allowedHosts, localHosts } from "./local-hosts.ts";
 import { createLocalServer } from "./local-server.ts";
+import { findOnPath, INSTALL_COTURN, type LocalRelay, localRelayWanted, startLocalRelay } from "./local-relay.ts";
 import { serveStatic } from "./static.ts";
 
 if (existsSync(".env")) process.loadEnvFile(".env");
@@ -24,23 +25,73 @@ if (!Number.isInteger(port) || port < 1 || port > 65535) {
   process.exit(1);
 }
 
-function warnAboutConfig(): void {
+/** Whether no provider is configured; false too when the configuration is broken (and says so). */
+function noProvider(): boolean {
   try {
-    if (parseConfig(process.env).providers.length === 0) {
-      log.warn(
-        [
-          "",
-          "!!! No TURN provider is configured: answering STUN-only (no relay), which works only between easy NATs.",
-          `!!! Configure a TURN provider: ${PROVIDERS.map((provider) => provider.label).join(", ")} (see .env.example and the README).`,
-          "!!! Deployed functions answer 500 not_configured instead.",
-          "",
-        ].join("\n"),
-        { event: "no_provider" },
-      );
-    }
+    return parseConfig(process.env).providers.length === 0;
   } catch (error) {
     log.error(`!!! Configuration error: ${(error as Error).message}`, { event: "config_error" });
+    return false;
   }
+}
+
+function warnStunOnly(withoutCoturn: boolean): void {
+  log.warn(
+    [
+      "",
+      "!!! No TURN provider is configured: answering STUN-only (no relay), which works only between easy NATs.",
+      `!!! Configure a TURN provider: ${PROVIDERS.map((provider) => provider.label).join(", ")} (see .env.example and the README).`,
+      ...(withoutCoturn ? [`!!! Or install coturn (${INSTALL_COTURN}): npm start then runs one of its own on loopback.`] : []),
+      "!!! Deployed functions answer 500 not_configured instead.",
+      "",
+    ].join("\n"),
+    { event: "no_provider" },
+  );
+}
+
+/** With no provider, npm start's own coturn where it can run one (server/local-relay.ts), else STUN-only. */
+async function localRelay(): Promise<LocalRelay | undefined> {
+  if (!noProvider()) return undefined;
+  let wanted: boolean;
+  try {
+    wanted = localRelayWanted(process.env);
+  } catch (error) {
+    log.error(`!!! Configuration error: ${(error as Error).message}`, { event: "config_error" });
+    wanted = false;
+  }
+  const turnserver = wanted ? findOnPath("turnserver", process.env.PATH) : undefined;
+  if (!turnserver) {
+    warnStunOnly(wanted);
+    return undefined;
+  }
+  let relay: LocalRelay;
+  try {
+    relay = await startLocalRelay(turnserver, process.env.PATH);
+  } catch (error) {
+    log.error(`!!! Could not start a local coturn: ${(error as Error).message}`, { event: "local_relay_failed" });
+    warnStunOnly(false);
+    return undefined;
+  }
+  log.info(
+    [
+      "",
+      `No TURN provider is configured: running a coturn of its own for development, on loopback only, answered as provider ${LOCAL_RELAY}:`,
+      `  ${relay.address} over UDP and TCP; ${
+        relay.tlsAddress
+          ? `${relay.tlsAddress} over TLS, with a throw-away self-signed certificate browsers do not trust`
+          : "no TLS (openssl, which makes its throw-away certificate, is not on the PATH or failed)"
+      }.`,
+      "  Its shared secret is random, made for this run and never shown; coturn stops when npm start stops.",
+      "  Set TURN_LOCAL_RELAY=off for STUN-only instead; configure a TURN provider for real relays. Deployed functions never do this.",
+      "",
+    ].join("\n"),
+    { event: "local_relay" },
+  );
+  // Nothing in npm start stops it: it ends when npm start's process ends, however that ends (server/local-relay.ts).
+  relay.onExit((code, signal) =>
+    log.error(`!!! The local coturn stopped (${code ?? signal}): restart npm start for relays`, { event: "local_relay_failed" }),
+  );
+  return relay;
 }
 
 function extraHosts(): string[] {
@@ -55,6 +106,8 @@ function extraHosts(): string[] {
 
 const hosts = localHosts(host, port, extraHosts());
 
+const relay = await localRelay();
+
 const server = createLocalServer({
   hosts,
   logFormat: () => logFormatOf(process.env),
@@ -66,12 +119,12 @@ const server = createLocalServer({
       ownOrigins: hosts.ownOrigins,
       // The socket's own peer: a local server sits behind no proxy whose headers it could trust.
       clientIp: req.socket.remoteAddress,
+      localRelay: relay?.config,
       redisStore,
       fetch: nodeFetch,
     }),
 });
 
-warnAboutConfig();
 await connectRedisStore(process.env);
 server.listen(port, host, () => {
   // Where the socket really listens, not what the variables asked for.

@@ -1,6 +1,7 @@
 import type { Caller } from "./access/auth.ts";
 import type { Config } from "./config.ts";
 import type { Logger, RequestTrace } from "./log.ts";
+import type { SharedSecretConfig } from "./providers/shared-secret.ts";
 import type { Place } from "./routing/location.ts";
 import { budgetedUpstream, type Deadline, type Fetch, type Upstream } from "./upstream/upstream.ts";
 
@@ -22,6 +23,8 @@ export interface RequestContext {
   readonly local: boolean;
   /** Where the caller is, from the host's own facts; absent where the host gives none. */
   readonly location?: Place;
+  /** npm start's own coturn, when it runs one: see HandleOptions.localRelay. */
+  readonly localRelay?: SharedSecretConfig;
 }
 
 /** A provider's way to the network for this request: every call timed and retried, inside `deadline`. */

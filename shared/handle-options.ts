@@ -1,4 +1,5 @@
 import type { Logger } from "./log.ts";
+import type { SharedSecretConfig } from "./providers/shared-secret.ts";
 import type { RateLimitStore } from "./rate-limit/limiter.ts";
 import type { CallerLocation } from "./routing/location.ts";
 import type { Fetch } from "./upstream/upstream.ts";
@@ -18,6 +19,11 @@ export interface HandleOptions {
   location?: CallerLocation;
   /** npm start: localhost pages may call, and no provider means STUN-only. */
   local?: boolean;
+  /**
+   * npm start's own coturn on loopback (server/local-relay.ts), served when no provider is
+   * configured: shared-secret credentials, answered as `local-relay`. Only with `local`.
+   */
+  localRelay?: SharedSecretConfig;
   /**
    * The origins this deployment is served at, from what the caller cannot choose (the
    * platform's configured URLs and routing, or npm start's listening address): pages on

@@ -83,8 +83,20 @@ async function respond(
   const now = (options.now ?? Date.now)();
   const location = placeOf(options.location);
   trace.country = location?.country;
-  const local = options.local ?? false;
-  return route.run({ request, url, config, caller, fetch, log, trace, random: options.random, now, local, location });
+  return route.run({
+    request,
+    url,
+    config,
+    caller,
+    fetch,
+    log,
+    trace,
+    random: options.random,
+    now,
+    local: options.local ?? false,
+    localRelay: options.local ? options.localRelay : undefined,
+    location,
+  });
 }
 
 // Failures that need the operator rather than the caller: each is also an operator event.

@@ -10,28 +10,14 @@ import { join, resolve } from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startFakeCloudflare, type FakeCloudflare } from "./fake-cloudflare.ts";
+import { CHROMIUM, CHROMIUM_ARGS } from "./helpers/chromium.ts";
 import { startCoturn, TURNSERVER, type Coturn } from "./helpers/coturn.ts";
 import { startLocalServer, type Spawned } from "./helpers/process.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
-const CHROMIUM = "/usr/bin/chromium";
 const RESULTS = join(ROOT, "test-results");
 const DOCS_SCREENSHOT = join(ROOT, "docs/selftest.png");
 const PROBES = readFileSync(join(import.meta.dirname, "e2e/probes.js"), "utf8");
-
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--allow-loopback-in-peer-connection",
-  // coturn's TLS certificate is self-signed, made for this run.
-  "--ignore-certificate-errors",
-];
 
 type Transport = "udp" | "tcp" | "tls";
 

@@ -68,7 +68,9 @@ describe("npm start as a process", () => {
     { timeout: 60_000 },
     async (target) => {
       const port = await freePort();
-      const npm = spawnLogged("npm", ["start"], { PATH: process.env.PATH, HOME: process.env.HOME, PORT: String(port) });
+      // Without its own coturn, whose watcher would be the server's child (test/local-relay.test.ts stops that one).
+      const env = { PATH: process.env.PATH, HOME: process.env.HOME, PORT: String(port), TURN_LOCAL_RELAY: "off" };
+      const npm = spawnLogged("npm", ["start"], env);
       try {
         await waitForHttp(`http://127.0.0.1:${port}/api/ice-servers?ttl=abc`, 30_000, npm);
         const children = childrenOf(npm.child.pid!);

@@ -9,7 +9,7 @@ import { join, resolve } from "node:path";
 import { describe, expect, expectTypeOf, it } from "vitest";
 import type { IceServersProvider } from "turn-vend/client";
 import { MAX_TTL, parseConfig } from "../shared/config.ts";
-import { PROVIDER_IDS, PROVIDERS, type ProviderId } from "../shared/providers/index.ts";
+import { LOCAL_RELAY, PROVIDER_IDS, PROVIDERS, type ProviderId, type ServedBy } from "../shared/providers/index.ts";
 import { signRevokeToken, verifyRevokeToken } from "../shared/revocation/revoke-token.ts";
 import { recordingReads } from "./helpers/env.ts";
 import { secret } from "./helpers/secrets.ts";
@@ -31,8 +31,14 @@ function rows(page: string): string[][] {
 }
 
 describe("the one list of providers", () => {
-  it("has no id twice", () => {
+  it("has no id twice, and none that is an answer's label for something else", () => {
     expect(new Set(PROVIDER_IDS).size).toBe(PROVIDER_IDS.length);
+    expect(PROVIDER_IDS).not.toContain(LOCAL_RELAY);
+    expect(PROVIDER_IDS).not.toContain("none");
+  });
+
+  it("is not stretched to npm start's own coturn: TURN_PROVIDERS refuses local-relay", () => {
+    expect(() => parseConfig({ TURN_PROVIDERS: LOCAL_RELAY })).toThrow("TURN_PROVIDERS names an unknown provider");
   });
 
   it("is what TURN_PROVIDERS accepts, and names them all when it refuses one", () => {
@@ -54,15 +60,18 @@ describe("the one list of providers", () => {
   });
 });
 
+/** Every name an answer's `provider` can carry. */
+const SERVED_BY: readonly ServedBy[] = [...PROVIDER_IDS, LOCAL_RELAY, "none"];
+
 describe("the client's types", () => {
   it("name every provider, and none else (checked by tsc)", () => {
-    expectTypeOf<IceServersProvider>().toEqualTypeOf<ProviderId | "none">();
+    expectTypeOf<IceServersProvider>().toEqualTypeOf<ServedBy>();
   });
 
   it("name every provider, and none else (read from the .d.ts)", () => {
     const union = /export type IceServersProvider = ([^;]+);/.exec(read("client/turn-client.d.ts"))?.[1] ?? "";
     const names = [...union.matchAll(/"([a-z-]+)"/g)].map((match) => match[1]);
-    expect(names.sort()).toEqual([...PROVIDER_IDS, "none"].sort());
+    expect(names.sort()).toEqual([...SERVED_BY].sort());
   });
 });
 
@@ -143,6 +152,6 @@ describe("the docs", () => {
   ])("%s names every provider an answer can come from", (file, pattern) => {
     const text = pattern.exec(read(file))?.[1] ?? "";
     const named = [...text.matchAll(/`([a-z-]+)`/g)].map((match) => match[1]);
-    expect(named.sort()).toEqual([...PROVIDER_IDS, "none"].sort());
+    expect(named.sort()).toEqual([...SERVED_BY].sort());
   });
 });

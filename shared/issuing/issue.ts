@@ -3,7 +3,8 @@ import { issueFromChain } from "./chain.ts";
 import { ServiceError } from "../errors.ts";
 import type { IceServer } from "../ice-urls.ts";
 import { parseIssueInput } from "../http/input.ts";
-import { PROVIDERS, type ProviderId } from "../providers/index.ts";
+import { LOCAL_RELAY, PROVIDERS, type ServedBy } from "../providers/index.ts";
+import { sharedSecret } from "../providers/shared-secret.ts";
 import { jsonResponse } from "../http/respond.ts";
 import { signRevokeToken } from "../revocation/revoke-token.ts";
 
@@ -14,7 +15,7 @@ export interface IceServersBody {
   iceServers: IceServer[];
   ttl: number;
   expiresAt: string;
-  provider: ProviderId | "none";
+  provider: ServedBy;
   /** Present when REVOKE_SIGNING_SECRET is set and the credential can be named. */
   revokeToken?: string;
   /** Present, and true, when every provider failed and STUN-only was served instead. */
@@ -23,7 +24,7 @@ export interface IceServersBody {
 
 interface Served {
   iceServers: IceServer[];
-  provider: ProviderId | "none";
+  provider: ServedBy;
   /** What the credential really lasts, which a provider's limit can make shorter than asked. */
   ttl: number;
   degraded?: true;
@@ -31,16 +32,26 @@ interface Served {
 
 async function serve(context: RequestContext, ttl: number): Promise<Served> {
   const { config, caller } = context;
+  const request = () => ({
+    ttl,
+    now: context.now,
+    user: caller.user,
+    identity: caller.user ?? crypto.randomUUID(),
+    continent: context.location?.continent,
+  });
   if (config.providers.length === 0) {
-    // A newcomer running npm start sees it work at once; a deployment must be configured.
+    // A newcomer running npm start sees it work at once, through its own coturn where it runs
+    // one; a deployment must be configured.
+    if (context.local && context.localRelay) {
+      const relay = { ...config, providers: [{ provider: sharedSecret, config: context.localRelay }] };
+      return { ...(await issueFromChain({ ...context, config: relay }, request())), provider: LOCAL_RELAY };
+    }
     if (context.local) return { iceServers: STUN_ONLY, provider: "none", ttl };
     const hints = PROVIDERS.map((provider) => provider.enableHint).join("; or ");
     throw new ServiceError("not_configured", `no TURN provider is configured: set ${hints}`);
   }
   try {
-    const identity = caller.user ?? crypto.randomUUID();
-    const request = { ttl, now: context.now, user: caller.user, identity, continent: context.location?.continent };
-    return await issueFromChain(context, request);
+    return await issueFromChain(context, request());
   } catch (error) {
     if (!config.fallbackStun || !(error instanceof ServiceError)) throw error;
     context.log.error(`every TURN provider failed (${error.code}): serving STUN-only, as TURN_FALLBACK_STUN asks`, {
@@ -66,7 +77,8 @@ export async function issue(context: RequestContext): Promise<Response> {
     provider: served.provider,
   };
   const username = served.iceServers.find((server) => server.username !== undefined)?.username;
-  if (config.revokeSecret && served.provider !== "none" && username !== undefined) {
+  // The local relay's credentials are shared-secret ones, which cannot be revoked.
+  if (config.revokeSecret && served.provider !== "none" && served.provider !== LOCAL_RELAY && username !== undefined) {
     body.revokeToken = await signRevokeToken(config.revokeSecret, {
       provider: served.provider,
       username,

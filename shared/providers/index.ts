@@ -21,3 +21,12 @@ export type AnyProvider = Provider<unknown, ProviderId>;
 export const PROVIDERS: readonly AnyProvider[] = REGISTERED as readonly Provider<any, ProviderId>[];
 
 export const PROVIDER_IDS: readonly ProviderId[] = PROVIDERS.map((provider) => provider.id);
+
+/**
+ * What an answer's `provider` names: a registered provider, `local-relay` for the coturn that
+ * `npm start` runs itself when none is configured (server/local-relay.ts; its credentials are
+ * shared-secret ones, so it is a label, not a provider TURN_PROVIDERS or revoke tokens accept),
+ * or `none` for STUN-only.
+ */
+export const LOCAL_RELAY = "local-relay";
+export type ServedBy = ProviderId | typeof LOCAL_RELAY | "none";

@@ -2,13 +2,12 @@
  * A real coturn (Debian's `turnserver`) on 127.0.0.1 for the end-to-end tests, configured for
  * the TURN REST API shared-secret scheme, with TURN over UDP, TCP and TLS (self-signed).
  */
-import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { createSocket } from "node:dgram";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { connect, createServer } from "node:net";
-import { join } from "node:path";
-import { freePort, spawnLogged, type Spawned } from "./process.ts";
+import { existsSync, readFileSync } from "node:fs";
+import { freeTcpUdpPort, throwAwayCertificate, turnAnswers, writeCoturnConfig } from "../../server/loopback-turn.ts";
+import { spawnLogged, type Spawned } from "./process.ts";
+
+export { freeTcpUdpPort };
 
 export const TURNSERVER = "/usr/bin/turnserver";
 
@@ -27,77 +26,6 @@ export interface Coturn {
   stop(): Promise<void>;
 }
 
-function tcpFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once("error", () => resolve(false));
-    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
-  });
-}
-
-function udpFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createSocket("udp4");
-    socket.once("error", () => {
-      socket.close();
-      resolve(false);
-    });
-    socket.bind(port, "127.0.0.1", () => socket.close(() => resolve(true)));
-  });
-}
-
-/**
- * A port free for both TCP and UDP. coturn binds with SO_REUSEPORT, so a stale instance would
- * silently share a port with a new one: a plain bind (without it) is refused instead, which is
- * the check made here, for each protocol.
- */
-export async function freeTcpUdpPort(avoid: number[] = []): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const port = await freePort();
-    if (avoid.includes(port)) continue;
-    if ((await tcpFree(port)) && (await udpFree(port))) return port;
-  }
-  throw new Error("no port free for both TCP and UDP on 127.0.0.1");
-}
-
-/** Sends a STUN Binding request over UDP; true when a matching success answer came back. */
-function stunBinding(port: number, timeoutMs: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createSocket("udp4");
-    const transaction = randomBytes(12);
-    const done = (ok: boolean) => {
-      clearTimeout(timer);
-      socket.removeAllListeners();
-      socket.on("error", () => {});
-      socket.close();
-      resolve(ok);
-    };
-    const timer = setTimeout(() => done(false), timeoutMs);
-    socket.on("error", () => done(false));
-    socket.on("message", (data) => {
-      // Binding success response (0x0101) with our transaction id.
-      if (data.length >= 20 && data.readUInt16BE(0) === 0x0101 && data.subarray(8, 20).equals(transaction)) done(true);
-    });
-    const header = Buffer.from([0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42]);
-    socket.send(Buffer.concat([header, transaction]), port, "127.0.0.1");
-  });
-}
-
-function tcpAccepts(port: number, timeoutMs: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: "127.0.0.1", port, timeout: timeoutMs });
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once("timeout", () => {
-      socket.destroy();
-      resolve(false);
-    });
-    socket.once("error", () => resolve(false));
-  });
-}
-
 /**
  * Starts coturn in `dir` (a fresh temporary folder: config, certificate, database, pid file).
  * `verbose` logs each request it processes with its username, such as
@@ -112,61 +40,17 @@ export async function startCoturn(dir: string, options: { secret?: string; realm
   // Relay ports above Linux's ephemeral range (32768-60999), in a window of their own per run.
   const minPort = 61_000 + Math.floor(Math.random() * 18) * 200;
 
-  const cert = join(dir, "cert.pem");
-  const key = join(dir, "key.pem");
-  execFileSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-keyout",
-      key,
-      "-out",
-      cert,
-      "-days",
-      "2",
-      "-subj",
-      "/CN=127.0.0.1",
-      "-addext",
-      "subjectAltName=IP:127.0.0.1",
-    ],
-    { stdio: "ignore", timeout: 20_000 },
-  );
-
-  const logFile = join(dir, "turnserver.log");
-  const config = join(dir, "turnserver.conf");
-  writeFileSync(
-    config,
-    [
-      "listening-ip=127.0.0.1",
-      "relay-ip=127.0.0.1",
-      `listening-port=${port}`,
-      `tls-listening-port=${tlsPort}`,
-      `min-port=${minPort}`,
-      `max-port=${minPort + 199}`,
-      // The browser's two peers are both on loopback: without this, permissions fail with 403.
-      "allow-loopback-peers",
-      "use-auth-secret",
-      `static-auth-secret=${secret}`,
-      `realm=${realm}`,
-      "fingerprint",
-      "no-cli",
-      "no-rfc5780",
-      "no-multicast-peers",
-      `cert=${cert}`,
-      `pkey=${key}`,
-      `userdb=${join(dir, "turndb")}`,
-      `pidfile=${join(dir, "turnserver.pid")}`,
-      `log-file=${logFile}`,
-      "simple-log",
-      "no-stdout-log",
-      ...(options.verbose ? ["verbose"] : []),
-      "",
-    ].join("\n"),
-  );
+  const certificate = throwAwayCertificate(dir, "openssl");
+  if (!certificate) throw new Error("openssl could not make a certificate for coturn's TLS");
+  const { config, logFile } = writeCoturnConfig({
+    dir,
+    port,
+    tlsPort,
+    certificate,
+    secret,
+    realm,
+    extra: [`min-port=${minPort}`, `max-port=${minPort + 199}`, ...(options.verbose ? ["verbose"] : [])],
+  });
 
   // turnserver itself, not a shell, so that stopping it stops coturn.
   const spawned: Spawned = spawnLogged(TURNSERVER, ["-c", config], { PATH: process.env.PATH }, dir);
@@ -175,8 +59,7 @@ export async function startCoturn(dir: string, options: { secret?: string; realm
   const deadline = Date.now() + 15_000;
   for (;;) {
     if (spawned.child.exitCode !== null) throw new Error(`turnserver exited with ${spawned.child.exitCode}:\n${log()}`);
-    const ready = (await stunBinding(port, 300)) && (await tcpAccepts(port, 300)) && (await tcpAccepts(tlsPort, 300));
-    if (ready) break;
+    if (await turnAnswers(port, [tlsPort])) break;
     if (Date.now() > deadline) {
       await spawned.stop();
       throw new Error(`turnserver did not answer on ${port}/${tlsPort} within 15 s:\n${log()}`);
@@ -189,7 +72,7 @@ export async function startCoturn(dir: string, options: { secret?: string; realm
     realm,
     port,
     tlsPort,
-    cert,
+    cert: certificate.cert,
     urls: {
       udp: `turn:127.0.0.1:${port}?transport=udp`,
       tcp: `turn:127.0.0.1:${port}?transport=tcp`,

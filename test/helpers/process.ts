@@ -24,18 +24,26 @@ export async function waitForHttp(url: string, timeoutMs: number, spawned?: Spaw
 
 /**
  * `npm start` as a child process, on a free port, with only PATH, HOME and `env`
- * (nothing leaks in from the test runner); resolves once `readyPath` answers.
+ * (nothing leaks in from the test runner); resolves once `readyPath` answers. Without a
+ * provider it answers STUN-only, as TURN_LOCAL_RELAY=off asks, unless `localRelay` lets it run
+ * its own coturn (server/local-relay.ts).
  */
 export async function startLocalServer(
   env: Record<string, string>,
-  options: { cwd?: string; readyPath?: string } = {},
+  options: { cwd?: string; readyPath?: string; localRelay?: boolean } = {},
 ): Promise<{ origin: string; server: Spawned }> {
   const port = await freePort();
   const tsx = join(ROOT, "node_modules/.bin/tsx");
   const server = spawnLogged(
     tsx,
     [join(ROOT, "server/start.ts")],
-    { PATH: process.env.PATH, HOME: process.env.HOME, ...env, PORT: String(port) },
+    {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      ...(options.localRelay ? {} : { TURN_LOCAL_RELAY: "off" }),
+      ...env,
+      PORT: String(port),
+    },
     options.cwd ?? ROOT,
   );
   const origin = `http://127.0.0.1:${port}`;

@@ -1,3 +1,4 @@
+import { createHmac } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { describe, expect, it, vi } from "vitest";
 import { handle, type HandleOptions } from "../../shared/handle.ts";
@@ -107,6 +108,31 @@ describe("handle", () => {
     const { body } = await call("/api/ice-servers", {}, { local: true });
     expect(body.provider).toBe("none");
     expect(body.iceServers).toEqual([{ urls: ["stun:stun.cloudflare.com:3478"] }]);
+  });
+
+  describe("npm start's own coturn (localRelay)", () => {
+    const RELAY_SECRET = secret("local-relay-secret-0123456789abcdefghijklmnop");
+    const localRelay = { secrets: [RELAY_SECRET], urls: ["turn:127.0.0.1:40000?transport=udp", "turn:127.0.0.1:40000?transport=tcp"] };
+    const REVOKING = { REVOKE_SIGNING_SECRET: secret("handle-revoke-signing-secret-0123456789") };
+
+    it("with no provider: its shared-secret credentials, marked local-relay, without a revoke token", async () => {
+      const { body } = await call("/api/ice-servers", REVOKING, { local: true, localRelay, now: () => 1_700_000_000_000 });
+      expect(body.provider).toBe("local-relay");
+      expect(body.revokeToken).toBeUndefined();
+      const [server] = body.iceServers;
+      expect(server.urls).toEqual(localRelay.urls);
+      expect(server.username).toMatch(/^1700086400:/);
+      expect(server.credential).toBe(createHmac("sha1", RELAY_SECRET).update(server.username).digest("base64"));
+      expect(JSON.stringify(body)).not.toContain(RELAY_SECRET);
+    });
+
+    it("not when a provider is configured, and never outside npm start", async () => {
+      const { fetch } = fakeFetch(cloudflareBody(["turn:cf.example:3478?transport=udp"]));
+      expect((await call("/api/ice-servers", ENV, { local: true, localRelay, fetch })).body.provider).toBe("cloudflare");
+      const { response, body } = await call("/api/ice-servers", {}, { localRelay });
+      expect(response.status).toBe(500);
+      expect(body.error.code).toBe("not_configured");
+    });
   });
 
   it("a half-configured provider is a 500 that names the missing variable, never the token", async () => {
