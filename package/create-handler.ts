@@ -31,7 +31,17 @@ export interface CreateHandlerOptions {
   fetch?: Fetch;
 }
 
-export type IceServersHandler = (request: Request) => Promise<Response>;
+/**
+ * What the app's framework knows about this one request. `clientIp`: the address of the peer
+ * the framework's server accepted the connection from (SvelteKit's `getClientAddress()`, Astro's
+ * `clientAddress`, Hono's `getConnInfo(c).remote.address`): a framework reads it from the socket,
+ * so no header can forge it. It wins over the `clientIp` option.
+ */
+export interface RequestFacts {
+  clientIp?: string;
+}
+
+export type IceServersHandler = (request: Request, facts?: RequestFacts) => Promise<Response>;
 
 // A mount point is a plain path: one leading slash, no trailing one, nothing a URL would rewrite.
 const BASE_PATH = /^(?:\/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)+$/;
@@ -47,12 +57,12 @@ export function createHandler(options: CreateHandlerOptions = {}): IceServersHan
   const basePath = checkBasePath(options.basePath ?? ICE_SERVERS_PATH);
   const { env = runtimeEnv, clientIp, ownOrigins, log, fetch } = options;
   const readEnv = typeof env === "function" ? env : () => env;
-  return (request) =>
+  return (request, facts) =>
     handle(request, readEnv(), {
       basePath,
       // The app's framework made the URL; its host is never what origins or routing trust here.
       urlFromRequestTarget: false,
-      clientIp: clientIp?.(request),
+      clientIp: facts?.clientIp || clientIp?.(request),
       ownOrigins: typeof ownOrigins === "function" ? ownOrigins(request) : ownOrigins,
       // Loaded only when REDIS_URL is set; it needs a runtime with TCP sockets (Node, Deno).
       redisStore,
