@@ -32,7 +32,7 @@ const cloudflareEnv = (fake: FakeReady) => ({
 });
 
 const sharedSecretEnv = () => ({
-  TURN_SHARED_SECRET: "bench-shared-secret",
+  TURN_SHARED_SECRET: "bench-shared-secret-0123456789abcdef",
   TURN_URLS:
     "stun:turn.example.com:3478,turn:turn.example.com:3478?transport=udp,turn:turn.example.com:443?transport=tcp,turns:turn.example.com:5349?transport=tcp",
 });

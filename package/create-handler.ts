@@ -7,6 +7,7 @@ import type { Env } from "../shared/config.ts";
 import { handle, ICE_SERVERS_PATH, type Logger } from "../shared/handle.ts";
 import type { Fetch } from "../shared/upstream/upstream.ts";
 import { redisStore } from "../node/redis-store.ts";
+import { platformClientIp } from "./platforms.ts";
 import { runtimeEnv } from "./runtime-env.ts";
 
 export interface CreateHandlerOptions {
@@ -15,9 +16,11 @@ export interface CreateHandlerOptions {
   /** The variables (see docs/configuration.md), or a function read on every request. Default: the runtime's environment. */
   env?: Env | (() => Env);
   /**
-   * The client's address, for the rate limit. Only a value the platform sets and a client cannot
-   * forge will do (`vercelClientIp`, `netlifyClientIp`); none is read by default, since an app
-   * reachable directly could be sent any header. Without it, only verified users are counted.
+   * The client's address, for the rate limit, where the platform does not give it. On Vercel,
+   * Netlify and Cloudflare the platform's own header is read (see platformClientIp) and this is not
+   * asked. Elsewhere only a value a client cannot forge will do (a proxy of yours that sets it);
+   * without one, every caller that is not a verified user shares one allowance: RATE_LIMIT for
+   * the whole app.
    */
   clientIp?: (request: Request) => string | undefined;
   /**
@@ -32,10 +35,11 @@ export interface CreateHandlerOptions {
 }
 
 /**
- * What the app's framework knows about this one request. `clientIp`: the address of the peer
- * the framework's server accepted the connection from (SvelteKit's `getClientAddress()`, Astro's
- * `clientAddress`, Hono's `getConnInfo(c).remote.address`): a framework reads it from the socket,
- * so no header can forge it. It wins over the `clientIp` option.
+ * What the app's framework knows about this one request. `clientIp`: the address of the peer its
+ * server accepted the connection from, read from the socket so that no header forges it
+ * (SvelteKit's `getClientAddress()` on adapter-node, Hono's `getConnInfo(c).remote.address` on
+ * @hono/node-server; not Astro's `clientAddress`, which takes X-Forwarded-For). The platform's own
+ * header wins over it on Vercel, Netlify and Cloudflare; it wins over the `clientIp` option.
  */
 export interface RequestFacts {
   clientIp?: string;
@@ -62,7 +66,8 @@ export function createHandler(options: CreateHandlerOptions = {}): IceServersHan
       basePath,
       // The app's framework made the URL; its host is never what origins or routing trust here.
       urlFromRequestTarget: false,
-      clientIp: facts?.clientIp || clientIp?.(request),
+      // The platform's own header first: there the socket's peer is the platform's proxy.
+      clientIp: platformClientIp(request) ?? (facts?.clientIp || clientIp?.(request)),
       ownOrigins: typeof ownOrigins === "function" ? ownOrigins(request) : ownOrigins,
       // Loaded only when REDIS_URL is set; it needs a runtime with TCP sockets (Node, Deno).
       redisStore,

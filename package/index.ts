@@ -1,6 +1,15 @@
 // The package's main entry: `import { createHandler } from "turn-vend"`.
 export { createHandler, type CreateHandlerOptions, type IceServersHandler, type RequestFacts } from "./create-handler.ts";
-export { netlifyClientIp, netlifyOwnOrigins, vercelClientIp, vercelOwnOrigins } from "./platforms.ts";
+export {
+  cloudflareClientIp,
+  detectPlatform,
+  netlifyClientIp,
+  netlifyOwnOrigins,
+  platformClientIp,
+  vercelClientIp,
+  vercelOwnOrigins,
+  type Platform,
+} from "./platforms.ts";
 export type { Env } from "../shared/config.ts";
 export type { Logger } from "../shared/handle.ts";
 export type { Fetch } from "../shared/upstream/upstream.ts";

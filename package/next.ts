@@ -1,20 +1,25 @@
 /**
  * Next.js App Router: `app/api/ice-servers/[[...slug]]/route.ts` holding
- * `export { GET, POST, OPTIONS } from "turn-vend/next";` serves the endpoint and its /revoke.
- * The environment is process.env; on Vercel (VERCEL set) the client's address and the
- * deployment's own origins come from what Vercel sets, elsewhere neither is trusted.
+ * `export { GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS } from "turn-vend/next";` serves the
+ * endpoint and its /revoke, answering every method
+ * Next.js routes to a route handler with the same JSON as every other host. The environment is
+ * process.env; the client's address comes from the platform's own header where createHandler
+ * finds one (Vercel, Netlify, Cloudflare), and on Vercel (VERCEL set) the deployment's own
+ * origins from Vercel's system variables.
  */
 import { createHandler } from "./create-handler.ts";
-import { vercelClientIp, vercelOwnOrigins } from "./platforms.ts";
-
-const onVercel = () => Boolean(globalThis.process?.env?.VERCEL);
+import { detectPlatform, vercelOwnOrigins } from "./platforms.ts";
 
 const handler = createHandler({
   env: () => globalThis.process?.env ?? {},
-  clientIp: (request) => (onVercel() ? vercelClientIp(request) : undefined),
-  ownOrigins: (request) => (onVercel() ? vercelOwnOrigins(request) : []),
+  ownOrigins: (request) => (detectPlatform() === "vercel" ? vercelOwnOrigins(request) : []),
 });
 
+// Next.js answers a method the file does not export with its own empty 405: every method it routes is here.
 export const GET = handler;
+export const HEAD = handler;
 export const POST = handler;
+export const PUT = handler;
+export const DELETE = handler;
+export const PATCH = handler;
 export const OPTIONS = handler;

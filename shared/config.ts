@@ -1,6 +1,6 @@
 import * as v from "valibot";
 import { configureAuth, type AuthConfig } from "./access/auth.ts";
-import { flag, integerBetween, readList, readVar, type Env } from "./env.ts";
+import { flag, integerBetween, MIN_SECRET_LENGTH, readList, readVar, type Env } from "./env.ts";
 import { ServiceError } from "./errors.ts";
 import { LOG_FORMATS, type LogFormat } from "./log.ts";
 import { configureOrigins, type OriginPolicy } from "./access/origins.ts";
@@ -70,9 +70,9 @@ function providersFrom(env: Env): ConfiguredProvider[] {
 
 function revokeSecretFrom(env: Env): string | undefined {
   const secret = readVar(env, "REVOKE_SIGNING_SECRET");
-  // HMAC-SHA256 keys shorter than its output weaken it; 32 characters of random text is the floor.
-  if (secret !== undefined && secret.length < 32)
-    throw new ServiceError("invalid_config", "REVOKE_SIGNING_SECRET must be at least 32 characters");
+  // HMAC-SHA256 keys shorter than its output weaken it.
+  if (secret !== undefined && secret.length < MIN_SECRET_LENGTH)
+    throw new ServiceError("invalid_config", `REVOKE_SIGNING_SECRET must be at least ${MIN_SECRET_LENGTH} characters`);
   return secret;
 }
 

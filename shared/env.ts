@@ -19,6 +19,13 @@ export function readList(env: Env, name: string): string[] {
 }
 
 /**
+ * The floor for every secret that is text: 32 characters of random text (openssl rand -hex 16 is
+ * 32 hex digits, 128 bits) cannot be guessed, online or offline. It cannot tell a random secret
+ * from a 32-character password, so the docs say to generate them.
+ */
+export const MIN_SECRET_LENGTH = 32;
+
+/**
  * A comma list of secrets. Commas separate, so no secret can hold one; and so that
  * a secret that does is not split silently into two weaker ones, an empty entry or
  * one with whitespace at either end (", " is how a split phrase looks) is refused.

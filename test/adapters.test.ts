@@ -4,7 +4,7 @@
  */
 import { createHmac } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import vercel from "../api/ice-servers.ts";
 import netlify, { config as netlifyConfig } from "../functions/ice-servers.mts";
 import { ICE_SERVERS_PATH, REVOKE_PATH } from "../shared/handle.ts";
@@ -99,5 +99,28 @@ describe("shared-secret credentials through the Node adapters", () => {
     } finally {
       restore();
     }
+  });
+});
+
+describe("Cloudflare Worker adapter", () => {
+  it("counts a request without CF-Connecting-IP under the allowance all such requests share, never not at all", async () => {
+    // A fresh core: the shared allowance belongs to the process.
+    vi.resetModules();
+    const worker = (await import("../workers/ice-servers.ts")).default;
+    const bindings = {
+      TURN_SHARED_SECRET: secret("adapter-worker-shared-secret-0123456789"),
+      TURN_URLS: "turn:turn.example.test:3478",
+      RATE_LIMIT: "2/60s",
+    };
+    const statuses: number[] = [];
+    for (let i = 1; i <= 3; i += 1) {
+      const forged = `198.51.100.${i}`;
+      const request = new Request("https://turn.example.workers.dev/api/ice-servers", { headers: { "x-forwarded-for": forged } });
+      statuses.push((await worker.fetch(request, bindings)).status);
+    }
+    expect(statuses).toEqual([200, 200, 429]);
+    // Cloudflare's own header still counts each caller on its own.
+    const named = new Request("https://turn.example.workers.dev/api/ice-servers", { headers: { "cf-connecting-ip": "203.0.113.70" } });
+    expect((await worker.fetch(named, bindings)).status).toBe(200);
   });
 });

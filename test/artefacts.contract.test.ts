@@ -122,7 +122,7 @@ describe("the packages loaded only when configured are shipped", () => {
   async function jwtAndRedis(start: (env: Record<string, string>) => Promise<EntryPoint>, who: string) {
     const entry = await start({
       // The shared-secret provider answers without an upstream call: this run is about the packages.
-      TURN_SHARED_SECRET: secret("artefact-shared-secret-Kd83hLq0"),
+      TURN_SHARED_SECRET: secret("artefact-shared-secret-Kd83hLq0Wz5"),
       TURN_URLS: "turn:turn.example.com:3478?transport=udp",
       AUTH_MODE: "jwt",
       AUTH_JWT_SECRET: JWT_SECRET,

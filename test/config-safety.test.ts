@@ -108,6 +108,22 @@ export const unsafeCases: UnsafeCase[] = [
     "ALLOWED_ORIGINS",
     [],
   ],
+  [
+    "a one-character shared secret",
+    { TURN_PROVIDERS: "shared-secret", TURN_SHARED_SECRET: "x", TURN_URLS: "turn:turn.example.test:3478" },
+    "TURN_SHARED_SECRET",
+    [],
+  ],
+  [
+    "a 31-character shared secret kept for a rotation, behind a strong one",
+    {
+      TURN_PROVIDERS: "shared-secret",
+      TURN_SHARED_SECRET: `${STRONG_TOKEN},${WEAK_SECRET}${"7".repeat(16)}`,
+      TURN_URLS: "turn:turn.example.test:3478",
+    },
+    "TURN_SHARED_SECRET",
+    [STRONG_TOKEN, WEAK_SECRET],
+  ],
   ["a wildcard origin over a hosting platform", { ALLOWED_ORIGINS: "https://*.github.io" }, "ALLOWED_ORIGINS", []],
   [
     "Cloudflare's API base over plain http://",
@@ -179,7 +195,15 @@ describe("unsafe configuration through the functions", () => {
   }
 
   it("serves with strong secrets, so the cases above fail for their own reason", async () => {
-    for (const env of [{ AUTH_MODE: "bearer", AUTH_BEARER_TOKENS: `${STRONG_TOKEN},${STRONG_TOKEN.toUpperCase()}` }]) {
+    const strong: Record<string, string>[] = [
+      { AUTH_MODE: "bearer", AUTH_BEARER_TOKENS: `${STRONG_TOKEN},${STRONG_TOKEN.toUpperCase()}` },
+      {
+        TURN_PROVIDERS: "shared-secret",
+        TURN_SHARED_SECRET: `${STRONG_TOKEN},${"7".repeat(32)}`,
+        TURN_URLS: "turn:turn.example.test:3478",
+      },
+    ];
+    for (const env of strong) {
       useEnv(env);
       const response = await vercel.fetch(
         new Request("https://turn.example.com/api/ice-servers", { headers: { authorization: `Bearer ${STRONG_TOKEN}` } }),

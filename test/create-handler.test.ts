@@ -3,10 +3,11 @@
  * The packed package runs the same code from plain Node (package.test.ts) and in a Next.js
  * app under the whole contract (next.contract.test.ts).
  */
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { createHandler, netlifyClientIp, netlifyOwnOrigins, vercelClientIp, vercelOwnOrigins } from "../package/index.ts";
 import * as next from "../package/next.ts";
 import { useProcessEnv } from "./helpers/env.ts";
+import { captureLog, quietLog } from "./helpers/log.ts";
 import { secret } from "./helpers/secrets.ts";
 
 const SECRET = secret("create-handler-shared-secret-0123456789");
@@ -14,6 +15,15 @@ const ENV = { TURN_SHARED_SECRET: SECRET, TURN_URLS: "turn:turn.example.test:347
 const APP = "https://app.example.com";
 
 const get = (path: string, headers: Record<string, string> = {}) => new Request(`${APP}${path}`, { headers });
+/**
+ * createHandler from a fresh copy of the package's modules: the shared allowance and its
+ * once-only log line belong to the process, and earlier requests here would have spent them.
+ */
+async function freshCreateHandler(): Promise<typeof createHandler> {
+  vi.resetModules();
+  return (await import("../package/index.ts")).createHandler;
+}
+
 const code = async (response: Response) => (await response.json()).error.code;
 
 let restore: (() => void) | undefined;
@@ -77,7 +87,8 @@ describe("createHandler", () => {
     expect((await createHandler({ env: ENV, ownOrigins: () => [APP] })(fromApp.clone())).status).toBe(200);
   });
 
-  it("counts callers by the address clientIp gives, and by none without it", async () => {
+  it("counts callers by the address clientIp gives, and all callers together without it", async () => {
+    restore = useProcessEnv({ VERCEL: undefined, NETLIFY: undefined });
     const env = { ...ENV, RATE_LIMIT: "1/60s" };
     const counted = createHandler({ env, clientIp: netlifyClientIp });
     const from = (ip: string) => get("/api/ice-servers", { "x-nf-client-connection-ip": ip });
@@ -85,9 +96,58 @@ describe("createHandler", () => {
     expect(await code(await counted(from("198.51.100.77")))).toBe("rate_limited");
     expect((await counted(from("198.51.100.78"))).status).toBe(200);
 
-    const uncounted = createHandler({ env });
-    expect((await uncounted(from("198.51.100.79"))).status).toBe(200);
-    expect((await uncounted(from("198.51.100.79"))).status).toBe(200);
+    // Off any platform and with no clientIp, a header names nobody: one allowance for everyone,
+    // and the operator is told so once.
+    const log = captureLog();
+    const shared = (await freshCreateHandler())({ env: { ...env, RATE_LIMIT: "2/60s" }, log });
+    expect((await shared(from("198.51.100.79"))).status).toBe(200);
+    expect((await shared(from("198.51.100.80"))).status).toBe(200);
+    expect(await code(await shared(from("198.51.100.81")))).toBe("rate_limited");
+    expect(log.lines.filter((line) => line.includes("share one RATE_LIMIT allowance"))).toHaveLength(1);
+    const json = captureLog();
+    const sharedJson = (await freshCreateHandler())({ env: { ...env, LOG_FORMAT: "json" }, log: json });
+    await sharedJson(from("198.51.100.82"));
+    await sharedJson(from("198.51.100.83"));
+    const events = json.lines.map((line) => JSON.parse(line)).filter((entry) => entry.type === "operator");
+    expect(events).toEqual([expect.objectContaining({ level: "warn", event: "rate_limit_shared" })]);
+  });
+
+  it("reads the client address from the platform's own header, only on that platform", async () => {
+    const env = { ...ENV, RATE_LIMIT: "1/60s" };
+    const ask = (handler: ReturnType<typeof createHandler>, headers: Record<string, string>) =>
+      handler(get("/api/ice-servers", headers)).then((response) => response.status);
+    restore = useProcessEnv({ VERCEL: "1", NETLIFY: undefined });
+    const onVercel = createHandler({ env, clientIp: () => "192.0.2.200" });
+    expect(await ask(onVercel, { "x-real-ip": "203.0.113.60" })).toBe(200);
+    expect(await ask(onVercel, { "x-real-ip": "203.0.113.61" })).toBe(200);
+    expect(await ask(onVercel, { "x-real-ip": "203.0.113.61" })).toBe(429);
+    restore();
+    restore = useProcessEnv({ VERCEL: undefined, NETLIFY: "true" });
+    const onNetlify = (await freshCreateHandler())({ env, log: quietLog() });
+    expect(await ask(onNetlify, { "x-nf-client-connection-ip": "203.0.113.62" })).toBe(200);
+    expect(await ask(onNetlify, { "x-nf-client-connection-ip": "203.0.113.63" })).toBe(200);
+    // Vercel's header means nothing on Netlify.
+    expect(await ask(onNetlify, { "x-real-ip": "203.0.113.64" })).toBe(200);
+    expect(await ask(onNetlify, { "x-real-ip": "203.0.113.65" })).toBe(429);
+  });
+
+  it("allows a page of the app's own origin by the browser's Sec-Fetch-Site, and still refuses another site", async () => {
+    restore = useProcessEnv({ VERCEL: undefined, NETLIFY: undefined });
+    const handler = createHandler({ env: ENV });
+    const post = (headers: Record<string, string>) =>
+      handler(
+        new Request(`${APP}/api/ice-servers`, {
+          method: "POST",
+          headers: { "content-type": "application/json", ...headers },
+          body: '{"ttl":60}',
+        }),
+      );
+    expect((await post({ origin: APP, "sec-fetch-site": "same-origin" })).status).toBe(200);
+    expect(await code(await post({ origin: APP }))).toBe("origin_not_allowed");
+    expect(await code(await post({ origin: "https://evil.example", "sec-fetch-site": "cross-site" }))).toBe("origin_not_allowed");
+    expect(await code(await post({ origin: "https://app.example.com.evil.example", "sec-fetch-site": "same-site" }))).toBe(
+      "origin_not_allowed",
+    );
   });
 });
 
@@ -122,6 +182,20 @@ describe("turn-vend/next", () => {
     );
     expect((await post.json()).ttl).toBe(30);
     expect((await next.OPTIONS(new Request(`${APP}/api/ice-servers`, { method: "OPTIONS" }))).status).toBe(204);
+  });
+
+  it("answers every method Next.js routes to a route handler with the JSON contract", async () => {
+    restore = useProcessEnv({ ...ENV, VERCEL: undefined });
+    for (const [method, route] of [
+      ["HEAD", next.HEAD],
+      ["PUT", next.PUT],
+      ["DELETE", next.DELETE],
+      ["PATCH", next.PATCH],
+    ] as const) {
+      const answer = await route(new Request(`${APP}/api/ice-servers`, { method }));
+      expect([method, answer.status, answer.headers.get("allow")]).toEqual([method, 405, "GET, POST, OPTIONS"]);
+      if (method !== "HEAD") expect(await code(answer)).toBe("method_not_allowed");
+    }
   });
 
   it("trusts Vercel's headers and system variables only on Vercel", async () => {

@@ -115,6 +115,61 @@ describe("the installed package, from plain Node ESM", () => {
     expect(client).toBe("function");
   });
 
+  it("counts every caller with its defaults, off any platform: anonymous ones and failed tokens share one allowance, said once", async () => {
+    // No clientIp, no platform: before, nobody was counted, and guessing tokens was unlimited.
+    // Each case in a process of its own, as the shared allowance is the process's.
+    const statuses = async (extraEnv: Record<string, string>, count: number, headers: Record<string, string> = {}) => {
+      const script = `
+        import { createHandler } from "turn-vend";
+        const lines = [];
+        const log = { warn: (line) => lines.push(line), error: (line) => lines.push(line) };
+        const env = { TURN_SHARED_SECRET: ${JSON.stringify(SECRET)}, TURN_URLS: "turn:turn.example.test:3478", RATE_LIMIT: "3/60s", ...${JSON.stringify(extraEnv)} };
+        const handler = createHandler({ env, log });
+        const statuses = [];
+        for (let i = 1; i <= ${count}; i += 1) {
+          // Headers a client could forge name nobody off the platforms that set them.
+          const forged = "198.51.100." + i;
+          const headers = { "x-real-ip": forged, "x-forwarded-for": forged, "x-nf-client-connection-ip": forged, "cf-connecting-ip": forged };
+          const response = await handler(new Request("http://app.test/api/ice-servers", { headers: { ...headers, ...${JSON.stringify(headers)} } }));
+          statuses.push(response.status);
+        }
+        console.log(JSON.stringify({ statuses, lines }));
+      `;
+      const { stdout } = await run(process.execPath, ["--input-type=module", "-e", script], { cwd: app, env: { PATH: process.env.PATH } });
+      return JSON.parse(stdout) as { statuses: number[]; lines: string[] };
+    };
+    const anonymous = await statuses({}, 6);
+    expect(anonymous.statuses).toEqual([200, 200, 200, 429, 429, 429]);
+    expect(anonymous.lines.filter((line) => line.includes("share one RATE_LIMIT allowance"))).toHaveLength(1);
+    const guesses = await statuses({ AUTH_MODE: "bearer", AUTH_BEARER_TOKENS: "b".repeat(40) }, 8, { authorization: "Bearer wrong" });
+    expect(guesses.statuses).toEqual([401, 401, 401, 429, 429, 429, 429, 429]);
+  });
+
+  it("serves a same-origin POST from the app's own page by its Sec-Fetch-Site, and refuses another site's", async () => {
+    const posts = `
+      import { createHandler } from "turn-vend";
+      const handler = createHandler({ env: { TURN_SHARED_SECRET: ${JSON.stringify(SECRET)}, TURN_URLS: "turn:turn.example.test:3478" }, log: { warn() {}, error() {} } });
+      const post = (headers) => handler(new Request("https://app.test/api/ice-servers", { method: "POST", headers: { "content-type": "application/json", ...headers }, body: '{"ttl":60}' }));
+      const answers = [];
+      for (const headers of [
+        { origin: "https://app.test", "sec-fetch-site": "same-origin" },
+        { origin: "https://evil.example", "sec-fetch-site": "cross-site" },
+        { origin: "https://app.test" },
+      ]) {
+        const response = await post(headers);
+        answers.push([response.status, response.status === 200 ? (await response.json()).ttl : (await response.json()).error.code]);
+      }
+      console.log(JSON.stringify(answers));
+    `;
+    const { stdout } = await run(process.execPath, ["--input-type=module", "-e", posts], { cwd: app, env: { PATH: process.env.PATH } });
+    expect(JSON.parse(stdout)).toEqual([
+      [200, 60],
+      [403, "origin_not_allowed"],
+      // No Fetch Metadata: today's rules, under which an origin must be named.
+      [403, "origin_not_allowed"],
+    ]);
+  });
+
   it("runs in Deno from the same install, reading Deno's environment by default", async () => {
     writeFileSync(
       join(app, "deno-check.mjs"),

@@ -73,7 +73,7 @@ const WORKING: Record<ProviderId, Record<string, string>[]> = {
     { METERED_APP: "demo", METERED_SECRET_KEY: "s" },
     { METERED_APP: "demo", METERED_API_KEY: "a", METERED_REGION: "global" },
   ],
-  "shared-secret": [{ TURN_SHARED_SECRET: "s", TURN_URLS: "turn:t.example" }],
+  "shared-secret": [{ TURN_SHARED_SECRET: "registry-shared-secret-0123456789abcdef", TURN_URLS: "turn:t.example" }],
   twilio: [
     { TWILIO_ACCOUNT_SID: TWILIO_SID, TWILIO_AUTH_TOKEN: "t" },
     { TWILIO_ACCOUNT_SID: TWILIO_SID, TWILIO_API_KEY_SID: `SK${"0".repeat(32)}`, TWILIO_API_KEY_SECRET: "s" },

@@ -38,7 +38,7 @@ const env = (extra: Record<string, string> = {}) => ({
   CLOUDFLARE_TURN_API_BASE: cloudflare.apiBase,
   METERED_APP: metered.origin,
   METERED_SECRET_KEY: METERED_SECRET,
-  TURN_SHARED_SECRET: "shared-secret-value",
+  TURN_SHARED_SECRET: "shared-secret-value-0123456789abcdef",
   TURN_URLS: "turn:turn.example.test:3478",
   TURN_PROVIDERS: "cloudflare",
   REVOKE_SIGNING_SECRET: SIGNING,

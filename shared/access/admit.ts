@@ -32,6 +32,24 @@ export interface AccessOptions extends Pick<HandleOptions, "clientIp" | "local" 
 
 const memory = memoryStore();
 const overLimit = overLimitCallers();
+
+/**
+ * The key of every caller whose address the host cannot know: together they get RATE_LIMIT once,
+ * the whole app's allowance. Not counting them would make the endpoint a free faucet wherever the
+ * app forgot (or could not give) the client's address.
+ */
+export const SHARED_KEY = "shared";
+let sharedReported = false;
+
+/** Says once per instance that callers are counted together, and how to count them one by one. */
+function reportShared(log: Pick<Logger, "warn">): void {
+  if (sharedReported) return;
+  sharedReported = true;
+  log.warn(
+    "no client address is known for this request: callers without a verified user share one RATE_LIMIT allowance for the whole app (failed authentication included); give the host's client address (createHandler's clientIp) to count each caller on its own (logged once)",
+    { event: "rate_limit_shared" },
+  );
+}
 const upstashStores = new Map<string, RateLimitStore>();
 
 function storeFor(choice: StoreChoice, fallback: StoreChoice | undefined, config: AccessConfig, options: AccessOptions): RateLimitStore {
@@ -67,11 +85,14 @@ export function checkOrigin(
   facts: Pick<HandleOptions, "ownOrigins" | "local">,
 ): Record<string, string> {
   const origin = requestOrigin(request);
+  // The browser's own word that the page calling is on this very origin: a script cannot set a
+  // Sec- header, and anything else could forge Origin just as well (see docs/security.md).
+  const site = request.headers.get("sec-fetch-site")?.trim().toLowerCase();
+  if (site === "same-origin") return {};
   if (!origin) {
     // Browsers send no Origin on no-cors GETs (<img>, <script>) or navigations, but Fetch
     // Metadata still says another site asked. No Sec-Fetch-Site: a non-browser client, or an
-    // old browser; "none": the address bar; "same-origin": our own page.
-    const site = request.headers.get("sec-fetch-site")?.trim().toLowerCase();
+    // old browser; "none": the address bar.
     if (site === "cross-site" || site === "same-site") {
       throw new ServiceError(
         "origin_not_allowed",
@@ -101,7 +122,8 @@ export function preflight(methods: readonly string[]): Response {
 
 /**
  * Authenticates the caller and counts the request against the caller's allowance:
- * the verified user when there is one, else the client's address. A failed
+ * the verified user when there is one, else the client's address, else the allowance all
+ * callers without a known address share (SHARED_KEY). A failed
  * authentication is counted against the address too, so guessing tokens ends in 429.
  * A caller this instance saw go over its allowance is refused until the Retry-After it
  * was given without asking the store again (an address before its token is even read):
@@ -115,7 +137,7 @@ export async function admit(
 ): Promise<{ caller: Caller; headers: Record<string, string> }> {
   const rule = config.rateLimit.rule;
   if (!rule) return { caller: await authenticate(request, config.auth), headers: {} };
-  const address = options.clientIp ? `ip:${addressKey(options.clientIp)}` : undefined;
+  const address = options.clientIp ? `ip:${addressKey(options.clientIp)}` : SHARED_KEY;
   // Noted under the rule it broke, so that a new RATE_LIMIT applies at once.
   const noteFor = (key: string) => `${rule.limit}/${rule.windowMs}:${key}`;
   const refuseIfNoted = (key: string) => {
@@ -124,6 +146,7 @@ export async function admit(
   };
   const count = async (key: string) => {
     refuseIfNoted(key);
+    if (key === SHARED_KEY) reportShared(options.log);
     const store = storeFor(config.rateLimit.store, config.rateLimit.fallbackStore, config, options);
     try {
       return await checkRateLimit(key, { ...config.rateLimit, rule }, store, options.log);
@@ -135,20 +158,18 @@ export async function admit(
     }
   };
   // Before the token is read, so that guessing costs no verification either.
-  if (address && config.auth.mode !== "none") refuseIfNoted(address);
+  if (config.auth.mode !== "none") refuseIfNoted(address);
   let caller: Caller;
   try {
     caller = await authenticate(request, config.auth);
   } catch (error) {
     // A wrong or missing token spends the address's own allowance, the one RATE_LIMIT sets:
     // past it the answer is 429, not 401, and says nothing of whether the guess was right.
-    if (address && error instanceof ServiceError && error.code === "unauthorized") {
+    if (error instanceof ServiceError && error.code === "unauthorized") {
       Object.assign(error.headers, (await count(address)).headers);
     }
     throw error;
   }
   const key = caller.user !== undefined ? `user:${caller.user}` : address;
-  // Without a user or an address there is nothing to count by; every adapter here passes the address.
-  if (!key) return { caller, headers: {} };
   return { caller, headers: (await count(key)).headers };
 }

@@ -1,7 +1,7 @@
 import type { JWTVerifyGetKey } from "jose";
 import * as v from "valibot";
 import { cappedFetch } from "../upstream/capped-body.ts";
-import { secureUrl, readSecretList, readVar, type Env } from "../env.ts";
+import { MIN_SECRET_LENGTH, secureUrl, readSecretList, readVar, type Env } from "../env.ts";
 import { ServiceError } from "../errors.ts";
 import { isKeySetFailure, KeySetBackoff, remoteKeySet } from "./jwks.ts";
 
@@ -39,9 +39,8 @@ async function keySetFor(url: string): Promise<JWTVerifyGetKey> {
   return keySet;
 }
 
-// 32 characters of random text (openssl rand -hex 16 is 32 hex digits, 128 bits) cannot be guessed
-// online; the Authorization header carries printable ASCII only, so a token with anything else never matches.
-const MIN_BEARER_TOKEN_LENGTH = 32;
+// The Authorization header carries printable ASCII only, so a token with anything else never matches.
+const MIN_BEARER_TOKEN_LENGTH = MIN_SECRET_LENGTH;
 // RFC 7518 §3.2: an HS256 key must be at least as long as the hash, 256 bits.
 const MIN_HS256_SECRET_BYTES = 32;
 

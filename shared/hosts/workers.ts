@@ -20,10 +20,14 @@ export function workersEnv(bindings: Record<string, unknown>): Env {
 /**
  * Cloudflare sets CF-Connecting-IP at its edge, replacing whatever the client sent, so it is
  * the one client-address header a Worker can trust (X-Forwarded-For keeps the client's hops).
+ * Without it (a request Cloudflare did not route, as under some local tools) the core counts the
+ * caller under the shared allowance.
  */
+export const workersClientIp = (headers: Headers): string | undefined => headers.get("cf-connecting-ip")?.trim() || undefined;
+
 export function workersHostFacts(request: Request): HandleOptions {
   return {
-    clientIp: request.headers.get("cf-connecting-ip")?.trim() || undefined,
+    clientIp: workersClientIp(request.headers),
     ownOrigins: routedOrigin(request.headers),
   };
 }

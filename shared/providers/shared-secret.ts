@@ -1,4 +1,4 @@
-import { readList, readSecretList, type Env } from "../env.ts";
+import { MIN_SECRET_LENGTH, readList, readSecretList, type Env } from "../env.ts";
 import { ServiceError } from "../errors.ts";
 import { base64, hmacKey } from "../hmac.ts";
 import { parseIceUrl, type IceServer } from "../ice-urls.ts";
@@ -21,6 +21,15 @@ function configureSharedSecret(env: Env): SharedSecretConfig | undefined {
   if (secrets.length === 0)
     throw new ServiceError("not_configured", "TURN_SHARED_SECRET is not set, but TURN_URLS is: set both or neither");
   if (urls.length === 0) throw new ServiceError("not_configured", "TURN_URLS is not set, but TURN_SHARED_SECRET is: set both or neither");
+  // Every answer carries HMAC-SHA1(secret, username) beside its username: an offline oracle for
+  // the secret, which mints credentials of any lifetime. The floor puts it beyond guessing.
+  const short = secrets.findIndex((secret) => secret.length < MIN_SECRET_LENGTH);
+  if (short >= 0) {
+    throw new ServiceError(
+      "invalid_config",
+      `TURN_SHARED_SECRET entry ${short + 1} must be at least ${MIN_SECRET_LENGTH} characters (generate it: openssl rand -hex 32)`,
+    );
+  }
   const bad = urls.findIndex((url) => !parseIceUrl(url));
   if (bad >= 0) {
     throw new ServiceError("invalid_config", `TURN_URLS entry ${bad + 1} is not a stun:, turn: or turns: URL`);

@@ -25,7 +25,7 @@ const CLOUDFLARE_ENV = { CLOUDFLARE_TURN_KEY_ID: "k", CLOUDFLARE_TURN_KEY_API_TO
 const METERED_ENV = { METERED_APP: "demo", METERED_SECRET_KEY: "s" };
 const METERED_REGION_ENV = { ...METERED_ENV, METERED_REGION: "europe" };
 const SHARED_ENV = {
-  TURN_SHARED_SECRET: "s",
+  TURN_SHARED_SECRET: "compact-shared-secret-0123456789abcdef",
   TURN_URLS:
     "stun:t.example:3478,turn:t.example:3478?transport=udp,turn:t.example:3478?transport=tcp,turn:t.example:80?transport=tcp,turns:t.example:5349?transport=tcp,turns:t.example:443?transport=tcp",
 };

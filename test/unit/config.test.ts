@@ -6,7 +6,7 @@ import { secret } from "../helpers/secrets.ts";
 
 const failure = (env: Record<string, string>) => thrownBy(() => parseConfig(env));
 
-const SECRET = secret("tok-Secret-Value-9f8e7d6c5b4a");
+const SECRET = secret("tok-Secret-Value-9f8e7d6c5b4a3210fedcba");
 
 describe("parseConfig", () => {
   it("applies the documented defaults", () => {
@@ -267,10 +267,14 @@ describe("the provider chain's configuration", () => {
 
   it("infers the order cloudflare, metered, shared-secret from what is configured", () => {
     expect(order(ALL)).toEqual(["cloudflare", "metered", "shared-secret"]);
-    expect(order({ TURN_SHARED_SECRET: "s", TURN_URLS: "turn:t.example", METERED_APP: "demo", METERED_API_KEY: "k" })).toEqual([
-      "metered",
-      "shared-secret",
-    ]);
+    expect(
+      order({
+        TURN_SHARED_SECRET: "order-shared-secret-0123456789abcdef",
+        TURN_URLS: "turn:t.example",
+        METERED_APP: "demo",
+        METERED_API_KEY: "k",
+      }),
+    ).toEqual(["metered", "shared-secret"]);
   });
 
   it("follows TURN_PROVIDERS, and uses only the providers it lists", () => {

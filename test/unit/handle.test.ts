@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { handle, type HandleOptions } from "../../shared/handle.ts";
 import { captureLog } from "../helpers/log.ts";
 import { secret } from "../helpers/secrets.ts";
@@ -189,14 +189,21 @@ describe("handle", () => {
     expect(body.error.code).toBe("invalid_request");
   });
 
-  it("counts a caller by address, and does not count one with neither a user nor an address", async () => {
+  it("counts a caller by address, and callers with neither a user nor an address together, under one shared allowance", async () => {
     const { fetch } = fakeFetch(cloudflareBody(["stun:a.example"]));
+    // A fresh core: the shared allowance belongs to the process, and earlier tests spent some of it.
+    vi.resetModules();
+    const fresh = (await import("../../shared/handle.ts")).handle;
+    const call = async (path: string, env: Record<string, string>, options: HandleOptions) => {
+      const response = await fresh(new Request(`https://site.example${path}`), env, options);
+      return { response, body: await response.json() };
+    };
     const limited = { ...ENV, RATE_LIMIT: "1/60s" };
-    for (let i = 0; i < 2; i += 1) {
-      const { response } = await call("/api/ice-servers", limited, { fetch });
-      expect(response.status).toBe(200);
-      expect(response.headers.get("ratelimit-limit")).toBeNull();
-    }
+    const first = await call("/api/ice-servers", limited, { fetch, log: captureLog() });
+    expect([first.response.status, first.response.headers.get("ratelimit-limit")]).toEqual([200, "1"]);
+    // Another anonymous caller, as far as anyone can tell: the same allowance, now spent.
+    const second = await call("/api/ice-servers", limited, { fetch, log: captureLog() });
+    expect([second.response.status, second.body.error.code]).toEqual([429, "rate_limited"]);
     const options = { fetch, clientIp: "203.0.113.50" };
     expect((await call("/api/ice-servers", limited, options)).response.status).toBe(200);
     expect((await call("/api/ice-servers", limited, options)).response.status).toBe(429);

@@ -6,6 +6,8 @@ import { turnRestCredential, turnRestUsername } from "../../shared/providers/sha
 import { secret } from "../helpers/secrets.ts";
 import { thrownBy } from "../helpers/service-error.ts";
 
+const CURRENT = secret("current-shared-secret-0123456789abcdef");
+
 // Computed independently of the code under test, with Node's own HMAC.
 const expected = (secret: string, username: string) => createHmac("sha1", secret).update(username).digest("base64");
 
@@ -25,7 +27,7 @@ describe("TURN REST API credentials (coturn use-auth-secret)", () => {
   it("issues from the environment alone, stamping expiry and identity, signing with the first secret", async () => {
     const now = Date.UTC(2031, 5, 1);
     const env = {
-      TURN_SHARED_SECRET: "current-secret,previous-secret",
+      TURN_SHARED_SECRET: `${CURRENT},previous-secret-0123456789abcdefghij`,
       TURN_URLS: "stun:turn.example.test:3478, turn:turn.example.test:3478?transport=udp, turns:turn.example.test:443?transport=tcp",
     };
     const response = await handle(new Request("https://site.example/api/ice-servers?ttl=600"), env, { now: () => now });
@@ -39,11 +41,11 @@ describe("TURN REST API credentials (coturn use-auth-secret)", () => {
     const [expiry, identity] = turn.username.split(":");
     expect(Number(expiry)).toBe(now / 1000 + 600);
     expect(identity).toMatch(/^[0-9a-f-]{36}$/);
-    expect(turn.credential).toBe(expected("current-secret", turn.username));
+    expect(turn.credential).toBe(expected(CURRENT, turn.username));
   });
 
   it("gives every request its own identity", async () => {
-    const env = { TURN_SHARED_SECRET: "s", TURN_URLS: "turn:t.example.test" };
+    const env = { TURN_SHARED_SECRET: CURRENT, TURN_URLS: "turn:t.example.test" };
     const names = new Set<string>();
     for (let i = 0; i < 5; i += 1) {
       const body = await (await handle(new Request("https://site.example/api/ice-servers"), env)).json();
@@ -52,7 +54,7 @@ describe("TURN REST API credentials (coturn use-auth-secret)", () => {
     expect(names.size).toBe(5);
   });
 
-  const HALF_SECRET = secret("shared-half-config-Secret-4k7Q");
+  const HALF_SECRET = secret("shared-half-config-Secret-4k7Q9Lm2");
   it.each([
     [{ TURN_SHARED_SECRET: HALF_SECRET }, "not_configured", "TURN_URLS is not set"],
     [{ TURN_URLS: "turn:t.example" }, "not_configured", "TURN_SHARED_SECRET is not set"],
@@ -68,6 +70,17 @@ describe("TURN REST API credentials (coturn use-auth-secret)", () => {
       { TURN_SHARED_SECRET: `${HALF_SECRET},,${HALF_SECRET}`, TURN_URLS: "turn:t.example" },
       "invalid_config",
       "TURN_SHARED_SECRET entry 2 is empty",
+    ],
+    // Every answer carries HMAC-SHA1(secret, username): an offline oracle, so a short secret is refused.
+    [
+      { TURN_SHARED_SECRET: "x", TURN_URLS: "turn:t.example" },
+      "invalid_config",
+      "TURN_SHARED_SECRET entry 1 must be at least 32 characters",
+    ],
+    [
+      { TURN_SHARED_SECRET: `${HALF_SECRET},${"y".repeat(31)}`, TURN_URLS: "turn:t.example" },
+      "invalid_config",
+      "TURN_SHARED_SECRET entry 2 must be at least 32 characters",
     ],
   ])("refuses a half or bad configuration %j", (env, code, message) => {
     const error = thrownBy(() => parseConfig(env));
