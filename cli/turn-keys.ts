@@ -339,7 +339,9 @@ try {
   process.exitCode = await main(process.argv.slice(2));
 } catch (error) {
   const { code, message } = exitCodeOf(error);
-  const lines = redact(message).split("\n").map((cell) => printable(cell));
+  const lines = redact(message)
+    .split("\n")
+    .map((line) => printable(line));
   process.stderr.write(`turn-keys: ${lines.join("\n")}\n`);
   process.exitCode = code;
 }

@@ -45,7 +45,17 @@ export interface RequestFacts {
   clientIp?: string;
 }
 
-export type IceServersHandler = (request: Request, facts?: RequestFacts) => Promise<Response>;
+/**
+ * `facts` also takes any object, so that the handler can be handed as it is to a server that
+ * passes something of its own second (Next.js its route context, Deno.serve its connection info,
+ * Bun its server): only a string `clientIp` in it is read.
+ */
+export type IceServersHandler = (request: Request, facts?: RequestFacts | object) => Promise<Response>;
+
+const factsClientIp = (facts: RequestFacts | object | undefined): string | undefined => {
+  const clientIp = (facts as RequestFacts | undefined)?.clientIp;
+  return typeof clientIp === "string" && clientIp !== "" ? clientIp : undefined;
+};
 
 // A mount point is a plain path: one leading slash, no trailing one, nothing a URL would rewrite.
 const BASE_PATH = /^(?:\/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)+$/;
@@ -67,7 +77,7 @@ export function createHandler(options: CreateHandlerOptions = {}): IceServersHan
       // The app's framework made the URL; its host is never what origins or routing trust here.
       urlFromRequestTarget: false,
       // The platform's own header first: there the socket's peer is the platform's proxy.
-      clientIp: platformClientIp(request) ?? (facts?.clientIp || clientIp?.(request)),
+      clientIp: platformClientIp(request) ?? factsClientIp(facts) ?? clientIp?.(request),
       ownOrigins: typeof ownOrigins === "function" ? ownOrigins(request) : ownOrigins,
       // Loaded only when REDIS_URL is set; it needs a runtime with TCP sockets (Node, Deno).
       redisStore,
