@@ -21,8 +21,6 @@ interface App {
   /** The `### ` heading of its recipe in docs/frameworks.md. */
   heading: string;
   dir: string;
-  /** Exact versions, so the proof does not move under us. */
-  dependencies: Record<string, string>;
   /** What the framework's own starter holds besides the recipe's files. */
   starter?: Record<string, string>;
   /** The build, a binary of node_modules/.bin; none for an app run from source. */
@@ -44,14 +42,6 @@ const APPS: App[] = [
   {
     heading: "SvelteKit with adapter-node",
     dir: "sveltekit",
-    dependencies: {
-      "@sveltejs/kit": "2.70.4",
-      "@sveltejs/adapter-node": "5.5.7",
-      "@sveltejs/vite-plugin-svelte": "7.3.3",
-      svelte: "5.60.1",
-      vite: "8.4.1",
-      typescript: "5.9.3",
-    },
     starter: {
       "vite.config.js":
         'import { sveltekit } from "@sveltejs/kit/vite";\nimport { defineConfig } from "vite";\n\nexport default defineConfig({ plugins: [sveltekit()] });\n',
@@ -70,7 +60,6 @@ const APPS: App[] = [
   {
     heading: "Astro with @astrojs/node",
     dir: "astro",
-    dependencies: { astro: "5.18.2", "@astrojs/node": "9.5.5", typescript: "5.9.3" },
     build: ["astro", "build"],
     start: ["node", "dist/server/entry.mjs"],
     counts: "shared",
@@ -86,7 +75,6 @@ const APPS: App[] = [
   {
     heading: "Hono on @hono/node-server",
     dir: "hono",
-    dependencies: { hono: "4.13.23", "@hono/node-server": "2.1.11" },
     start: ["node", "server.mjs"],
     counts: "per-caller",
     skip: { when: (testCase) => testCase.hostileTarget === true, why: "Hono routes no //host/… target to the app" },
@@ -117,12 +105,14 @@ beforeAll(async () => {
     JSON.stringify({ name: "apps", private: true, workspaces: APPS.map((app) => app.dir) }, null, 2),
   );
   for (const app of APPS) {
-    const files = { ...app.starter, ...Object.fromEntries(recipe(app.heading).files) };
+    // The page's files and exact versions, so that the proof is the page's and does not move under us.
+    const { files: recipeFiles, dependencies } = recipe(app.heading);
+    const files = { ...app.starter, ...Object.fromEntries(recipeFiles) };
     const pkg = {
       name: `${app.dir}-app`,
       private: true,
       type: "module",
-      dependencies: { "turn-vend": `file:${tarball}`, ...app.dependencies },
+      dependencies: { "turn-vend": `file:${tarball}`, ...dependencies },
     };
     files["package.json"] = JSON.stringify(pkg, null, 2);
     for (const [path, content] of Object.entries(files)) {
