@@ -1,4 +1,6 @@
 #!/usr/bin/env node
-// The installed turn-probe: cli/probe.ts as compiled into dist/ when the package is packed,
-// so plain node runs it with no TypeScript runner.
-import "../dist/cli/probe.js";
+// The turn-probe command: cli/probe.ts as compiled into dist/ when the package is packed, so
+// plain node runs it with no TypeScript runner; in a checkout, the source (see cli.js).
+import { runCli } from "./cli.js";
+
+await runCli("probe", "turn-probe");

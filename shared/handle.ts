@@ -56,7 +56,13 @@ async function respond(
   log: Logger,
   trace: RequestTrace,
 ): Promise<Response> {
-  const url = new URL(request.url);
+  let url: URL;
+  try {
+    url = new URL(request.url);
+  } catch {
+    // Deno builds request.url from the Host header, and throws on reading one it cannot parse.
+    throw new ServiceError("invalid_request", "the Host header is not a host name");
+  }
   checkRequestTarget(request, url, options.urlFromRequestTarget);
   const path = url.pathname.replace(/\/+$/, "");
   const basePath = options.basePath ?? ICE_SERVERS_PATH;

@@ -67,21 +67,21 @@ export interface FilterResult {
 }
 
 /**
- * Drops the URLs a browser cannot use, and any server left with none.
+ * Drops the URLs a browser cannot use, and any server left with none; keeps the others trimmed.
  * Port 53 is matched on the parsed port, so :5349 and :530 are kept.
  */
 export function filterIceServers(servers: readonly IceServer[], options: FilterOptions): FilterResult {
   const malformed: string[] = [];
   const kept: IceServer[] = [];
   for (const server of servers) {
-    const urls = server.urls.filter((url) => {
-      const parsed = parseIceUrl(url);
-      if (!parsed) {
-        malformed.push(url);
-        return false;
-      }
-      return options.keepPort53 || parsed.port !== 53;
-    });
+    const urls: string[] = [];
+    for (const url of server.urls) {
+      // Handed out as it was checked: a URL with spaces around it is not one a browser must parse.
+      const trimmed = url.trim();
+      const parsed = parseIceUrl(trimmed);
+      if (!parsed) malformed.push(url);
+      else if (options.keepPort53 || parsed.port !== 53) urls.push(trimmed);
+    }
     if (urls.length > 0) kept.push({ ...server, urls });
   }
   return { servers: kept, malformed };

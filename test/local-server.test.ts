@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { connect, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -7,7 +7,7 @@ import { localHosts } from "../server/local-hosts.ts";
 import { createLocalServer, LOCAL_TIMEOUTS } from "../server/local-server.ts";
 import { CONTRACT_TOKEN } from "./contract/cases.ts";
 import { describeContract } from "./contract/vitest-suite.ts";
-import { spawnLogged, startLocalServer, type Spawned } from "./helpers/process.ts";
+import { freePort, spawnLogged, startLocalServer, waitForHttp, type Spawned } from "./helpers/process.ts";
 
 const startLocal = (env: Record<string, string>, cwd?: string) => startLocalServer(env, { cwd });
 
@@ -46,6 +46,51 @@ describe("npm start's own variables", () => {
       await started.server.stop();
     }
   });
+});
+
+/** The PIDs of a process's children (Linux's /proc). */
+function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+const commandOf = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean);
+
+const alive = (pid: number) => existsSync(`/proc/${pid}`) && !readFileSync(`/proc/${pid}/stat`, "utf8").includes(") Z ");
+
+describe("npm start as a process", () => {
+  // Stopping by PID signals that one process alone, as a process manager or `kill <pid>` does.
+  it.each(["the process npm started", "npm itself"] as const)(
+    "is one server process, npm's only child, that a SIGTERM to %s stops",
+    { timeout: 60_000 },
+    async (target) => {
+      const port = await freePort();
+      const npm = spawnLogged("npm", ["start"], { PATH: process.env.PATH, HOME: process.env.HOME, PORT: String(port) });
+      try {
+        await waitForHttp(`http://127.0.0.1:${port}/api/ice-servers?ttl=abc`, 30_000, npm);
+        const children = childrenOf(npm.child.pid!);
+        expect(children).toHaveLength(1);
+        const [server] = children;
+        // node itself, running server/start.ts: no shell, no tsx wrapper in between, nothing under it.
+        expect(commandOf(server)).toEqual(["node", "--import", "tsx", "server/start.ts"]);
+        expect(childrenOf(server)).toEqual([]);
+        process.kill(target === "npm itself" ? npm.child.pid! : server, "SIGTERM");
+        const deadline = Date.now() + 10_000;
+        while (alive(server) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+        expect(alive(server)).toBe(false);
+        const answered = await fetch(`http://127.0.0.1:${port}/api/ice-servers`).then(
+          () => true,
+          () => false,
+        );
+        expect(answered).toBe(false);
+      } finally {
+        await npm.stop();
+      }
+    },
+  );
 });
 
 describe("npm start without configuration", () => {

@@ -53,6 +53,7 @@ const init = (extra: Partial<Parameters<typeof nodeFetch>[1]> = {}) => ({
   method: "GET",
   headers: {},
   signal: new AbortController().signal,
+  redirect: "manual" as const,
   maxBodyBytes: MAX_UPSTREAM_BODY_BYTES,
   ...extra,
 });

@@ -6,6 +6,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startFakeCloudflare } from "./fake-cloudflare.ts";
+import { secret } from "./helpers/secrets.ts";
 import { installInto, packCopy, run, type Packed } from "./package/pack.ts";
 
 const SECRET = "package-test-shared-secret-0123456789";
@@ -168,6 +170,54 @@ describe("the installed package, from plain Node ESM", () => {
       // No Fetch Metadata: today's rules, under which an origin must be named.
       [403, "origin_not_allowed"],
     ]);
+  });
+
+  it("refuses a short TURN_SHARED_SECRET, hands out ICE URLs trimmed, and follows no provider's redirect", async () => {
+    const keyId = "0f0e0d0c0b0a09080706050403020100";
+    const apiToken = secret("package-cf-token-Secret-3Ed5Rf7Tg9Yh");
+    const cloudflare = await startFakeCloudflare({ keyId, apiToken });
+    const elsewhere = await startFakeCloudflare({ keyId, apiToken });
+    try {
+      const body = {
+        iceServers: [
+          { urls: [" stun:stun.example.test:3478 "] },
+          { urls: ["\tturn:turn.example.test:3478 "], username: "u", credential: "c" },
+        ],
+      };
+      cloudflare.queueFaults(
+        { kind: "status", status: 201, headers: { "content-type": "application/json" }, body: JSON.stringify(body) },
+        { kind: "status", status: 307, headers: { location: `${elsewhere.apiBase}/turn/keys/${keyId}/credentials/generate-ice-servers` } },
+      );
+      const script = `
+        import { createHandler } from "turn-vend";
+        const log = { warn() {}, error() {} };
+        const ask = async (env) => {
+          const response = await createHandler({ env, log })(new Request("http://app.test/api/ice-servers"));
+          return { status: response.status, body: await response.json() };
+        };
+        const cloudflare = { CLOUDFLARE_TURN_KEY_ID: ${JSON.stringify(keyId)}, CLOUDFLARE_TURN_KEY_API_TOKEN: ${JSON.stringify(apiToken)}, CLOUDFLARE_TURN_API_BASE: ${JSON.stringify(cloudflare.apiBase)} };
+        console.log(JSON.stringify([
+          await ask({ TURN_SHARED_SECRET: "s".repeat(31), TURN_URLS: "turn:turn.example.test:3478" }),
+          await ask(cloudflare),
+          await ask(cloudflare),
+        ]));
+      `;
+      const { stdout } = await run(process.execPath, ["--input-type=module", "-e", script], { cwd: app, env: { PATH: process.env.PATH } });
+      const [short, trimmed, redirected] = JSON.parse(stdout);
+      expect([short.status, short.body.error.code]).toEqual([500, "invalid_config"]);
+      expect(short.body.error.message).toContain("TURN_SHARED_SECRET");
+      expect(trimmed.status).toBe(200);
+      expect(trimmed.body.iceServers.flatMap((server: { urls: string[] }) => server.urls)).toEqual([
+        "stun:stun.example.test:3478",
+        "turn:turn.example.test:3478",
+      ]);
+      // createHandler's default, the global fetch, would follow a 307 and send the body again.
+      expect([redirected.status, redirected.body.error.code]).toEqual([502, "upstream_error"]);
+      expect(cloudflare.requests).toHaveLength(2);
+      expect(elsewhere.requests).toHaveLength(0);
+    } finally {
+      await Promise.all([cloudflare.close(), elsewhere.close()]);
+    }
   });
 
   it("runs in Deno from the same install, reading Deno's environment by default", async () => {

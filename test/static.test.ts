@@ -81,5 +81,12 @@ describe("npm run build:selftest: the page as a static site", () => {
     });
     expect(references.sort()).toEqual(["negotiate.js", "selftest.js", "turn-client.js"]);
     for (const reference of references) expect(names).toContain(reference);
+
+    // docs/selftest.md says how many files it copies, and names each.
+    const docs = readFileSync(join(ROOT, "docs/selftest.md"), "utf8").replace(/\s+/g, " ");
+    const stated = /`npm run build:selftest` copies the (\w+) files \(([^)]*)\)/.exec(docs);
+    expect(stated, "docs/selftest.md no longer says what build:selftest copies").not.toBeNull();
+    expect(stated![1]).toBe(["zero", "one", "two", "three", "four", "five", "six"][names.length]);
+    for (const name of names) expect(stated![2]).toContain(`\`${name}\``);
   });
 });

@@ -96,6 +96,24 @@ describe("turn-keys help and usage", () => {
     expect(run.stdout).toContain("Calls Write");
   });
 
+  it("runs as `npx turn-keys` inside a checkout, where dist/ is not built", { timeout: 60_000 }, async () => {
+    const root = fileURLToPath(new URL("..", import.meta.url));
+    const run = await new Promise<Run>((resolve) => {
+      const child = spawn("npx", ["--no-install", "turn-keys", "help"], {
+        cwd: root,
+        env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? cwd },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (chunk) => (stdout += chunk));
+      child.stderr.on("data", (chunk) => (stderr += chunk));
+      child.on("close", (code) => resolve({ code, stdout, stderr }));
+    });
+    expect([run.code, run.stderr]).toEqual([0, ""]);
+    expect(run.stdout).toContain("Usage: turn-keys <command>");
+  });
+
   it.each([[[]], [["frobnicate"]], [["get"]], [["rename", "only-id"]], [["list", "extra"]], [["list", "--bogus"]]])(
     "%j is a usage error (exit 2)",
     async (args) => {

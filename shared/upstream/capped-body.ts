@@ -69,11 +69,12 @@ export async function readCapped(response: UpstreamResponse, maxBytes = MAX_UPST
 const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
 
 /**
- * The global fetch with its body capped, for a library that fetches on its own
- * (jose, for the key set): what it receives has been read in full already.
+ * The global fetch with its body capped and redirects not followed, for a library that fetches on
+ * its own (jose, for the key set): what it receives has been read in full already.
  */
 export async function cappedFetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
-  const response = await fetch(input, init);
+  // Never followed, whatever the library asks: a redirect is the key set's answer, and not a 200.
+  const response = await fetch(input, { ...init, redirect: "manual" });
   const text = await readCapped(response);
   return new Response(NULL_BODY_STATUSES.has(response.status) ? null : text, {
     status: response.status,

@@ -23,6 +23,11 @@ export interface UpstreamInit {
   body?: string;
   signal: AbortSignal;
   /**
+   * Always "manual": a provider's redirect is its answer (an upstream error), never followed to
+   * another address with our credentials and body. node/http-fetch.ts never follows one anyway.
+   */
+  redirect: "manual";
+  /**
    * The most the body may hold (MAX_UPSTREAM_BODY_BYTES when absent): a client that buffers
    * the body itself stops there, rejecting with UpstreamBodyTooLarge.
    */
@@ -69,7 +74,14 @@ export async function fetchWithin(fetch: Fetch, request: UpstreamRequest, timeou
   const controller = new AbortController();
   const exchange = (async () => {
     const { url, method, headers, body } = request;
-    const response = await fetch(url, { method, headers, body, signal: controller.signal, maxBodyBytes: MAX_UPSTREAM_BODY_BYTES });
+    const response = await fetch(url, {
+      method,
+      headers,
+      body,
+      signal: controller.signal,
+      redirect: "manual",
+      maxBodyBytes: MAX_UPSTREAM_BODY_BYTES,
+    });
     return { status: response.status, headers: response.headers, body: await readCapped(response, MAX_UPSTREAM_BODY_BYTES) };
   })();
   try {

@@ -168,8 +168,32 @@ const PAIRS: [Side, Side][] = [
   ["xirsys", "cloudflare"],
 ];
 
+/**
+ * A provider answering a redirect (to another server that would record what reached it): an
+ * upstream error like any other non-2xx, never followed, whatever the runtime's fetch would do.
+ */
+function redirectCase(status: 301 | 307): ChainCase {
+  return {
+    name: `cloudflare answering ${status} to another address → not followed, metered serves`,
+    async run(fakes) {
+      fakes.cloudflare.setFault({ kind: "status", status, headers: { location: `${fakes.twilio.origin}/elsewhere` } });
+      const answer = await ask(fakes, { TURN_PROVIDERS: "cloudflare,metered" });
+      assert.equal(answer.status, 200, answer.text);
+      assert.equal(answer.json.provider, "metered");
+      assert.equal(fakes.cloudflare.requests.length, 1, "a redirect is not retried");
+      assert.equal(fakes.twilio.requests.length, 0, "the redirect was followed");
+      assert.ok(
+        answer.logs.some((line) => line.includes("Cloudflare failed: upstream_error")),
+        answer.logs.join("\n"),
+      );
+    },
+  };
+}
+
 export const chainCases: ChainCase[] = [
   ...PAIRS.flatMap(([first, second]) => FAULTS.map(({ name, fault }) => failoverCase(first, second, name, fault))),
+  redirectCase(301),
+  redirectCase(307),
   {
     name: "xirsys answering HTTP 200 with {s: error} → twilio serves",
     async run(fakes) {

@@ -1,5 +1,7 @@
+import { readFileSync } from "node:fs";
 import { describe, expect, it, vi } from "vitest";
 import { handle, type HandleOptions } from "../../shared/handle.ts";
+import { CLOUDFLARE_DOCUMENTED_URLS, cloudflareIceServers } from "../fake-cloudflare.ts";
 import { captureLog } from "../helpers/log.ts";
 import { secret } from "../helpers/secrets.ts";
 
@@ -28,6 +30,22 @@ async function call(path: string, env: Record<string, string>, options: HandleOp
 }
 
 describe("handle", () => {
+  it("answers Cloudflare's documented answer as the README's sample shows, but for the credential and the times", async () => {
+    const readme = readFileSync(`${import.meta.dirname}/../../README.md`, "utf8");
+    const sample = JSON.parse(/What a browser gets back[^`]*```json\n([\s\S]*?)```/.exec(readme)![1]);
+    const { fetch } = fakeFetch({ iceServers: cloudflareIceServers(CLOUDFLARE_DOCUMENTED_URLS, { username: "user", credential: "cred" }) });
+    const { body } = await call(`/api/ice-servers?ttl=${sample.ttl}`, { ...ENV, RATE_LIMIT: "off" }, { fetch });
+    const withoutSecrets = (answer: typeof body) => ({
+      ...answer,
+      expiresAt: "…",
+      iceServers: answer.iceServers.map((server: { username?: string }) => ({
+        ...server,
+        ...(server.username && { username: "…", credential: "…" }),
+      })),
+    });
+    expect(withoutSecrets(body)).toEqual(withoutSecrets(sample));
+  });
+
   it("stamps expiresAt from the injected clock and the granted TTL", async () => {
     const { fetch } = fakeFetch(cloudflareBody(["stun:stun.cloudflare.com:3478"]));
     const { response, body } = await call("/api/ice-servers?ttl=120", ENV, { fetch, now: () => Date.UTC(2030, 0, 1) });

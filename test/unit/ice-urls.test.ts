@@ -33,6 +33,14 @@ describe("filterIceServers", () => {
   // The URLs of Cloudflare's documented answer, port-53 alternates included.
   const urls = CLOUDFLARE_DOCUMENTED_URLS;
 
+  it("keeps a URL in the trimmed form it was checked in", () => {
+    const { servers, malformed } = filterIceServers([{ urls: [" turn:host.example:3478 ", "\tstun:host.example\n", " bad "] }], {
+      keepPort53: false,
+    });
+    expect(servers).toEqual([{ urls: ["turn:host.example:3478", "stun:host.example"] }]);
+    expect(malformed).toEqual([" bad "]);
+  });
+
   it("drops port 53 by its parsed port, keeping 5349, 443, 80 and 3478 (where includes(':53') would not)", () => {
     const { servers, malformed } = filterIceServers([{ urls, username: "u", credential: "c" }], { keepPort53: false });
     expect(malformed).toEqual([]);
