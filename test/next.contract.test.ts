@@ -1,7 +1,8 @@
 /**
  * The Next.js proof: the packed package installed into a fresh Next.js 16 App Router app
  * (React 19) whose only route file is the documented one-liner, built with `next build`,
- * served by `next start` on 127.0.0.1, and held to the same contract as every entry point.
+ * served by `next start` on 127.0.0.1, and held to the same contract as every entry point and
+ * to the rate-limit and own-page checks of the framework recipes (test/frameworks/app-limits.ts).
  * The app's dependencies are installed here, into a temporary folder, not into this package.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
