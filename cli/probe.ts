@@ -7,6 +7,8 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import * as v from "valibot";
+import { MAX_UPSTREAM_BODY_BYTES, readCapped, UpstreamBodyTooLarge } from "../shared/upstream/capped-body.ts";
+import { printable, printableDeep } from "./printable.ts";
 import { checkIceUrl, type UrlCheck } from "./stun/check.ts";
 
 const EXIT = { ok: 0, failed: 1, endpoint: 2 } as const;
@@ -140,7 +142,19 @@ async function fetchIceServers(options: Options): Promise<IceAnswer> {
       timedOut ? "timeout" : "unreachable",
     );
   }
-  const text = await response.text().catch(() => "");
+  let text: string;
+  try {
+    // The service's own cap on what it reads from a provider: far above any real answer.
+    text = await readCapped(response, MAX_UPSTREAM_BODY_BYTES);
+  } catch (error) {
+    if (error instanceof UpstreamBodyTooLarge)
+      throw new ProbeExit(
+        EXIT.endpoint,
+        `the endpoint's answer is over ${MAX_UPSTREAM_BODY_BYTES} bytes: not ICE servers`,
+        "invalid_response",
+      );
+    text = "";
+  }
   let body: unknown;
   try {
     body = JSON.parse(text);
@@ -148,10 +162,10 @@ async function fetchIceServers(options: Options): Promise<IceAnswer> {
     body = undefined;
   }
   if (!response.ok) {
-    // The service's own error code is safe to show; its message too (it never carries a secret).
+    // The service's own error code and message are shown (they never carry a secret), made printable.
     const error = v.safeParse(v.object({ error: v.object({ code: v.string(), message: v.optional(v.string()) }) }), body);
-    const code = error.success ? error.output.error.code : `http_${response.status}`;
-    const message = error.success && error.output.error.message ? `: ${error.output.error.message}` : "";
+    const code = error.success ? printable(error.output.error.code) : `http_${response.status}`;
+    const message = error.success && error.output.error.message ? `: ${printable(error.output.error.message)}` : "";
     throw new ProbeExit(EXIT.endpoint, `the endpoint answered ${response.status} ${code}${message}`, code);
   }
   const parsed = v.safeParse(IceServers, body);
@@ -226,7 +240,8 @@ async function main(argv: string[], out = process.stdout, err = process.stderr):
       out.write(HELP);
       return EXIT.ok;
     }
-    const report = await probe(options);
+    // Every string of the report that came from the network (URLs, provider, STUN reason phrases, TLS errors), made printable.
+    const report = printableDeep(await probe(options));
     out.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : table(report));
     return exitCodeOf(report);
   } catch (error) {

@@ -29,6 +29,7 @@ import { processRevokeCredential } from "../shared/providers/cloudflare/keys.ts"
 import { prepareRevokeCredential } from "../shared/providers/cloudflare/turn.ts";
 import { CLOUDFLARE_DEFAULT_API_BASE, type CloudflareConfig } from "../shared/providers/cloudflare/turn.ts";
 import type { UpstreamReply, UpstreamRequest } from "../shared/upstream/upstream.ts";
+import { printable } from "./printable.ts";
 
 const EXIT = { ok: 0, api: 1, usage: 2, config: 3, auth: 4, network: 5 } as const;
 
@@ -100,10 +101,6 @@ function redact(text: string): string {
   }
   return clean;
 }
-
-/** Cloudflare's strings go to a terminal: control characters could drive it, or break a table. */
-// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it replaces, so a reply cannot drive the terminal.
-const printable = (text: string) => text.replace(/[\u0000-\u001f\u007f-\u009f]/g, "?");
 
 // ---- environment -------------------------------------------------------------
 
@@ -188,7 +185,7 @@ function keyTable(keys: TurnKey[]): string {
   if (keys.length === 0) return "No TURN keys.\n";
   const rows = [
     ["UID", "NAME", "CREATED", "MODIFIED"],
-    ...keys.map((key) => [key.uid, key.name ?? "-", key.created ?? "-", key.modified ?? "-"].map(printable)),
+    ...keys.map((key) => [key.uid, key.name ?? "-", key.created ?? "-", key.modified ?? "-"].map((cell) => printable(cell))),
   ];
   const widths = rows[0].map((_, column) => Math.max(...rows.map((row) => row[column].length)));
   return rows
@@ -342,7 +339,9 @@ try {
   process.exitCode = await main(process.argv.slice(2));
 } catch (error) {
   const { code, message } = exitCodeOf(error);
-  const lines = redact(message).split("\n").map(printable);
+  const lines = redact(message)
+    .split("\n")
+    .map((line) => printable(line));
   process.stderr.write(`turn-keys: ${lines.join("\n")}\n`);
   process.exitCode = code;
 }

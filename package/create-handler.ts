@@ -41,7 +41,28 @@ export interface CreateHandlerOptions {
   fetch?: Fetch;
 }
 
-export type IceServersHandler = (request: Request) => Promise<Response>;
+/**
+ * What the app's framework knows about this one request. `clientIp`: the address of the peer its
+ * server accepted the connection from, read from the socket so that no header forges it
+ * (SvelteKit's `getClientAddress()` on adapter-node, Hono's `getConnInfo(c).remote.address` on
+ * @hono/node-server; not Astro's `clientAddress`, which takes X-Forwarded-For). The platform's own
+ * header wins over it on Vercel, Netlify and Cloudflare; it wins over the `clientIp` option.
+ */
+export interface RequestFacts {
+  clientIp?: string;
+}
+
+/**
+ * `facts` also takes any object, so that the handler can be handed as it is to a server that
+ * passes something of its own second (Next.js its route context, Deno.serve its connection info,
+ * Bun its server): only a string `clientIp` in it is read.
+ */
+export type IceServersHandler = (request: Request, facts?: RequestFacts | object) => Promise<Response>;
+
+const factsClientIp = (facts: RequestFacts | object | undefined): string | undefined => {
+  const clientIp = (facts as RequestFacts | undefined)?.clientIp;
+  return typeof clientIp === "string" && clientIp !== "" ? clientIp : undefined;
+};
 
 // A mount point is a plain path: one leading slash, no trailing one, nothing a URL would rewrite.
 const BASE_PATH = /^(?:\/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)+$/;
@@ -57,12 +78,13 @@ export function createHandler(options: CreateHandlerOptions = {}): IceServersHan
   const basePath = checkBasePath(options.basePath ?? ICE_SERVERS_PATH);
   const { env = runtimeEnv, clientIp, ownOrigins, location, log, fetch } = options;
   const readEnv = typeof env === "function" ? env : () => env;
-  return (request) =>
+  return (request, facts) =>
     handle(request, readEnv(), {
       basePath,
       // The app's framework made the URL; its host is never what origins or routing trust here.
       urlFromRequestTarget: false,
-      clientIp: platformClientIp(request) ?? clientIp?.(request),
+      // The platform's own header first: there the socket's peer is the platform's proxy.
+      clientIp: platformClientIp(request) ?? factsClientIp(facts) ?? clientIp?.(request),
       ownOrigins: typeof ownOrigins === "function" ? ownOrigins(request) : ownOrigins,
       location: location?.(request),
       // Loaded only when REDIS_URL is set; it needs a runtime with TCP sockets (Node, Deno).

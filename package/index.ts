@@ -1,5 +1,5 @@
 // The package's main entry: `import { createHandler } from "turn-vend"`.
-export { createHandler, type CreateHandlerOptions, type IceServersHandler } from "./create-handler.ts";
+export { createHandler, type CreateHandlerOptions, type IceServersHandler, type RequestFacts } from "./create-handler.ts";
 export {
   cloudflareClientIp,
   detectPlatform,

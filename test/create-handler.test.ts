@@ -132,6 +132,25 @@ describe("createHandler", () => {
     expect(await ask(onNetlify, { "x-real-ip": "203.0.113.65" })).toBe(429);
   });
 
+  it("counts by the clientIp the framework passes per request, ahead of the option; a server's own second argument is not one", async () => {
+    restore = useProcessEnv({ VERCEL: undefined, NETLIFY: undefined });
+    const handler = createHandler({ env: { ...ENV, RATE_LIMIT: "1/60s" }, clientIp: () => "192.0.2.201" });
+    const ask = (facts?: object) => handler(get("/api/ice-servers"), facts).then((response) => response.status);
+    expect(await ask({ clientIp: "203.0.113.70" })).toBe(200);
+    expect(await ask({ clientIp: "203.0.113.70" })).toBe(429);
+    expect(await ask({ clientIp: "203.0.113.71" })).toBe(200);
+    // Next.js's route context and Deno.serve's connection info carry no clientIp: the option counts.
+    expect(await ask({ params: Promise.resolve({}) })).toBe(200);
+    expect(await ask({ remoteAddr: { hostname: "203.0.113.72" } })).toBe(429);
+    restore();
+    restore = useProcessEnv({ VERCEL: "1", NETLIFY: undefined });
+    // On the platform, its own header wins: there the socket's peer is the platform's proxy.
+    const onVercel = createHandler({ env: { ...ENV, RATE_LIMIT: "1/60s" } });
+    const fromVercel = (ip: string) => get("/api/ice-servers", { "x-real-ip": ip });
+    expect((await onVercel(fromVercel("203.0.113.73"), { clientIp: "10.0.0.1" })).status).toBe(200);
+    expect((await onVercel(fromVercel("203.0.113.74"), { clientIp: "10.0.0.1" })).status).toBe(200);
+  });
+
   it("allows a page of the app's own origin by the browser's Sec-Fetch-Site, and still refuses another site", async () => {
     restore = useProcessEnv({ VERCEL: undefined, NETLIFY: undefined });
     const handler = createHandler({ env: ENV });

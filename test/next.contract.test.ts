@@ -1,7 +1,8 @@
 /**
  * The Next.js proof: the packed package installed into a fresh Next.js 16 App Router app
  * (React 19) whose only route file is the documented one-liner, built with `next build`,
- * served by `next start` on 127.0.0.1, and held to the same contract as every entry point.
+ * served by `next start` on 127.0.0.1, and held to the same contract as every entry point and
+ * to the rate-limit and own-page checks of the framework recipes (test/frameworks/app-limits.ts).
  * The app's dependencies are installed here, into a temporary folder, not into this package.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -10,6 +11,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CONTRACT_TOKEN } from "./contract/cases.ts";
 import { describeContract } from "./contract/vitest-suite.ts";
+import { describeAppLimits } from "./frameworks/app-limits.ts";
 import { freePort, spawnLogged, waitForHttp, type Spawned } from "./helpers/process.ts";
 import { installInto, packCopy, run } from "./package/pack.ts";
 
@@ -50,18 +52,26 @@ afterAll(() => {
   for (const dir of [app, packDir]) if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
+/** `next start` on a free port of 127.0.0.1 with `env`, once the route answers. */
+async function startNext(env: Record<string, string>): Promise<{ origin: string; server: Spawned }> {
+  const port = await freePort();
+  const server = spawnLogged(
+    join(app, "node_modules/.bin/next"),
+    ["start", "--hostname", "127.0.0.1", "--port", String(port)],
+    { ...BASE_ENV, ...env },
+    app,
+  );
+  const origin = `http://127.0.0.1:${port}`;
+  // Any answer from a page outside the route: nothing is counted before the tests.
+  await waitForHttp(`${origin}/`, 60_000, server);
+  return { origin, server };
+}
+
 describeContract(
   "Next.js 16 App Router app with the turn-vend/next route, under next start",
   async (env) => {
-    const port = await freePort();
-    next = spawnLogged(
-      join(app, "node_modules/.bin/next"),
-      ["start", "--hostname", "127.0.0.1", "--port", String(port)],
-      { ...BASE_ENV, ...env },
-      app,
-    );
-    const origin = `http://127.0.0.1:${port}`;
-    await waitForHttp(`${origin}/api/ice-servers?ttl=abc`, 60_000, next);
+    const { origin, server } = await startNext(env);
+    next = server;
     return {
       send: (path, init) => fetch(`${origin}${path}`, init),
       close: () => next!.stop(),
@@ -81,10 +91,7 @@ describe("Next.js in front of the route", () => {
   let origin = "";
 
   beforeAll(async () => {
-    const port = await freePort();
-    own = spawnLogged(join(app, "node_modules/.bin/next"), ["start", "--hostname", "127.0.0.1", "--port", String(port)], BASE_ENV, app);
-    origin = `http://127.0.0.1:${port}`;
-    await waitForHttp(`${origin}/api/ice-servers?ttl=abc`, 60_000, own);
+    ({ origin, server: own } = await startNext({}));
   }, 90_000);
 
   afterAll(() => own?.stop());
@@ -103,6 +110,16 @@ describe("Next.js in front of the route", () => {
     expect(answer.headers.get("access-control-allow-origin")).toBeNull();
   });
 });
+
+// Off Vercel, Netlify and Cloudflare nothing names the client to the route: one allowance for the app.
+describeAppLimits(
+  "Next.js with the turn-vend/next route",
+  async (env) => {
+    const { origin, server } = await startNext(env);
+    return { origin, stop: () => server.stop() };
+  },
+  { counts: "shared" },
+);
 
 // Runs after the contract: by then every upstream fault has been logged.
 it("next start never printed the API token", () => {

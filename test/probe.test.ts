@@ -7,10 +7,13 @@
  */
 import { execFile } from "node:child_process";
 import { createSocket, type Socket as UdpSocket } from "node:dgram";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type Server, type ServerResponse } from "node:http";
+import { rootCertificates } from "node:tls";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ATTR, CLASS, decode, encode, METHOD } from "../cli/stun/message.ts";
 import { freeTcpUdpPort, startCoturn, type Coturn } from "./helpers/coturn.ts";
 import { freePort, startLocalServer, type Spawned } from "./helpers/process.ts";
 import { secret } from "./helpers/secrets.ts";
@@ -67,6 +70,10 @@ interface Report {
     released?: boolean;
   }[];
 }
+
+// What a terminal acts on: C0 controls but the newline, DEL, C1 controls, bidirectional overrides.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: these are what must never reach the output.
+const TERMINAL_CONTROLS = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
 
 const byTransport = (report: Report, scheme: string, transport: string) =>
   report.results.find((result) => result.url.startsWith(`${scheme}:`) && result.transport === transport)!;
@@ -177,6 +184,19 @@ describe.skipIf(skip)("turn-probe against a real coturn", () => {
     expect(byTransport(report, "turn", "udp")).toMatchObject({ ok: true });
   });
 
+  it("--ca adds an authority to the trusted ones: NODE_EXTRA_CA_CERTS still counts beside it", async () => {
+    // coturn's certificate trusted through the environment, and an unrelated authority through --ca.
+    const unrelated = join(dir, "unrelated-ca.pem");
+    writeFileSync(unrelated, rootCertificates[0]);
+    const run = await probe(
+      [`${good.origin}/api/ice-servers`, "--json", "--ca", unrelated, "--header", `Authorization: Bearer ${BEARER}`],
+      { NODE_EXTRA_CA_CERTS: coturn.cert },
+    );
+    const report = JSON.parse(run.stdout) as Report;
+    expect(byTransport(report, "turns", "tls")).toMatchObject({ ok: true, released: true });
+    expect(run.code).toBe(0);
+  });
+
   it("with a wrong secret, every TURN URL is unauthorized and the exit code is 1", async () => {
     const run = await probe([`${wrong.origin}/api/ice-servers`, "--json", "--ca", coturn.cert, "--timeout", String(TIMEOUT_MS)]);
     expect(run.code).toBe(1);
@@ -224,5 +244,112 @@ describe.skipIf(skip)("turn-probe against a real coturn", () => {
     const usage = await probe(["not a url"]);
     expect(usage.code).toBe(2);
     expect(usage.stderr).toContain("the endpoint must be an http(s) URL");
+  });
+});
+
+/**
+ * An endpoint and a STUN server that lie: terminal escapes in every string they send, an error
+ * message of 100,000 characters, an answer of 64 MiB streamed for as long as it is read.
+ */
+describe("turn-probe against a hostile endpoint", () => {
+  const ESCAPES = "\u001b]0;owned\u0007\u001b[2J\u009b31m\u202e";
+  const HUGE_BYTES = 64 * 1024 * 1024;
+  let endpoint: Server;
+  let origin = "";
+  let stun: UdpSocket;
+  let hugeSent = -1;
+
+  function streamHuge(response: ServerResponse) {
+    hugeSent = 0;
+    response.writeHead(200, { "content-type": "application/json" });
+    const chunk = Buffer.alloc(64 * 1024, "x");
+    const write = () => {
+      while (hugeSent < HUGE_BYTES) {
+        const part = hugeSent === 0 ? Buffer.concat([Buffer.from('{"iceServers":[],"pad":"'), chunk]) : chunk;
+        hugeSent += part.length;
+        if (!response.write(part)) return void response.once("drain", write);
+      }
+      response.end('"}');
+    };
+    response.on("close", () => response.removeAllListeners("drain"));
+    write();
+  }
+
+  beforeAll(async () => {
+    stun = createSocket("udp4");
+    stun.on("message", (bytes, peer) => {
+      const request = decode(bytes);
+      if (!request) return;
+      const reason = Buffer.from(`all good${ESCAPES}`, "utf8");
+      const value = Buffer.concat([Buffer.from([0, 0, 4, 20]), reason, Buffer.alloc((4 - (reason.length % 4)) % 4)]);
+      const answer = encode({
+        method: METHOD.binding,
+        cls: CLASS.error,
+        transactionId: request.transactionId,
+        attributes: [{ type: ATTR.errorCode, value: value.subarray(0, 4 + reason.length) }],
+      });
+      stun.send(answer, peer.port, peer.address);
+    });
+    await new Promise<void>((done) => stun.bind(0, "127.0.0.1", () => done()));
+    endpoint = createServer((request, response) => {
+      const send = (status: number, body: unknown) => {
+        response.writeHead(status, { "content-type": "application/json" });
+        response.end(JSON.stringify(body));
+      };
+      if (request.url === "/error")
+        return send(403, { error: { code: `forbidden${ESCAPES}`, message: `${ESCAPES}${"A".repeat(100_000)}` } });
+      if (request.url === "/urls")
+        return send(200, {
+          provider: `evil${ESCAPES}`,
+          iceServers: [
+            { urls: [`turn:host${ESCAPES}.example:3478`, `stun:127.0.0.1:${stun.address().port}`], username: "u", credential: "c" },
+          ],
+        });
+      if (request.url === "/huge") return streamHuge(response);
+      send(404, { error: { code: "not_found", message: "no" } });
+    });
+    await new Promise<void>((done) => endpoint.listen(0, "127.0.0.1", () => done()));
+    const address = endpoint.address();
+    origin = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
+  });
+
+  afterAll(async () => {
+    stun?.close();
+    endpoint?.closeAllConnections();
+    await new Promise((done) => endpoint?.close(done));
+  });
+
+  for (const mode of ["table", "json"] as const) {
+    const args = mode === "json" ? ["--json"] : [];
+
+    it(`prints no terminal control from the endpoint's error, and cuts it short (${mode})`, async () => {
+      const run = await probe([`${origin}/error`, ...args]);
+      expect(run.code).toBe(2);
+      const output = run.stdout + run.stderr;
+      expect(output).not.toMatch(TERMINAL_CONTROLS);
+      expect(output).toContain("\\u001b]0;owned");
+      expect(output.length).toBeLessThan(2000);
+    });
+
+    it(`prints no terminal control from the ICE URLs, the provider or a STUN reason phrase (${mode})`, async () => {
+      const run = await probe([`${origin}/urls`, "--timeout", "2000", ...args]);
+      expect(run.code).toBe(1);
+      expect(run.stderr).toBe("");
+      expect(run.stdout).not.toMatch(TERMINAL_CONTROLS);
+      // Still there to read, as escapes: the URL, the provider and the reason phrase (JSON doubles the backslash).
+      const shown = mode === "json" ? run.stdout.replaceAll("\\\\", "\\") : run.stdout;
+      expect(shown).toContain("turn:host\\u001b]0;owned");
+      expect(shown).toContain("evil\\u001b");
+      expect(shown).toContain("420 all good\\u001b");
+    });
+  }
+
+  it("stops reading an endpoint's answer past the server's own cap and calls it invalid, exit 2", async () => {
+    const run = await probe([`${origin}/huge`, "--json"]);
+    expect(run.code).toBe(2);
+    expect(JSON.parse(run.stdout)).toMatchObject({ error: { code: "invalid_response" } });
+    // The endpoint was stopped long before the end (the rest is what sockets buffer on the way).
+    expect(hugeSent).toBeGreaterThan(0);
+    expect(hugeSent).toBeLessThan(HUGE_BYTES / 4);
   });
 });

@@ -5,8 +5,9 @@
  * Every socket is closed by close(), which the caller always calls.
  */
 import { createSocket, type Socket as UdpSocket } from "node:dgram";
+import { readFileSync } from "node:fs";
 import { isIP, connect as connectTcp, type Socket } from "node:net";
-import { connect as connectTls } from "node:tls";
+import { connect as connectTls, rootCertificates } from "node:tls";
 import { decode, messageLength, type StunMessage } from "./message.ts";
 
 export type Transport = "udp" | "tcp" | "tls";
@@ -28,7 +29,7 @@ export interface ChannelOptions {
   port: number;
   /** Milliseconds since the epoch after which every wait fails with `timeout`. */
   deadline: number;
-  /** Extra certificate authorities for TLS, PEM (the system's and NODE_EXTRA_CA_CERTS are trusted too). */
+  /** Extra certificate authorities for TLS, PEM, added to Node's default roots (its own and NODE_EXTRA_CA_CERTS). */
   ca?: string;
 }
 
@@ -40,6 +41,21 @@ export interface Channel {
 
 const INITIAL_RTO_MS = 500;
 const STREAM_BUFFER_LIMIT = 64 * 1024;
+
+/**
+ * Node's default roots (its bundled authorities and NODE_EXTRA_CA_CERTS) with `extra` added: a
+ * `ca` option given to tls.connect replaces the default roots, so they are listed here again.
+ */
+function withDefaultRoots(extra: string): string[] {
+  const file = process.env.NODE_EXTRA_CA_CERTS;
+  let fromEnvironment: string[] = [];
+  try {
+    if (file) fromEnvironment = [readFileSync(file, "utf8")];
+  } catch {
+    // Node warned at start-up that the file cannot be read, and trusts nothing from it either.
+  }
+  return [...rootCertificates, ...fromEnvironment, extra];
+}
 
 const TLS_CODES = /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|HOSTNAME_)/;
 
@@ -147,7 +163,13 @@ async function streamChannel(options: ChannelOptions): Promise<Channel> {
     const socket =
       transport === "tls"
         ? // SNI carries a name, never an address.
-          connectTls({ host, port, ca: options.ca, servername: isIP(host) ? undefined : host, ALPNProtocols: ["stun.turn"] })
+          connectTls({
+            host,
+            port,
+            ca: options.ca && withDefaultRoots(options.ca),
+            servername: isIP(host) ? undefined : host,
+            ALPNProtocols: ["stun.turn"],
+          })
         : connectTcp({ host, port });
     socket.once(transport === "tls" ? "secureConnect" : "connect", () => {
       clearTimeout(timer);
