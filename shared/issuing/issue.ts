@@ -29,13 +29,18 @@ interface Served {
   degraded?: true;
 }
 
+/** What to answer when no provider is configured and nothing else will do. */
+export function noProviderConfigured(): ServiceError {
+  const hints = PROVIDERS.map((provider) => provider.enableHint).join("; or ");
+  return new ServiceError("not_configured", `no TURN provider is configured: set ${hints}`);
+}
+
 async function serve(context: RequestContext, ttl: number): Promise<Served> {
   const { config, caller } = context;
   if (config.providers.length === 0) {
     // A newcomer running npm start sees it work at once; a deployment must be configured.
     if (context.local) return { iceServers: STUN_ONLY, provider: "none", ttl };
-    const hints = PROVIDERS.map((provider) => provider.enableHint).join("; or ");
-    throw new ServiceError("not_configured", `no TURN provider is configured: set ${hints}`);
+    throw noProviderConfigured();
   }
   try {
     const request = { ttl, now: context.now, user: caller.user, identity: caller.user ?? crypto.randomUUID() };
