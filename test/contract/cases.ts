@@ -20,8 +20,9 @@ export const CONTRACT_REVOKE_SECRET = secret("contract-revoke-signing-secret-Hg5
 export const CONTRACT_TURN_REST_KEY = secret("contract-turn-rest-key-Vb8Nm2Qw4Er6Ty");
 export const CONTRACT_TURN_REST_SPENT_KEY = secret("contract-turn-rest-spent-key-Ui3Op5As7");
 // Each TURN REST API key is a caller of its own: the rate-limit case spends one key's allowance.
-// Far above what the rest of the contract sends from its one address, low enough to spend at once.
-export const CONTRACT_RATE_LIMIT = 200;
+// Above what the rest of the contract sends from its one address (about 60 requests), low enough
+// to spend in a few seconds through the slowest dev server.
+export const CONTRACT_RATE_LIMIT = 100;
 
 /** The environment every entry point runs the contract with. */
 export function contractEnv(fake: FakeCloudflare): Record<string, string> {
@@ -51,6 +52,10 @@ export interface ContractCase {
   status?: number;
   /** Sends a request-target that is not a plain path, which a dev server may act on before the function sees it. */
   hostileTarget?: boolean;
+  /** For a case that sends many requests: its own time limit, in milliseconds. */
+  timeoutMs?: number;
+  /** Needs the instance's memory to last from one request to the next (a rate limit spent in the memory store). */
+  spendsMemoryAllowance?: boolean;
   run(target: ContractTarget): Promise<void>;
 }
 
@@ -556,6 +561,8 @@ function turnRestCases(): ContractCase[] {
     },
     {
       name: "TURN REST API: a key past RATE_LIMIT → 429 with Retry-After, while another key is still served",
+      timeoutMs: 60_000,
+      spendsMemoryAllowance: true,
       async run(target) {
         const spent = `${TR}?service=stun&key=${encodeURIComponent(CONTRACT_TURN_REST_SPENT_KEY)}`;
         // service=stun: counted, then refused before any upstream call. An instance that ran the
