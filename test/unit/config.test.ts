@@ -27,6 +27,7 @@ describe("parseConfig", () => {
         store: { kind: "memory" },
         fallbackStore: undefined,
       },
+      turnRestKeys: [],
       logFormat: "text",
     });
   });
