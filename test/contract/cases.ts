@@ -547,18 +547,18 @@ function turnRestCases(): ContractCase[] {
     refused("an unknown field", `${TR}?service=turn&key=${key}&realm=x`, undefined, 400, "invalid_request"),
     refused("a field twice with different values", TR, form(`service=turn&key=${key}&username=a&username=b`), 400, "invalid_request"),
     refused("a JSON body", TR, json({ service: "turn", key: CONTRACT_TURN_REST_KEY }), 415, "unsupported_media_type"),
-    {
-      name: "TURN REST API: PUT and OPTIONS without an Origin → 405, Allow: GET, POST",
-      status: 405,
-      async run(target) {
-        for (const method of ["PUT", "OPTIONS"]) {
+    ...["PUT", "OPTIONS"].map(
+      (method): ContractCase => ({
+        name: `TURN REST API: ${method} without an Origin → 405, Allow: GET, POST`,
+        status: 405,
+        async run(target) {
           const answer = await call(target, `${TR}?service=turn&key=${key}`, { method });
           assertError(answer, 405, "method_not_allowed");
           assert.equal(answer.headers.get("allow"), "GET, POST");
-        }
-        assertNoUpstreamCall(target);
-      },
-    },
+          assertNoUpstreamCall(target);
+        },
+      }),
+    ),
     {
       name: "TURN REST API: a key past RATE_LIMIT → 429 with Retry-After, while another key is still served",
       timeoutMs: 60_000,
