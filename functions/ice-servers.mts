@@ -16,7 +16,7 @@ export default (request: Request, context: Context) =>
   });
 
 export const config: Config = {
-  path: ["/api/ice-servers", "/api/ice-servers/revoke"],
+  path: ["/api/ice-servers", "/api/ice-servers/revoke", "/api/ice-servers/turn-rest"],
   // Netlify's own limiter, in front of the function: a backstop that holds even
   // before our store is configured. RATE_LIMIT sets the finer, per-user limit.
   rateLimit: { windowLimit: 120, windowSize: 60, aggregateBy: ["ip", "domain"] },

@@ -1,5 +1,5 @@
 import * as v from "valibot";
-import { configureAuth, type AuthConfig } from "./access/auth.ts";
+import { configureAuth, readTokenList, type AuthConfig } from "./access/auth.ts";
 import { flag, integerBetween, MIN_SECRET_LENGTH, readList, readVar, type Env } from "./env.ts";
 import { ServiceError } from "./errors.ts";
 import { LOG_FORMATS, type LogFormat } from "./log.ts";
@@ -39,6 +39,8 @@ export interface Config {
   readonly rateLimit: RateLimitConfig;
   /** Signs revoke tokens; without it there are none, and nothing can be revoked. */
   readonly revokeSecret?: string;
+  /** TURN_REST_API_KEYS: the keys servers call {basePath}/turn-rest with; none, and the route is not served. */
+  readonly turnRestKeys: readonly string[];
   readonly logFormat: LogFormat;
 }
 
@@ -102,6 +104,7 @@ export function parseConfig(env: Env): Config {
     auth: configureAuth(env),
     rateLimit: configureRateLimit(env),
     revokeSecret: revokeSecretFrom(env),
+    turnRestKeys: readTokenList(env, "TURN_REST_API_KEYS"),
     logFormat: general.LOG_FORMAT,
   };
 }

@@ -10,12 +10,14 @@ import { checkRequestTarget } from "./access/request-target.ts";
 import { errorResponse } from "./http/respond.ts";
 import { revoke } from "./revocation/revoke.ts";
 import { placeOf } from "./routing/location.ts";
+import { turnRest } from "./turn-rest/route.ts";
 import type { Fetch } from "./upstream/upstream.ts";
 
 export type { Logger } from "./log.ts";
 
 export const ICE_SERVERS_PATH = "/api/ice-servers";
 export const REVOKE_PATH = "/api/ice-servers/revoke";
+export const TURN_REST_PATH = "/api/ice-servers/turn-rest";
 
 export type { HandleOptions };
 
@@ -23,10 +25,15 @@ type Run = (context: RequestContext) => Promise<Response>;
 
 const ISSUE_ROUTE = { name: "issue", methods: ["GET", "POST"], run: issue } as const;
 const REVOKE_ROUTE = { name: "revoke", methods: ["POST"], run: revoke } as const;
+// For servers, not browsers: no CORS, and the route admits its caller by its own keys.
+const TURN_REST_ROUTE = { name: "turn-rest", serve: turnRest } as const;
 
-function routeFor(path: string, basePath: string): { name: string; methods: readonly string[]; run: Run } | undefined {
+type Route = { name: string; methods: readonly string[]; run: Run } | typeof TURN_REST_ROUTE;
+
+function routeFor(path: string, basePath: string): Route | undefined {
   if (path === basePath) return ISSUE_ROUTE;
   if (path === `${basePath}/revoke`) return REVOKE_ROUTE;
+  if (path === `${basePath}/turn-rest`) return TURN_REST_ROUTE;
   return undefined;
 }
 
@@ -71,18 +78,36 @@ async function respond(
   if (!route) throw new ServiceError("not_found", `nothing is served here: ask for ${basePath}`);
   trace.route = route.name;
   const config = loadConfig(env);
+  const fetch = options.fetch ?? defaultFetch;
+  const location = placeOf(options.location);
+  trace.country = location?.country;
+  if ("serve" in route) {
+    const access = { ...options, fetch, log };
+    const clock = options.now ?? Date.now;
+    return route.serve({
+      request,
+      url,
+      config,
+      access,
+      headers,
+      fetch,
+      log,
+      trace,
+      random: options.random,
+      clock,
+      local: options.local ?? false,
+      location,
+    });
+  }
   Object.assign(headers, checkOrigin(request, config, options));
   if (request.method === "OPTIONS") return preflight(route.methods);
   if (!route.methods.includes(request.method)) {
     throw new ServiceError("method_not_allowed", `use ${route.methods.join(" or ")}`, { allow: allowed(route.methods) });
   }
-  const fetch = options.fetch ?? defaultFetch;
   const { caller, headers: allowance } = await admit(request, config, { ...options, fetch, log });
   trace.caller = caller.user !== undefined ? "user" : config.auth.mode === "bearer" ? "bearer" : "anonymous";
   Object.assign(headers, allowance);
   const now = (options.now ?? Date.now)();
-  const location = placeOf(options.location);
-  trace.country = location?.country;
   return route.run({
     request,
     url,

@@ -29,7 +29,7 @@ export interface Logger {
 export type LogFormat = "text" | "json";
 export const LOG_FORMATS: readonly LogFormat[] = ["text", "json"];
 
-export type CallerKind = "anonymous" | "bearer" | "user";
+export type CallerKind = "anonymous" | "bearer" | "user" | "key";
 
 /** What one request did, gathered on the way (the chain fills in the providers). */
 export interface RequestTrace {

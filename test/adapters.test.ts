@@ -3,11 +3,11 @@
  * adapters also run the whole contract under the platforms' dev runtimes.
  */
 import { createHmac } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import vercel from "../api/ice-servers.ts";
 import netlify, { config as netlifyConfig } from "../functions/ice-servers.mts";
-import { ICE_SERVERS_PATH, REVOKE_PATH } from "../shared/handle.ts";
+import { ICE_SERVERS_PATH, REVOKE_PATH, TURN_REST_PATH } from "../shared/handle.ts";
 import { startFakeCloudflare, type FakeCloudflare } from "./fake-cloudflare.ts";
 import { useProcessEnv } from "./helpers/env.ts";
 import { secret } from "./helpers/secrets.ts";
@@ -34,7 +34,13 @@ describe("Netlify function adapter", () => {
   // Netlify reads `config` statically at build time, so the function file must spell its paths
   // as literals; these checks hold those literals to the core's routes and to the docs.
   it("is routed at exactly the paths the core serves", () => {
-    expect(netlifyConfig.path).toEqual([ICE_SERVERS_PATH, REVOKE_PATH]);
+    expect(netlifyConfig.path).toEqual([ICE_SERVERS_PATH, REVOKE_PATH, TURN_REST_PATH]);
+  });
+
+  it("netlify.toml's opt-in edge blocks name the same paths", () => {
+    const toml = readFileSync(`${import.meta.dirname}/../netlify.toml`, "utf8");
+    const edgePaths = [...toml.matchAll(/^#\s+path = "([^"]+)"/gm)].map((match) => match[1]);
+    expect(edgePaths).toEqual([ICE_SERVERS_PATH, REVOKE_PATH, TURN_REST_PATH]);
   });
 
   it("declares the platform rate limit docs/security.md states", () => {
@@ -54,6 +60,13 @@ describe("Netlify function adapter", () => {
 });
 
 describe("Vercel function adapter", () => {
+  // Vercel routes by file: each route of the core needs its file under api/, named in vercel.json.
+  it("has a function file at exactly the paths the core serves", () => {
+    const functions = Object.keys(JSON.parse(readFileSync(`${import.meta.dirname}/../vercel.json`, "utf8")).functions);
+    expect(functions.map((file) => `/${file.replace(/\.ts$/, "")}`)).toEqual([ICE_SERVERS_PATH, REVOKE_PATH, TURN_REST_PATH]);
+    for (const file of functions) expect(existsSync(`${import.meta.dirname}/../${file}`), file).toBe(true);
+  });
+
   it("serves credentials through a web-standard fetch export", async () => {
     const response = await vercel.fetch(
       new Request("https://app.vercel.app/api/ice-servers", {

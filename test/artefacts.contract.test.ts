@@ -7,7 +7,7 @@ import { createClient } from "@redis/client";
 import { rmSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KEY_PREFIX } from "../shared/rate-limit/limiter.ts";
-import { buildNetlify, buildVercel, type NetlifyArtefact, type VercelArtefact } from "../scripts/artefacts/build.ts";
+import { buildNetlify, buildVercel, VERCEL_ROUTES, type NetlifyArtefact, type VercelArtefact } from "../scripts/artefacts/build.ts";
 import { CONTRACT_TOKEN } from "./contract/cases.ts";
 import { IN_BRAZIL, IN_CHINA, IN_GERMANY, loopbackPlaces, NOWHERE } from "./contract/routing-callers.ts";
 import { describeRouting } from "./contract/routing-cases.ts";
@@ -15,6 +15,7 @@ import { describeContract, type EntryPoint } from "./contract/vitest-suite.ts";
 import { fetchFrom } from "./helpers/fetch-from.ts";
 import { signHs256 } from "./helpers/jwt.ts";
 import { spawnLogged, type Spawned } from "./helpers/process.ts";
+import { originForPath } from "./helpers/route-origin.ts";
 import { startRedis, type RedisServer } from "./helpers/redis.ts";
 import { secret } from "./helpers/secrets.ts";
 
@@ -47,17 +48,16 @@ async function startNetlify(env: Record<string, string>) {
   return startRuntime("netlify-runtime.mjs", [artefact.dir, artefact.mainFile], env);
 }
 
-/** Both routes, each its own `.func` as Vercel routes them. */
+/** Every route, each its own `.func` as Vercel routes them. */
 async function startVercel(env: Record<string, string>): Promise<EntryPoint & { runtimes: Spawned[] }> {
   const { funcs } = await vercelArtefact();
-  const main = await startRuntime("vercel-runtime.mjs", [funcs["/api/ice-servers"]], env);
-  const revoke = await startRuntime("vercel-runtime.mjs", [funcs["/api/ice-servers/revoke"]], env);
+  const functions = await Promise.all(VERCEL_ROUTES.map((route) => startRuntime("vercel-runtime.mjs", [funcs[route]], env)));
+  const origins = Object.fromEntries(VERCEL_ROUTES.map((route, index) => [route, functions[index].origin]));
   return {
-    runtimes: [main.runtime, revoke.runtime],
-    send: (path, init) => fetch(`${path.startsWith("/api/ice-servers/revoke") ? revoke.origin : main.origin}${path}`, init),
+    runtimes: functions.map((one) => one.runtime),
+    send: (path, init) => fetch(`${originForPath(origins, path)}${path}`, init),
     close: async () => {
-      await main.runtime.stop();
-      await revoke.runtime.stop();
+      for (const one of functions) await one.runtime.stop();
     },
   };
 }

@@ -1,12 +1,14 @@
 import { expect, it } from "vitest";
 import { CONTRACT_TOKEN } from "./contract/cases.ts";
 import { describeContract } from "./contract/vitest-suite.ts";
+import { VERCEL_ROUTES } from "../scripts/artefacts/build.ts";
 import { spawnLogged, type Spawned } from "./helpers/process.ts";
+import { originForPath } from "./helpers/route-origin.ts";
 
-// The Vercel functions (api/ice-servers.ts, api/ice-servers/revoke.ts) under @vercel/node's
+// The Vercel functions (api/ice-servers.ts and the files under api/ice-servers/) under @vercel/node's
 // dev runtime, the one `vercel dev` uses; each file is served on its own, as Vercel routes it.
 let vercel: Spawned | undefined;
-let vercelRevoke: Spawned | undefined;
+let others: Spawned[] = [];
 
 async function portFrom(spawned: Spawned, timeoutMs: number): Promise<number> {
   const deadline = Date.now() + timeoutMs;
@@ -22,18 +24,16 @@ async function portFrom(spawned: Spawned, timeoutMs: number): Promise<number> {
 describeContract(
   "Vercel function under @vercel/node's dev server",
   async (env) => {
-    vercel = spawnLogged("node_modules/.bin/tsx", ["test/helpers/vercel-dev.ts", "api/ice-servers.ts"], { ...process.env, ...env });
-    vercelRevoke = spawnLogged("node_modules/.bin/tsx", ["test/helpers/vercel-dev.ts", "api/ice-servers/revoke.ts"], {
-      ...process.env,
-      ...env,
-    });
-    const origin = `http://127.0.0.1:${await portFrom(vercel, 60_000)}`;
-    const revokeOrigin = `http://127.0.0.1:${await portFrom(vercelRevoke, 60_000)}`;
+    const functions = VERCEL_ROUTES.map((route) =>
+      spawnLogged("node_modules/.bin/tsx", ["test/helpers/vercel-dev.ts", `${route.slice(1)}.ts`], { ...process.env, ...env }),
+    );
+    [vercel, ...others] = functions;
+    const origins: Record<string, string> = {};
+    for (const [index, route] of VERCEL_ROUTES.entries()) origins[route] = `http://127.0.0.1:${await portFrom(functions[index], 60_000)}`;
     return {
-      send: (path, init) => fetch(`${path.startsWith("/api/ice-servers/revoke") ? revokeOrigin : origin}${path}`, init),
+      send: (path, init) => fetch(`${originForPath(origins, path)}${path}`, init),
       close: async () => {
-        await vercel!.stop();
-        await vercelRevoke!.stop();
+        for (const one of functions) await one.stop();
       },
     };
   },
@@ -49,5 +49,5 @@ it("the Vercel function never printed the API token", () => {
   // The 401 case logs an operator hint: seeing it proves the function\'s log is what is scanned.
   expect(vercel?.output()).toContain("OPERATOR: Cloudflare refused our credentials");
   expect(vercel!.output()).not.toContain(CONTRACT_TOKEN);
-  expect(vercelRevoke!.output()).not.toContain(CONTRACT_TOKEN);
+  for (const one of others) expect(one.output()).not.toContain(CONTRACT_TOKEN);
 });

@@ -32,9 +32,14 @@ export interface NetlifyArtefact extends Built {
   zipBytes: number;
 }
 
+/** Each file vercel.json configures under api/ is a function of its own, served at its own path. */
+export const VERCEL_ROUTES: readonly string[] = Object.keys(JSON.parse(readFileSync(join(ROOT, "vercel.json"), "utf8")).functions).map(
+  (file) => `/${file.replace(/\.ts$/, "")}`,
+);
+
 export interface VercelArtefact extends Built {
   /** Each route's `.func` folder, copied outside the repository. */
-  funcs: Record<"/api/ice-servers" | "/api/ice-servers/revoke", string>;
+  funcs: Record<string, string>;
   runtime: string;
 }
 
@@ -107,7 +112,7 @@ export async function buildVercel(): Promise<VercelArtefact> {
     cpSync(join(out, func), target, { recursive: true, dereference: true });
     return target;
   };
-  const funcs = { "/api/ice-servers": copy("api/ice-servers.func"), "/api/ice-servers/revoke": copy("api/ice-servers/revoke.func") };
+  const funcs = Object.fromEntries(VERCEL_ROUTES.map((route) => [route, copy(`${route.slice(1)}.func`)]));
   const runtime = JSON.parse(readFileSync(join(funcs["/api/ice-servers"], ".vc-config.json"), "utf8")).runtime;
   return { log, complaints: complaintsIn(log), tempDir: copies, funcs, runtime };
 }

@@ -121,9 +121,10 @@ export function preflight(methods: readonly string[]): Response {
 }
 
 /**
- * Authenticates the caller and counts the request against the caller's allowance:
- * the verified user when there is one, else the client's address, else the allowance all
- * callers without a known address share (SHARED_KEY). A failed
+ * Authenticates the caller (by AUTH_MODE, or by `authenticator` for a route with credentials
+ * of its own) and counts the request against the caller's allowance: its own (a TURN REST API
+ * key's) or the verified user's when there is one, else the client's address, else the allowance
+ * all callers without a known address share (SHARED_KEY). A failed
  * authentication is counted against the address too, so guessing tokens ends in 429.
  * A caller this instance saw go over its allowance is refused until the Retry-After it
  * was given without asking the store again (an address before its token is even read):
@@ -134,9 +135,12 @@ export async function admit(
   request: Request,
   config: AccessConfig,
   options: AccessOptions,
+  authenticator?: () => Promise<Caller>,
 ): Promise<{ caller: Caller; headers: Record<string, string> }> {
+  // A route with its own authenticator (the TURN REST API's keys) always needs a credential.
+  const authenticateCaller = authenticator ?? (() => authenticate(request, config.auth));
   const rule = config.rateLimit.rule;
-  if (!rule) return { caller: await authenticate(request, config.auth), headers: {} };
+  if (!rule) return { caller: await authenticateCaller(), headers: {} };
   const address = options.clientIp ? `ip:${addressKey(options.clientIp)}` : SHARED_KEY;
   // Noted under the rule it broke, so that a new RATE_LIMIT applies at once.
   const noteFor = (key: string) => `${rule.limit}/${rule.windowMs}:${key}`;
@@ -158,10 +162,10 @@ export async function admit(
     }
   };
   // Before the token is read, so that guessing costs no verification either.
-  if (config.auth.mode !== "none") refuseIfNoted(address);
+  if (authenticator || config.auth.mode !== "none") refuseIfNoted(address);
   let caller: Caller;
   try {
-    caller = await authenticate(request, config.auth);
+    caller = await authenticateCaller();
   } catch (error) {
     // A wrong or missing token spends the address's own allowance, the one RATE_LIMIT sets:
     // past it the answer is 429, not 401, and says nothing of whether the guess was right.
@@ -170,6 +174,6 @@ export async function admit(
     }
     throw error;
   }
-  const key = caller.user !== undefined ? `user:${caller.user}` : address;
+  const key = caller.allowance ?? (caller.user !== undefined ? `user:${caller.user}` : address);
   return { caller, headers: (await count(key)).headers };
 }

@@ -13,6 +13,8 @@ export type AuthConfig =
 /** Who the caller is, once verified: `sub` of a JWT. Bearer tokens name no one. */
 export interface Caller {
   user?: string;
+  /** What its requests are counted under when that is neither its user nor its address (a TURN REST API key). */
+  allowance?: string;
 }
 
 // Allowance for clocks that disagree a little between the issuer and this function.
@@ -44,13 +46,14 @@ const MIN_BEARER_TOKEN_LENGTH = MIN_SECRET_LENGTH;
 // RFC 7518 §3.2: an HS256 key must be at least as long as the hash, 256 bits.
 const MIN_HS256_SECRET_BYTES = 32;
 
-function bearerTokensFrom(env: Env): string[] {
-  const tokens = readSecretList(env, "AUTH_BEARER_TOKENS");
+/** A comma list of bearer tokens (AUTH_BEARER_TOKENS, TURN_REST_API_KEYS), each long enough not to be guessed. */
+export function readTokenList(env: Env, name: string): string[] {
+  const tokens = readSecretList(env, name);
   tokens.forEach((token, index) => {
     if (token.length < MIN_BEARER_TOKEN_LENGTH || !/^[\x21-\x7e]+$/.test(token)) {
       throw new ServiceError(
         "invalid_config",
-        `AUTH_BEARER_TOKENS entry ${index + 1} must be at least ${MIN_BEARER_TOKEN_LENGTH} printable ASCII characters, without spaces`,
+        `${name} entry ${index + 1} must be at least ${MIN_BEARER_TOKEN_LENGTH} printable ASCII characters, without spaces`,
       );
     }
   });
@@ -67,7 +70,7 @@ export function configureAuth(env: Env): AuthConfig {
   const mode = (readVar(env, "AUTH_MODE") ?? "none").toLowerCase();
   if (mode === "none") return { mode };
   if (mode === "bearer") {
-    const tokens = bearerTokensFrom(env);
+    const tokens = readTokenList(env, "AUTH_BEARER_TOKENS");
     if (tokens.length === 0) throw new ServiceError("not_configured", "AUTH_MODE=bearer needs AUTH_BEARER_TOKENS");
     return { mode, tokens };
   }
@@ -93,13 +96,14 @@ export function configureAuth(env: Env): AuthConfig {
   return { mode, key: { jwksUrl: parsed.output }, issuer, audience };
 }
 
-function unauthorized(message: string, invalid: boolean): ServiceError {
+export function unauthorized(message: string, invalid: boolean): ServiceError {
   return new ServiceError("unauthorized", message, {
     "www-authenticate": invalid ? `${REALM}, error="invalid_token"` : REALM,
   });
 }
 
-function bearerToken(request: Request): string | undefined {
+/** The token of an `Authorization: Bearer` header, if there is one; 401 when the header is malformed. */
+export function bearerToken(request: Request): string | undefined {
   const header = request.headers.get("authorization");
   if (!header) return undefined;
   const match = /^Bearer +([\x21-\x7e]+)\s*$/i.exec(header);
@@ -107,7 +111,7 @@ function bearerToken(request: Request): string | undefined {
   return match[1];
 }
 
-async function digest(value: string): Promise<Uint8Array> {
+export async function digest(value: string): Promise<Uint8Array> {
   return new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(value)));
 }
 
@@ -115,7 +119,7 @@ async function digest(value: string): Promise<Uint8Array> {
  * Compares digests rather than the tokens, so neither the time taken nor an early
  * exit says how much of a guess was right, or how long the real token is.
  */
-async function matchesAny(token: string, tokens: readonly string[]): Promise<boolean> {
+export async function matchesAny(token: string, tokens: readonly string[]): Promise<boolean> {
   const presented = await digest(token);
   let matched = 0;
   for (const candidate of tokens) {

@@ -21,6 +21,13 @@ function checkedTtl(ttl: number | undefined, maxTtl: number): IssueInput {
 
 const invalidTtl = (maxTtl: number) => new ServiceError("invalid_ttl", `ttl must be a whole number of seconds from 1 to ${maxTtl}`);
 
+/** A ttl given as text (a query or a form field): whole seconds from 1 to `maxTtl`, or 400 invalid_ttl. */
+export function ttlFromText(text: string, maxTtl: number): number {
+  const result = v.safeParse(TtlQuery, text);
+  if (!result.success) throw invalidTtl(maxTtl);
+  return checkedTtl(result.output, maxTtl).ttl!;
+}
+
 function fromQuery(url: URL, maxTtl: number): IssueInput {
   for (const name of url.searchParams.keys()) {
     if (name !== "ttl") throw new ServiceError("invalid_request", `unknown query parameter: only "ttl" is accepted`);
@@ -28,13 +35,11 @@ function fromQuery(url: URL, maxTtl: number): IssueInput {
   const values = url.searchParams.getAll("ttl");
   if (values.length === 0) return {};
   if (values.length > 1) throw new ServiceError("invalid_ttl", "ttl is given more than once");
-  const result = v.safeParse(TtlQuery, values[0]);
-  if (!result.success) throw invalidTtl(maxTtl);
-  return checkedTtl(result.output, maxTtl);
+  return { ttl: ttlFromText(values[0], maxTtl) };
 }
 
 /** Reads at most MAX_BODY_BYTES, whatever Content-Length claims, so a huge body costs nothing. */
-async function readCappedBody(request: Request): Promise<string> {
+export async function readCappedBody(request: Request): Promise<string> {
   const declared = request.headers.get("content-length");
   if (declared !== null && Number(declared) > MAX_BODY_BYTES) {
     throw new ServiceError("payload_too_large", `the body must be at most ${MAX_BODY_BYTES} bytes`);

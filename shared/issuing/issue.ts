@@ -30,6 +30,12 @@ interface Served {
   degraded?: true;
 }
 
+/** What to answer when no provider is configured and nothing else will do. */
+export function noProviderConfigured(): ServiceError {
+  const hints = PROVIDERS.map((provider) => provider.enableHint).join("; or ");
+  return new ServiceError("not_configured", `no TURN provider is configured: set ${hints}`);
+}
+
 async function serve(context: RequestContext, ttl: number): Promise<Served> {
   const { config, caller } = context;
   const request = () => ({
@@ -47,8 +53,7 @@ async function serve(context: RequestContext, ttl: number): Promise<Served> {
       return { ...(await issueFromChain({ ...context, config: relay }, request())), provider: LOCAL_RELAY };
     }
     if (context.local) return { iceServers: STUN_ONLY, provider: "none", ttl };
-    const hints = PROVIDERS.map((provider) => provider.enableHint).join("; or ");
-    throw new ServiceError("not_configured", `no TURN provider is configured: set ${hints}`);
+    throw noProviderConfigured();
   }
   try {
     return await issueFromChain(context, request());

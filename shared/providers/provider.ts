@@ -15,7 +15,7 @@ export interface IssueRequest {
   ttl: number;
   /** Stamped on the credential where the provider has a place for it: the user, else a random id. */
   identity: string;
-  /** The verified user (a JWT's sub), when the caller was authenticated. */
+  /** Whom the caller names: a verified user (a JWT's sub), or the username a TURN REST API caller gave. */
   user?: string;
   /** Milliseconds since the epoch. */
   now: number;

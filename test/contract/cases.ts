@@ -16,6 +16,13 @@ export const CONTRACT_KEY_ID = "c0ffee0123456789abcdef0123456789";
 // Looks like a real token so a leak would be easy to spot, and is unique to this suite.
 export const CONTRACT_TOKEN = secret("cf-test-token-Zx81qLmN4vB7tY2uP0sRk9wE");
 export const CONTRACT_REVOKE_SECRET = secret("contract-revoke-signing-secret-Hg5Fd3Sa1");
+/** TURN_REST_API_KEYS: the first for every case, the second spent by the rate-limit case alone. */
+export const CONTRACT_TURN_REST_KEY = secret("contract-turn-rest-key-Vb8Nm2Qw4Er6Ty");
+export const CONTRACT_TURN_REST_SPENT_KEY = secret("contract-turn-rest-spent-key-Ui3Op5As7");
+// Each TURN REST API key is a caller of its own: the rate-limit case spends one key's allowance.
+// Above what the rest of the contract sends from its one address (about 60 requests), low enough
+// to spend in a few seconds through the slowest dev server.
+export const CONTRACT_RATE_LIMIT = 100;
 
 /** The environment every entry point runs the contract with. */
 export function contractEnv(fake: FakeCloudflare): Record<string, string> {
@@ -27,8 +34,9 @@ export function contractEnv(fake: FakeCloudflare): Record<string, string> {
     TURN_UPSTREAM_TIMEOUT_MS: String(CONTRACT_TIMEOUT_MS),
     TURN_TOTAL_TIMEOUT_MS: String(CONTRACT_TOTAL_TIMEOUT_MS),
     // Every case comes from one address; the limiter has suites of its own.
-    RATE_LIMIT: "10000/60s",
+    RATE_LIMIT: `${CONTRACT_RATE_LIMIT}/60s`,
     REVOKE_SIGNING_SECRET: CONTRACT_REVOKE_SECRET,
+    TURN_REST_API_KEYS: `${CONTRACT_TURN_REST_KEY},${CONTRACT_TURN_REST_SPENT_KEY}`,
   };
 }
 
@@ -44,6 +52,10 @@ export interface ContractCase {
   status?: number;
   /** Sends a request-target that is not a plain path, which a dev server may act on before the function sees it. */
   hostileTarget?: boolean;
+  /** For a case that sends many requests: its own time limit, in milliseconds. */
+  timeoutMs?: number;
+  /** Needs the instance's memory to last from one request to the next (a rate limit spent in the memory store). */
+  spendsMemoryAllowance?: boolean;
   run(target: ContractTarget): Promise<void>;
 }
 
@@ -74,9 +86,9 @@ async function call(target: ContractTarget, path: string, init?: RequestInit): P
   assert.match(response.headers.get("content-type") ?? "", /^application\/json/);
   assert.equal(response.headers.get("cache-control"), "no-store");
   assert.equal(response.headers.get("x-content-type-options"), "nosniff");
-  assert.ok(!text.includes(CONTRACT_TOKEN), "the API token leaked into a body");
-  for (const [name, value] of response.headers) {
-    assert.ok(!value.includes(CONTRACT_TOKEN), `the API token leaked into the ${name} header`);
+  for (const secretValue of [CONTRACT_TOKEN, CONTRACT_TURN_REST_KEY, CONTRACT_TURN_REST_SPENT_KEY]) {
+    assert.ok(!text.includes(secretValue), "a secret leaked into a body");
+    for (const [name, value] of response.headers) assert.ok(!value.includes(secretValue), `a secret leaked into the ${name} header`);
   }
   return { status: response.status, headers: response.headers, text, json, elapsedMs };
 }
@@ -418,4 +430,160 @@ export const contractCases: ContractCase[] = [
       assert.equal(target.fake.requests.length, 2);
     },
   },
+  ...turnRestCases(),
 ];
+
+/** {basePath}/turn-rest, the TURN REST API for servers (draft-uberti-behave-turn-rest-00). */
+function turnRestCases(): ContractCase[] {
+  const TR = `${PATH}/turn-rest`;
+  const key = encodeURIComponent(CONTRACT_TURN_REST_KEY);
+  const form = (body: string, headers: Record<string, string> = {}): RequestInit => ({
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded", ...headers },
+    body,
+  });
+  const CLOUDFLARE_TURN_URIS = [
+    "turn:turn.cloudflare.com:3478?transport=udp",
+    "turn:turn.cloudflare.com:80?transport=tcp",
+    "turns:turn.cloudflare.com:443?transport=tcp",
+  ];
+
+  /** The draft's answer, field by field, with no CORS header: what Janus checks, and more. */
+  function assertDraftAnswer(answer: Answer, ttl: number): void {
+    assert.equal(answer.status, 200, answer.text);
+    assert.deepEqual(Object.keys(answer.json).sort(), ["password", "ttl", "uris", "username"]);
+    assert.equal(typeof answer.json.username, "string");
+    assert.match(answer.json.username, /^[0-9a-f]{96}$/);
+    assert.equal(typeof answer.json.password, "string");
+    assert.match(answer.json.password, /^[0-9a-f]{96}$/);
+    assert.ok(Number.isInteger(answer.json.ttl), "ttl is an integer");
+    assert.equal(answer.json.ttl, ttl);
+    // TURN only: STUN takes no credential, and Janus drops anything but turn: and turns:.
+    assert.deepEqual(answer.json.uris, CLOUDFLARE_TURN_URIS);
+    assert.equal(answer.headers.get("access-control-allow-origin"), null);
+  }
+
+  function assertAsked(target: ContractTarget, body: Record<string, unknown>): void {
+    assert.equal(target.fake.requests.length, 1);
+    assert.deepEqual(JSON.parse(target.fake.requests[0].body), body);
+  }
+
+  const refused = (name: string, path: string, init: RequestInit | undefined, status: number, code: string): ContractCase => ({
+    name: `TURN REST API: ${name} → ${status} ${code}`,
+    status,
+    async run(target) {
+      const answer = await call(target, path, init);
+      assertError(answer, status, code);
+      assert.equal(answer.headers.get("access-control-allow-origin"), null);
+      assertNoUpstreamCall(target);
+    },
+  });
+
+  return [
+    {
+      name: "TURN REST API: GET with key= and username= answers the draft's fields, the username as Cloudflare's customIdentifier",
+      async run(target) {
+        const answer = await call(target, `${TR}?service=turn&username=janus-handle-1&key=${key}`);
+        assertDraftAnswer(answer, CONTRACT_MAX_TTL);
+        assertAsked(target, { ttl: CONTRACT_MAX_TTL, customIdentifier: "janus-handle-1" });
+      },
+    },
+    {
+      name: "TURN REST API: GET with api= and ttl= asks for that TTL",
+      async run(target) {
+        const answer = await call(target, `${TR}?service=turn&api=${key}&ttl=60`);
+        assertDraftAnswer(answer, 60);
+        assertAsked(target, { ttl: 60 });
+      },
+    },
+    {
+      name: "TURN REST API: POST as Janus sends it (the same fields in the query and the form body, api and key both)",
+      async run(target) {
+        const fields = `service=turn&api=${key}&key=${key}&username=4417253870261533`;
+        const answer = await call(target, `${TR}?${fields}`, form(fields));
+        assertDraftAnswer(answer, CONTRACT_MAX_TTL);
+        assertAsked(target, { ttl: CONTRACT_MAX_TTL, customIdentifier: "4417253870261533" });
+      },
+    },
+    {
+      name: "TURN REST API: POST with the fields in the form body alone and the key as Authorization: Bearer",
+      async run(target) {
+        const answer = await call(target, TR, form("service=turn&ttl=120", { authorization: `Bearer ${CONTRACT_TURN_REST_KEY}` }));
+        assertDraftAnswer(answer, 120);
+        assertAsked(target, { ttl: 120 });
+      },
+    },
+    refused("no key", `${TR}?service=turn`, undefined, 401, "unauthorized"),
+    refused("a wrong key", `${TR}?service=turn&key=${"x".repeat(40)}`, undefined, 401, "unauthorized"),
+    refused("key and api that differ", `${TR}?service=turn&key=${key}&api=${"x".repeat(40)}`, undefined, 401, "unauthorized"),
+    refused("a POST whose key is wrong", TR, form(`service=turn&key=${"y".repeat(40)}`), 401, "unauthorized"),
+    refused(
+      "an Origin, even with the right key",
+      `${TR}?service=turn&key=${key}`,
+      { headers: { origin: "http://localhost" } },
+      403,
+      "origin_not_allowed",
+    ),
+    refused(
+      "a cross-site request without an Origin",
+      `${TR}?service=turn&key=${key}`,
+      { headers: { "sec-fetch-site": "cross-site", "sec-fetch-mode": "no-cors" } },
+      403,
+      "origin_not_allowed",
+    ),
+    refused(
+      "a CORS preflight",
+      TR,
+      { method: "OPTIONS", headers: { origin: "https://app.example", "access-control-request-method": "GET" } },
+      403,
+      "origin_not_allowed",
+    ),
+    refused("service other than turn", `${TR}?service=stun&key=${key}`, undefined, 400, "invalid_request"),
+    refused("no service", `${TR}?key=${key}`, undefined, 400, "invalid_request"),
+    refused("a username of 129 characters", `${TR}?service=turn&key=${key}&username=${"u".repeat(129)}`, undefined, 400, "invalid_request"),
+    refused("a username with a control character", `${TR}?service=turn&key=${key}&username=a%0Ab`, undefined, 400, "invalid_request"),
+    refused("ttl above the configured maximum", `${TR}?service=turn&key=${key}&ttl=${CONTRACT_MAX_TTL + 1}`, undefined, 400, "invalid_ttl"),
+    refused("ttl=abc", `${TR}?service=turn&key=${key}&ttl=abc`, undefined, 400, "invalid_ttl"),
+    refused("an unknown field", `${TR}?service=turn&key=${key}&realm=x`, undefined, 400, "invalid_request"),
+    refused("a field twice with different values", TR, form(`service=turn&key=${key}&username=a&username=b`), 400, "invalid_request"),
+    refused("a JSON body", TR, json({ service: "turn", key: CONTRACT_TURN_REST_KEY }), 415, "unsupported_media_type"),
+    ...["PUT", "OPTIONS"].map(
+      (method): ContractCase => ({
+        name: `TURN REST API: ${method} without an Origin → 405, Allow: GET, POST`,
+        status: 405,
+        async run(target) {
+          const answer = await call(target, `${TR}?service=turn&key=${key}`, { method });
+          assertError(answer, 405, "method_not_allowed");
+          assert.equal(answer.headers.get("allow"), "GET, POST");
+          assertNoUpstreamCall(target);
+        },
+      }),
+    ),
+    {
+      name: "TURN REST API: a key past RATE_LIMIT → 429 with Retry-After, while another key is still served",
+      timeoutMs: 60_000,
+      spendsMemoryAllowance: true,
+      async run(target) {
+        const spent = `${TR}?service=stun&key=${encodeURIComponent(CONTRACT_TURN_REST_SPENT_KEY)}`;
+        // service=stun: counted, then refused before any upstream call. An instance that ran the
+        // contract before (Deno runs it twice in one process) may refuse from the first request.
+        let refusal: Answer | undefined;
+        let answered = 0;
+        const BATCH = 25;
+        while (!refusal && answered <= CONTRACT_RATE_LIMIT) {
+          const batch = await Promise.all(Array.from({ length: BATCH }, () => call(target, spent)));
+          for (const answer of batch) {
+            if (answer.status === 429) refusal ??= answer;
+            else assertError(answer, 400, "invalid_request");
+          }
+          answered += batch.filter((answer) => answer.status !== 429).length;
+        }
+        assert.ok(refusal, `no 429 after ${answered} requests with one key`);
+        assert.ok(answered <= CONTRACT_RATE_LIMIT, `${answered} requests were let through, past the limit of ${CONTRACT_RATE_LIMIT}`);
+        assertError(refusal, 429, "rate_limited");
+        assert.match(refusal.headers.get("retry-after") ?? "", /^[1-9]\d*$/);
+        assertDraftAnswer(await call(target, `${TR}?service=turn&key=${key}`), CONTRACT_MAX_TTL);
+      },
+    },
+  ];
+}

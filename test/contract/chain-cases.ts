@@ -10,7 +10,7 @@ import { handle } from "../../shared/handle.ts";
 import type { Fetch } from "../../shared/upstream/upstream.ts";
 import type { FakeCloudflare } from "../fake-cloudflare.ts";
 import type { FakeMetered } from "../fake-metered.ts";
-import type { FakeTwilio } from "../fake-twilio.ts";
+import { TWILIO_DOCUMENTED_URLS, type FakeTwilio } from "../fake-twilio.ts";
 import type { Fault } from "../fake-upstream.ts";
 import type { FakeXirsys } from "../fake-xirsys.ts";
 import { captureLog } from "../helpers/log.ts";
@@ -27,6 +27,7 @@ export const CHAIN_SECRETS = {
   xirsysIdent: "chainident",
   xirsysSecret: secret("xirsys-chain-secret-Pl0Ok9Ij8Uh7"),
   xirsysChannel: "ChainChannel",
+  turnRestKey: secret("chain-turn-rest-api-key-Gh6Jk8Lz1Xc3"),
 };
 /** Identifiers, not secrets: they may appear in a request path. */
 const NOT_SECRET = new Set(["cloudflareKeyId", "twilioAccountSid", "xirsysIdent", "xirsysChannel"]);
@@ -203,6 +204,38 @@ export const chainCases: ChainCase[] = [
       assert.equal(answer.json.provider, "twilio");
       assert.equal(fakes.xirsys.requests.length, 1, "a 200 is not retried");
       assert.ok(!answer.text.includes("reason-chain-7") && !answer.logs.some((line) => line.includes("reason-chain-7")));
+      withinBudget(answer);
+    },
+  },
+  {
+    // The same variables as the case before, so a host already running them answers.
+    name: "the TURN REST API is not served without TURN_REST_API_KEYS → 404 not_found, no upstream call",
+    async run(fakes) {
+      const answer = await ask(fakes, { TURN_PROVIDERS: "xirsys,twilio" }, "/api/ice-servers/turn-rest?service=turn&key=whatever-key");
+      assert.equal(answer.status, 404, answer.text);
+      assert.equal(answer.json.error.code, "not_found");
+      assert.equal(fakes.xirsys.requests.length + fakes.twilio.requests.length, 0);
+    },
+  },
+  {
+    name: "TURN REST API: Cloudflare down → Twilio's credential, the TURN URLs that use it, and the ttl Twilio granted",
+    async run(fakes) {
+      fakes.cloudflare.setFault({ kind: "status", status: 500 });
+      const key = encodeURIComponent(CHAIN_SECRETS.turnRestKey);
+      const answer = await ask(
+        fakes,
+        { TURN_PROVIDERS: "cloudflare,twilio", TURN_TTL: "172800", TURN_REST_API_KEYS: CHAIN_SECRETS.turnRestKey },
+        `/api/ice-servers/turn-rest?service=turn&key=${key}&username=room-7&ttl=172800`,
+      );
+      assert.equal(answer.status, 200, answer.text);
+      assert.deepEqual(Object.keys(answer.json).sort(), ["password", "ttl", "uris", "username"]);
+      // Twilio's own: a 64-digit hex username and a base64 password, and the ttl it granted.
+      assert.match(answer.json.username, /^[0-9a-f]{64}$/);
+      assert.match(answer.json.password, /^[A-Za-z0-9+/]{32}$/);
+      assert.equal(answer.json.ttl, 86_400);
+      // Twilio gives each URL a server of its own, all with the one credential: every TURN one is kept.
+      assert.ok(answer.json.uris.length > 1, answer.text);
+      for (const uri of answer.json.uris) assert.ok(TWILIO_DOCUMENTED_URLS.includes(uri) && uri.startsWith("turn:"), uri);
       withinBudget(answer);
     },
   },

@@ -41,7 +41,7 @@ export function describeContract(
         it.skip(`${testCase.name} (${options.skip.why})`, () => {});
         continue;
       }
-      it(testCase.name, () => testCase.run({ send: (path, init) => entry.send(path, init), fake }), timeoutMs);
+      it(testCase.name, () => testCase.run({ send: (path, init) => entry.send(path, init), fake }), testCase.timeoutMs ?? timeoutMs);
     }
   });
 }

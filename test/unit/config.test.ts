@@ -28,6 +28,7 @@ describe("parseConfig", () => {
         store: { kind: "memory" },
         fallbackStore: undefined,
       },
+      turnRestKeys: [],
       logFormat: "text",
     });
   });

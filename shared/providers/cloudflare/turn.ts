@@ -42,7 +42,8 @@ function configureCloudflare(env: Env): CloudflareConfig | undefined {
 
 /**
  * POST {base}/turn/keys/{keyId}/credentials/generate-ice-servers with {"ttl": N}, and the
- * documented customIdentifier (usage analytics per user) when the caller is a verified user.
+ * documented customIdentifier (usage analytics per user) when the caller names one: a verified
+ * user, or a TURN REST API username.
  */
 export function prepareCloudflare(config: CloudflareConfig, ttl: number, user?: string): UpstreamRequest {
   return {
