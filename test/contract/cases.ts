@@ -52,6 +52,11 @@ export interface ContractCase {
   status?: number;
   /** Sends a request-target that is not a plain path, which a dev server may act on before the function sees it. */
   hostileTarget?: boolean;
+  /**
+   * Sends a form-encoded POST without an Origin, as a server (Janus) does: a framework's own CSRF
+   * check (SvelteKit's, Astro's) refuses one before the route runs.
+   */
+  formPost?: boolean;
   /** For a case that sends many requests: its own time limit, in milliseconds. */
   timeoutMs?: number;
   /** Needs the instance's memory to last from one request to the next (a rate limit spent in the memory store). */
@@ -471,6 +476,7 @@ function turnRestCases(): ContractCase[] {
   const refused = (name: string, path: string, init: RequestInit | undefined, status: number, code: string): ContractCase => ({
     name: `TURN REST API: ${name} → ${status} ${code}`,
     status,
+    formPost: init !== undefined && new Headers(init.headers).get("content-type") === "application/x-www-form-urlencoded",
     async run(target) {
       const answer = await call(target, path, init);
       assertError(answer, status, code);
@@ -498,6 +504,7 @@ function turnRestCases(): ContractCase[] {
     },
     {
       name: "TURN REST API: POST as Janus sends it (the same fields in the query and the form body, api and key both)",
+      formPost: true,
       async run(target) {
         const fields = `service=turn&api=${key}&key=${key}&username=4417253870261533`;
         const answer = await call(target, `${TR}?${fields}`, form(fields));
@@ -507,6 +514,7 @@ function turnRestCases(): ContractCase[] {
     },
     {
       name: "TURN REST API: POST with the fields in the form body alone and the key as Authorization: Bearer",
+      formPost: true,
       async run(target) {
         const answer = await call(target, TR, form("service=turn&ttl=120", { authorization: `Bearer ${CONTRACT_TURN_REST_KEY}` }));
         assertDraftAnswer(answer, 120);
