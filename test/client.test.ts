@@ -7,6 +7,7 @@ import {
   revokeUrl,
   type FetchLike,
   type IceServers,
+  type PeerConnectionEvent,
   type PeerConnectionLike,
 } from "turn-vend/client"; // the package.json "exports" entry, as an app would import it
 
@@ -66,22 +67,23 @@ class FakePc implements PeerConnectionLike {
     bundlePolicy: "max-bundle",
   };
   applied: { at: number; configuration: RTCConfiguration }[] = [];
-  refuse = false;
-  private listeners = new Set<() => void>();
+  /** The DOMException name setConfiguration throws, or false to accept. */
+  refuse: string | false = false;
+  private listeners = new Set<(event: Event) => void>();
 
   getConfiguration(): RTCConfiguration {
     return { ...this.configuration };
   }
   setConfiguration(configuration: RTCConfiguration = {}): void {
     if (this.signalingState === "closed") throw new DOMException("closed", "InvalidStateError");
-    if (this.refuse) throw new DOMException("bad servers", "SyntaxError");
+    if (this.refuse) throw new DOMException("refused", this.refuse);
     this.configuration = configuration;
     this.applied.push({ at: Date.now(), configuration });
   }
-  addEventListener(_type: "connectionstatechange" | "signalingstatechange", listener: () => void): void {
+  addEventListener(_type: PeerConnectionEvent, listener: (event: Event) => void): void {
     this.listeners.add(listener);
   }
-  removeEventListener(_type: "connectionstatechange" | "signalingstatechange", listener: () => void): void {
+  removeEventListener(_type: PeerConnectionEvent, listener: (event: Event) => void): void {
     this.listeners.delete(listener);
   }
   get listenerCount() {
@@ -89,13 +91,13 @@ class FakePc implements PeerConnectionLike {
   }
   /** A state change event (connectionstatechange or signalingstatechange). */
   fire(): void {
-    for (const listener of this.listeners) listener();
+    for (const listener of this.listeners) listener(new Event("statechange"));
   }
   /** As pc.close() does: the state changes and no event fires, unless asked. */
   close({ event = false } = {}): void {
     this.connectionState = "closed";
     this.signalingState = "closed";
-    if (event) for (const listener of this.listeners) listener();
+    if (event) this.fire();
   }
   usernames(): (string | undefined)[] {
     return (this.configuration.iceServers ?? []).map((server) => server.username);
@@ -486,22 +488,27 @@ describe("keepFresh", () => {
     await stop();
   });
 
-  it("reports apply_failed when setConfiguration refuses the servers, and retries", async () => {
+  it("reports apply_failed when setConfiguration refuses the servers, and retries applying the same answer", async () => {
     const pc = new FakePc();
-    pc.refuse = true;
+    pc.refuse = "OperationError";
     const fetch = fakeFetch();
-    const codes: string[] = [];
+    const failures: { code: string; retryInMs: number | undefined }[] = [];
     const stop = keepFresh(pc, {
       fetch: fetch.fn,
       ttl: 100,
       random: () => 0.5,
-      onError: (error) => codes.push((error as IceServersError).code),
+      onError: (error, info) => failures.push({ code: (error as IceServersError).code, retryInMs: info.retryInMs }),
     });
     await vi.advanceTimersByTimeAsync(1000);
-    expect(codes).toEqual(["apply_failed", "apply_failed"]);
+    expect(failures).toEqual([
+      { code: "apply_failed", retryInMs: 1000 },
+      { code: "apply_failed", retryInMs: 2000 },
+    ]);
     pc.refuse = false;
     await vi.advanceTimersByTimeAsync(2000);
     expect(pc.applied).toHaveLength(1);
+    // One answer fetched, applied on the third try: no credential minted per retry.
+    expect(fetch.calls).toHaveLength(1);
     await stop();
   });
 
@@ -1028,7 +1035,7 @@ describe("keepFresh restartIce", () => {
       ttl: 100,
       initial: initialAt(T0, 100),
       random: () => 0.5,
-      onRestart: ({ fresh, mode }) => heard.push({ username: fresh.config.iceServers[1].username, mode }),
+      onRestart: ({ fresh, mode }) => heard.push({ username: fresh?.config.iceServers[1].username, mode }),
     });
     await vi.advanceTimersByTimeAsync(79_999);
     expect(pc.restarts).toEqual([]);
@@ -1071,7 +1078,7 @@ describe("keepFresh restartIce", () => {
 
   it.each([
     ["connecting", "stable"],
-    ["disconnected", "stable"],
+    ["new", "stable"],
     ["connected", "have-local-offer"],
     ["connected", "have-remote-offer"],
   ] as const)(
