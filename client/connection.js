@@ -207,7 +207,7 @@ export function watchConnection(pc, ctx) {
 
   function onCandidate(event) {
     const candidate = event?.candidate;
-    if (!candidate || candidate.type !== "relay") return;
+    if (candidate?.type !== "relay") return;
     const ufrag = candidate.usernameFragment ?? ufragOf(pc.localDescription?.sdp);
     if (ufrag) gathered.set(addressOf(candidate), ufrag);
   }
@@ -253,8 +253,11 @@ export function watchConnection(pc, ctx) {
     return selectedPairs(stats).some((pair) => {
       const local = stats.get(pair.localCandidateId);
       if (!local || (mode === "relayed" && !isRelay(local))) return false;
-      const generation = local.usernameFragment || (isRelay(local) ? gathered.get(addressOf(local)) : undefined);
-      return generation !== undefined && generation !== ufrag;
+      if (local.usernameFragment) return local.usernameFragment !== ufrag;
+      if (!isRelay(local)) return false;
+      // A relay not among those this generation gathered (while keepFresh watched it) is older.
+      const generation = gathered.get(addressOf(local));
+      return generation === undefined ? [...gathered.values()].includes(ufrag) : generation !== ufrag;
     });
   }
 
@@ -291,14 +294,17 @@ export function watchConnection(pc, ctx) {
     if (disposed || !recovery) return;
     if (recovery.attempts >= maxRecoveries) {
       recovery.gaveUp = true;
-      ctx.report(
-        new IceServersError("recovery_failed", `ICE is still ${connectionStateOf(pc)} after ${recovery.attempts} restart(s)`),
-        { attempt: recovery.attempts, retryInMs: undefined },
-      );
+      ctx.report(new IceServersError("recovery_failed", `ICE is still ${connectionStateOf(pc)} after ${recovery.attempts} restart(s)`), {
+        attempt: recovery.attempts,
+        retryInMs: undefined,
+      });
       return;
     }
     recovery.attempts += 1;
-    recovery.timer = setTimeout(attemptRecovery, backoff(recovery.attempts, { base: RECOVERY_WAIT_MS, max: Math.max(maxRetryMs, RECOVERY_WAIT_MS), spread }));
+    recovery.timer = setTimeout(
+      attemptRecovery,
+      backoff(recovery.attempts, { base: RECOVERY_WAIT_MS, max: Math.max(maxRetryMs, RECOVERY_WAIT_MS), spread }),
+    );
     // Credentials near or past their expiry would only earn 401s from the TURN server.
     recovery.waitingForServers = ctx.needsFresh() && ctx.refreshNow();
     if (!recovery.waitingForServers) recoveryRestart();

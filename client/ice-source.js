@@ -1,7 +1,6 @@
 // One stream of fresh ICE servers for one or more peer connections: fetches once per period,
 // applies each answer to every attached connection, and revokes when the last one closes.
-import { watchConnection } from "./connection.js";
-import { needsTurn } from "./connection.js";
+import { needsTurn, watchConnection } from "./connection.js";
 import { getIceServers, hasTurnUrl, resolveHeaders } from "./fetch-ice-servers.js";
 import { IceServersError, isRetryable } from "./ice-servers-error.js";
 import { checkPeerConnection, sourceOptions } from "./options.js";
