@@ -190,14 +190,14 @@ export function watchConnection(pc, ctx) {
     negotiationStartedAt = undefined;
     const ufrag = ufragOf(pc.localDescription?.sdp);
     if (!ufrag || ufrag === knownUfrag) return;
+    // The first generation seen is checked by no one (it is what the call connected with).
     const first = knownUfrag === undefined;
     knownUfrag = ufrag;
-    if (first) return;
     const fresh = startedAt > covered;
     if (fresh) covered = startedAt;
     // Answering the peer's restart already re-gathered this side under the latest servers.
     if (covered === applied) pendingRefresh = undefined;
-    if (fresh || restartedHere) {
+    if (!first && (fresh || restartedHere)) {
       clearTimeout(verifyTimer);
       verifyTimer = undefined;
       verifying = { ufrag };

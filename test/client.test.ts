@@ -1674,3 +1674,23 @@ describe("createIceSource", () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 });
+
+describe("keepFresh: the first negotiation", () => {
+  it("does not restart for servers applied before the call's first negotiation gathered under them", async () => {
+    const pc = new IcePc();
+    pc.connectionState = "new";
+    // Not negotiated yet: no local description.
+    Object.defineProperty(pc, "localDescription", { value: null, configurable: true });
+    const log = heard();
+    const stop = keepFresh(pc, { fetch: fakeFetch().fn, ttl: 100, random: () => 0.5, ...log });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(pc.applied).toHaveLength(1);
+    Object.defineProperty(pc, "localDescription", { get: () => ({ sdp: `a=ice-ufrag:${pc.ufrag}\r\n` }), configurable: true });
+    pc.negotiate("u0", { offered: true });
+    pc.connectionState = "connected";
+    pc.fire();
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(log.restarts).toEqual([]);
+    await stop();
+  });
+});
