@@ -1256,21 +1256,28 @@ function heard() {
   };
 }
 
+/**
+ * keepFresh on `pc` (connecting, so its refresh at 80 s waits), then the peer's ICE restart
+ * arrives and this side answers it with ufrag u1 and connects.
+ */
+async function answerAfterRefresh(pc: IcePc) {
+  pc.connectionState = "connecting";
+  const log = heard();
+  const stop = keepFresh(pc, { fetch: fakeFetch().fn, ttl: 100, initial: initialAt(T0, 100), random: () => 0.5, ...log });
+  await vi.advanceTimersByTimeAsync(80_000);
+  expect(pc.applied).toHaveLength(1);
+  pc.negotiate("u1");
+  pc.connectionState = "connected";
+  pc.fire();
+  return { log, stop };
+}
+
 describe("keepFresh: each side checks its own ICE generation", () => {
   it("does not restart a second time when answering the peer's restart re-gathered this side under the fresh servers", async () => {
-    const pc = new IcePc();
-    pc.connectionState = "connecting";
-    const fetch = fakeFetch();
-    const log = heard();
-    const stop = keepFresh(pc, { fetch: fetch.fn, ttl: 100, initial: initialAt(T0, 100), random: () => 0.5, ...log });
-    await vi.advanceTimersByTimeAsync(80_000);
-    expect(pc.applied).toHaveLength(1);
     // The peer's restart arrives after the fresh servers were applied: this side answers with
     // new relays, and ICE selects one of them.
-    pc.negotiate("u1");
-    pc.select({ type: "relay", address: "198.51.100.1", port: 50_002, ufrag: "u1" });
-    pc.connectionState = "connected";
-    pc.fire();
+    const pc = new IcePc().select({ type: "relay", address: "198.51.100.1", port: 50_002, ufrag: "u1" });
+    const { log, stop } = await answerAfterRefresh(pc);
     await vi.advanceTimersByTimeAsync(10_000);
     expect(pc.restarts).toEqual([]);
     expect(log.restarts).toEqual([]);
@@ -1280,14 +1287,7 @@ describe("keepFresh: each side checks its own ICE generation", () => {
 
   it("restarts as the offerer when an answered restart left this side on the previous generation's relay, a bounded number of times, then reports restart_incomplete", async () => {
     const pc = new IcePc();
-    pc.connectionState = "connecting";
-    const fetch = fakeFetch();
-    const log = heard();
-    const stop = keepFresh(pc, { fetch: fetch.fn, ttl: 100, initial: initialAt(T0, 100), random: () => 0.5, ...log });
-    await vi.advanceTimersByTimeAsync(80_000);
-    pc.negotiate("u1");
-    pc.connectionState = "connected";
-    pc.fire();
+    const { log, stop } = await answerAfterRefresh(pc);
     // Still on the u0 relay (libwebrtc keeps the old generation's pair): checked after verifyAfterMs.
     await vi.advanceTimersByTimeAsync(1_999);
     expect(pc.restarts).toEqual([]);
@@ -1350,14 +1350,7 @@ describe("keepFresh: each side checks its own ICE generation", () => {
 
   it("leaves a host-to-host call alone in relayed mode, whatever its generation", async () => {
     const pc = new IcePc().select({ type: "host", address: "192.0.2.1", port: 40_000, ufrag: "u0" });
-    pc.connectionState = "connecting";
-    const fetch = fakeFetch();
-    const log = heard();
-    const stop = keepFresh(pc, { fetch: fetch.fn, ttl: 100, initial: initialAt(T0, 100), random: () => 0.5, ...log });
-    await vi.advanceTimersByTimeAsync(80_000);
-    pc.negotiate("u1");
-    pc.connectionState = "connected";
-    pc.fire();
+    const { log, stop } = await answerAfterRefresh(pc);
     await vi.advanceTimersByTimeAsync(10_000);
     expect(log.restarts).toEqual([]);
     await stop();
