@@ -181,14 +181,17 @@ export interface KeepFreshOptions extends GetIceServersOptions {
    * console warning. 0 turns the floor off.
    */
   minRefreshMs?: number;
-  /** First retry delay after a failure, doubled on each failure; default 1000 ms. */
+  /**
+   * First retry delay after a retryable failure (no answer, 5xx, 408, 429, a 401 when `headers` is
+   * a function, an unusable or worse answer), doubled on each failure; default 1000 ms.
+   */
   minRetryMs?: number;
   /**
    * Largest backoff delay; default 60000 ms. A longer `Retry-After` from the server still wins,
    * except over the one attempt always made `timeoutMs` + 1 s (at most) before the credentials expire.
    */
   maxRetryMs?: number;
-  /** How often `pc.connectionState` is checked, since `pc.close()` fires no event; default 1000 ms. */
+  /** How often the connection's state is checked, since `pc.close()` fires no event; default 1000 ms. */
   closeCheckMs?: number;
   /** Random source in [0, 1), for the jitter (a fixed one makes tests repeatable); default Math.random. */
   random?: () => number;
@@ -196,7 +199,9 @@ export interface KeepFreshOptions extends GetIceServersOptions {
    * After fresh servers are applied, once `pc` is `connected` and `stable` (at once, or when a
    * negotiation under way ends), call `pc.restartIce()` (and nothing else): your
    * `negotiationneeded` handler then sends the offer that gathers new relays under the fresh
-   * credentials. An app that never renegotiates gets no restart. Default `"relayed"`.
+   * credentials. An app that never renegotiates gets no restart. Each side then checks that its
+   * selected pair moved to the new ICE generation (restarting again if not), and a connection whose
+   * ICE failed, or stayed disconnected, is restarted too; `"never"` turns all of it off. Default `"relayed"`.
    */
   restartIce?: RestartIceMode;
   /**
@@ -274,7 +279,9 @@ export declare function createIceSource(options?: IceSourceOptions): IceSource;
  * Refreshes `pc`'s TURN credentials before they expire, with
  * `pc.setConfiguration({ ...pc.getConfiguration(), iceServers })`, until `pc` closes. New servers
  * only reach the next gathering: relays in use keep their allocation under the old credential
- * (which a provider such as Cloudflare drops soon after it expires) until ICE restarts, which
- * `restartIce` does when the call is relayed. Throws a TypeError or RangeError for a bad option.
+ * (which a provider such as Cloudflare refuses to refresh once it expired) until ICE restarts,
+ * which `restartIce` does when the call is relayed; it then checks that this side moved to its new
+ * relays, and restarts ICE that failed. `createIceSource(options).attach(pc)`, with the source's
+ * `stop` returned. Throws a TypeError or RangeError for a bad option.
  */
 export declare function keepFresh(pc: PeerConnectionLike, options?: KeepFreshOptions): StopKeepFresh;
