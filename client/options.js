@@ -15,7 +15,7 @@ export const DEFAULTS = {
   maxRetryMs: 60_000,
   refusedRetryMs: 600_000,
   closeCheckMs: 1_000,
-  disconnectedGraceMs: 3_000,
+  disconnectedGraceMs: 2_000,
   verifyAfterMs: 2_000,
   maxStaleRestarts: 2,
   maxRecoveries: 5,

@@ -209,7 +209,7 @@ export interface KeepFreshOptions extends GetIceServersOptions {
    * the same on every retry: the next request waits this long; default 600000 ms (10 min).
    */
   refusedRetryMs?: number;
-  /** How long ICE may stay `disconnected` before keepFresh restarts it; default 3000 ms. */
+  /** How long ICE may stay `disconnected` before keepFresh restarts it; default 2000 ms. */
   disconnectedGraceMs?: number;
   /**
    * How long after a new ICE generation is connected and stable keepFresh reads `getStats()` to
