@@ -47,18 +47,25 @@ export function selectedPairs(stats) {
   return pairs.filter((pair) => pair.nominated === true && pair.state === "succeeded");
 }
 
-/** Whether a selected pair's local candidate is a TURN relay ("relayed" in older Firefox). */
-export async function usesRelay(pc) {
+const relayOnly = (pc) => pc.getConfiguration().iceTransportPolicy === "relay";
+
+/**
+ * Whether a selected pair's local candidate is a TURN relay ("relayed" in older Firefox); undefined
+ * when no pair is selected, as in Firefox for a moment after an ICE restart.
+ */
+async function usesRelay(pc) {
   if (typeof pc.getStats !== "function") return false;
   const stats = await pc.getStats();
-  return selectedPairs(stats).some((pair) => isRelay(stats.get(pair.localCandidateId)));
+  const pairs = selectedPairs(stats);
+  if (pairs.length === 0) return undefined;
+  return pairs.some((pair) => isRelay(stats.get(pair.localCandidateId)));
 }
 
 /** Whether `pc` cannot do without TURN: relay-only, or relayed right now. */
 export async function needsTurn(pc) {
-  if (pc.getConfiguration().iceTransportPolicy === "relay") return true;
+  if (relayOnly(pc)) return true;
   try {
-    return await usesRelay(pc);
+    return (await usesRelay(pc)) === true;
   } catch {
     return false;
   }
@@ -162,16 +169,17 @@ export function watchConnection(pc, ctx) {
     const fresh = pendingRefresh;
     if (!fresh || !canRestart || recovery || !ready()) return;
     pendingRefresh = undefined;
-    if (mode === "relayed") {
+    if (mode === "relayed" && !relayOnly(pc)) {
       let relayed = false;
       try {
         relayed = await usesRelay(pc);
       } catch {}
-      if (!relayed) return;
-      if (!ready()) {
+      // No pair selected yet: ask again on the next event or poll.
+      if (relayed === undefined || !ready()) {
         pendingRefresh ??= fresh;
         return;
       }
+      if (!relayed) return;
     }
     restart("refresh");
   }

@@ -986,6 +986,8 @@ class RestartablePc extends FakePc {
   }
   /** The selected pair's local candidate is `local`; a decoy pair with the other type is not selected. */
   select(shape: StatsShape, local: "relay" | "host"): this {
+    // A relay-only connection selects relays only.
+    this.configuration = { ...this.configuration, iceTransportPolicy: local === "relay" ? "relay" : "all" };
     const decoy = local === "relay" ? "host" : "relay";
     const add = (report: Record<string, unknown>) => this.stats.set(report.id as string, report);
     this.stats.clear();
@@ -1162,6 +1164,7 @@ describe("keepFresh restartIce", () => {
 
   it("does not restart when getStats fails, or when the connection is not relayed", async () => {
     const pc = new RestartablePc();
+    pc.configuration = { ...pc.configuration, iceTransportPolicy: "all" };
     pc.getStats = () => Promise.reject(new DOMException("closed", "InvalidStateError"));
     const fetch = fakeFetch();
     const errors: unknown[] = [];
@@ -1207,6 +1210,7 @@ class IcePc extends FakePc {
   /** The pair ICE selected now has `local` as its local candidate. */
   select(local: Candidate): this {
     this.selected = local;
+    if (local.type !== "relay") this.configuration = { ...this.configuration, iceTransportPolicy: "all" };
     return this;
   }
   async getStats(): Promise<RTCStatsReport> {
@@ -1665,6 +1669,33 @@ describe("createIceSource", () => {
     expect(direct.restarts).toHaveLength(0);
     await source.stop();
     expect(vi.getTimerCount()).toBe(0);
+  });
+});
+
+describe("keepFresh: relayed or not", () => {
+  it("restarts a relay-only connection without asking getStats, which can show no selected pair just after a restart (Firefox)", async () => {
+    const pc = new IcePc();
+    pc.getStats = async () => new Map() as unknown as RTCStatsReport;
+    const log = heard();
+    const stop = keepFresh(pc, { fetch: fakeFetch().fn, ttl: 100, initial: initialAt(T0, 100), random: () => 0.5, ...log });
+    await vi.advanceTimersByTimeAsync(80_000);
+    expect(log.restarts).toEqual(["refresh"]);
+    await stop();
+  });
+
+  it("asks again on the next poll when no pair is selected yet, instead of dropping the refresh's restart", async () => {
+    const pc = new IcePc();
+    pc.configuration = { ...pc.configuration, iceTransportPolicy: "all" };
+    const real = pc.getStats.bind(pc);
+    pc.getStats = async () => new Map() as unknown as RTCStatsReport;
+    const log = heard();
+    const stop = keepFresh(pc, { fetch: fakeFetch().fn, ttl: 100, initial: initialAt(T0, 100), random: () => 0.5, ...log });
+    await vi.advanceTimersByTimeAsync(80_500);
+    expect(log.restarts).toEqual([]);
+    pc.getStats = real;
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(log.restarts).toEqual(["refresh"]);
+    await stop();
   });
 });
 
