@@ -111,7 +111,14 @@ export function watchConnection(pc, ctx) {
   /** An answer setConfiguration refused for now, retried until it expires. */
   let applyRetry;
 
-  const ready = () => !disposed && connectionStateOf(pc) === "connected" && pc.signalingState === "stable";
+  /** When signalling last left `stable`: the start of the latest negotiation's gathering. */
+  let negotiatedAt = 0;
+  // A restart while the previous one still gathers cancels that gathering: Firefox then fails ICE
+  // at once (its old relays already released) and closes the data channels. So a restart waits
+  // for gathering to end, though not for ever (a TURN URL that never answers keeps it going).
+  const gathering = () => pc.iceGatheringState === "gathering" && Date.now() - negotiatedAt < MAX_GATHERING_WAIT_MS;
+  const canRestartNow = () => pc.signalingState === "stable" && !gathering();
+  const ready = () => !disposed && connectionStateOf(pc) === "connected" && canRestartNow();
   const spread = ctx.spread;
 
   function restart(reason) {
@@ -191,6 +198,7 @@ export function watchConnection(pc, ctx) {
   // answered re-gathers it as surely as its own.
   function observeNegotiation() {
     if (pc.signalingState !== "stable") {
+      if (negotiationStartedAt === undefined) negotiatedAt = Date.now();
       negotiationStartedAt ??= applied;
       return;
     }
@@ -321,7 +329,7 @@ export function watchConnection(pc, ctx) {
   function recoveryRestart() {
     if (!recovery || recovery.gaveUp) return;
     recovery.waitingForServers = false;
-    recovery.whenStable = pc.signalingState !== "stable";
+    recovery.whenStable = !canRestartNow();
     if (!recovery.whenStable) restart(recovery.reason);
   }
 
@@ -332,12 +340,12 @@ export function watchConnection(pc, ctx) {
     if (isClosed(pc)) return ctx.closed(handle);
     observeNegotiation();
     onState();
-    if (recovery?.whenStable && pc.signalingState === "stable") recoveryRestart();
+    if (recovery?.whenStable && canRestartNow()) recoveryRestart();
     restartForRefresh();
     verifyWhenSettled();
   }
 
-  const STATE_EVENTS = ["connectionstatechange", "iceconnectionstatechange", "signalingstatechange"];
+  const STATE_EVENTS = ["connectionstatechange", "iceconnectionstatechange", "signalingstatechange", "icegatheringstatechange"];
   for (const type of STATE_EVENTS) pc.addEventListener?.(type, onEvent);
   pc.addEventListener?.("icecandidate", onCandidate);
 
@@ -365,6 +373,9 @@ export function watchConnection(pc, ctx) {
   };
   return handle;
 }
+
+/** The longest a restart waits for the previous negotiation's gathering to end. */
+const MAX_GATHERING_WAIT_MS = 5_000;
 
 /** The first wait for a recovery restart to connect, doubled on each attempt (up to maxRetryMs). */
 const RECOVERY_WAIT_MS = 5_000;

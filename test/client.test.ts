@@ -1718,3 +1718,33 @@ describe("keepFresh: the first negotiation", () => {
     await stop();
   });
 });
+
+describe("keepFresh: a restart waits for the previous one's gathering", () => {
+  it("does not restart while this side still gathers the generation it just answered (Firefox fails ICE when it is cut short)", async () => {
+    const pc = new IcePc() as IcePc & { iceGatheringState: RTCIceGatheringState };
+    pc.iceGatheringState = "complete";
+    const log = heard();
+    const stop = keepFresh(pc, { fetch: fakeFetch().fn, ttl: 100, initial: initialAt(T0, 100), random: () => 0.5, ...log });
+    await vi.advanceTimersByTimeAsync(79_900);
+    // The peer's restart, answered just before this side's refresh: still gathering when it lands.
+    pc.negotiate("u1");
+    pc.iceGatheringState = "gathering";
+    await vi.advanceTimersByTimeAsync(300);
+    expect(pc.applied).toHaveLength(1);
+    expect(log.restarts).toEqual([]);
+    pc.iceGatheringState = "complete";
+    pc.fire();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(log.restarts).toEqual(["refresh"]);
+    // A failure during a gathering waits for it too, but no longer than 5 s.
+    pc.negotiate("u2", { offered: true });
+    pc.iceGatheringState = "gathering";
+    pc.connectionState = "failed";
+    pc.fire();
+    await vi.advanceTimersByTimeAsync(4_000);
+    expect(log.restarts).toEqual(["refresh"]);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(log.restarts).toEqual(["refresh", "failed"]);
+    await stop();
+  });
+});
