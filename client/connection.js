@@ -246,6 +246,11 @@ export function watchConnection(pc, ctx) {
       stale = false;
     }
     if (disposed || verifying !== target) return;
+    // No pair selected yet (Firefox, a moment after a restart): look again a little later.
+    if (stale === undefined) {
+      verifyTimer = setTimeout(verify, verifyAfterMs);
+      return;
+    }
     verifying = undefined;
     if (!stale) return;
     if (staleRestarts >= maxStaleRestarts) {
@@ -262,11 +267,16 @@ export function watchConnection(pc, ctx) {
     restart("stale_generation");
   }
 
-  /** Whether a selected pair's local candidate is of another generation than `ufrag` (unknown counts as current). */
+  /**
+   * Whether a selected pair's local candidate is of another generation than `ufrag` (a candidate
+   * of unknown generation counts as current); undefined while no pair is selected.
+   */
   async function staleSelection(ufrag) {
     if (typeof pc.getStats !== "function") return false;
     const stats = await pc.getStats();
-    return selectedPairs(stats).some((pair) => {
+    const pairs = selectedPairs(stats);
+    if (pairs.length === 0) return undefined;
+    return pairs.some((pair) => {
       const local = stats.get(pair.localCandidateId);
       if (!local || (mode === "relayed" && !isRelay(local))) return false;
       if (local.usernameFragment) return local.usernameFragment !== ufrag;

@@ -1748,3 +1748,22 @@ describe("keepFresh: a restart waits for the previous one's gathering", () => {
     await stop();
   });
 });
+
+describe("keepFresh: the generation check without a selected pair", () => {
+  it("looks again later when no pair is selected yet, instead of taking the side as current", async () => {
+    const pc = new IcePc();
+    const real = pc.getStats.bind(pc);
+    const log = heard();
+    const stop = keepFresh(pc, { fetch: fakeFetch().fn, ttl: 100, initial: initialAt(T0, 100), random: () => 0.5, ...log });
+    await vi.advanceTimersByTimeAsync(80_000);
+    pc.getStats = async () => new Map() as unknown as RTCStatsReport;
+    pc.negotiate("u1", { offered: true });
+    await vi.advanceTimersByTimeAsync(4_000);
+    expect(log.restarts).toEqual(["refresh"]);
+    // Selected at last, on the old generation's relay.
+    pc.getStats = real;
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(log.restarts).toEqual(["refresh", "stale_generation"]);
+    await stop();
+  });
+});
