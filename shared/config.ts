@@ -7,6 +7,7 @@ import { configureOrigins, type OriginPolicy } from "./access/origins.ts";
 import { PROVIDERS, type AnyProvider } from "./providers/index.ts";
 import { SERVICE_MAX_TTL } from "./providers/provider.ts";
 import { configureRateLimit, type RateLimitConfig } from "./rate-limit/limiter.ts";
+import { configureSpend, type SpendConfig } from "./spend/config.ts";
 
 export type { Env } from "./env.ts";
 
@@ -37,6 +38,8 @@ export interface Config {
   /** Signs revoke tokens; without it there are none, and nothing can be revoked. */
   readonly revokeSecret?: string;
   readonly logFormat: LogFormat;
+  /** TURN_MONTHLY_LIMITS, TURN_USER_MONTHLY_LIMIT, TURN_USAGE_REFRESH_S: see shared/spend/. */
+  readonly spend: SpendConfig;
 }
 
 const GeneralSchema = v.object({
@@ -86,6 +89,8 @@ export function parseConfig(env: Env): Config {
   const result = v.safeParse(GeneralSchema, present);
   if (!result.success) throw new ServiceError("invalid_config", result.issues[0].message);
   const general = result.output;
+  const providers = providersFrom(env);
+  const auth = configureAuth(env);
   return {
     ttl: general.TURN_TTL,
     keepPort53: general.TURN_KEEP_PORT_53,
@@ -93,12 +98,13 @@ export function parseConfig(env: Env): Config {
     totalTimeoutMs: general.TURN_TOTAL_TIMEOUT_MS,
     urlSet: general.TURN_URL_SET,
     fallbackStun: general.TURN_FALLBACK_STUN,
-    providers: providersFrom(env),
+    providers,
     origins: configureOrigins(env),
-    auth: configureAuth(env),
+    auth,
     rateLimit: configureRateLimit(env),
     revokeSecret: revokeSecretFrom(env),
     logFormat: general.LOG_FORMAT,
+    spend: configureSpend(env, providers, auth),
   };
 }
 

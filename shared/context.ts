@@ -1,6 +1,7 @@
 import type { Caller } from "./access/auth.ts";
 import type { Config } from "./config.ts";
 import type { Logger, RequestTrace } from "./log.ts";
+import type { RateLimitStore } from "./rate-limit/limiter.ts";
 import { budgetedUpstream, type Deadline, type Fetch, type Upstream } from "./upstream/upstream.ts";
 
 /** One admitted request as a route sees it: built once by handle(), read by every step after. */
@@ -19,6 +20,8 @@ export interface RequestContext {
   readonly now: number;
   /** npm start: no provider means STUN-only rather than an error. */
   readonly local: boolean;
+  /** The rate-limit store, where usage figures are shared between instances (undefined: none usable). */
+  readonly store?: () => RateLimitStore | undefined;
 }
 
 /** A provider's way to the network for this request: every call timed and retried, inside `deadline`. */

@@ -1,4 +1,4 @@
-import { admit, allowed, checkOrigin, preflight } from "./access/admit.ts";
+import { admit, allowed, checkOrigin, preflight, sharedStoreFor } from "./access/admit.ts";
 import type { HandleOptions } from "./handle-options.ts";
 import type { RequestContext } from "./context.ts";
 import { addressKey } from "./rate-limit/client-key.ts";
@@ -74,7 +74,8 @@ async function respond(
   trace.caller = caller.user !== undefined ? "user" : config.auth.mode === "bearer" ? "bearer" : "anonymous";
   Object.assign(headers, allowance);
   const now = (options.now ?? Date.now)();
-  return route.run({ request, url, config, caller, fetch, log, trace, random: options.random, now, local: options.local ?? false });
+  const store = () => sharedStoreFor(config, { ...options, fetch, log });
+  return route.run({ request, url, config, caller, fetch, log, trace, random: options.random, now, local: options.local ?? false, store });
 }
 
 // Failures that need the operator rather than the caller: each is also an operator event.
@@ -140,6 +141,7 @@ export async function handle(request: Request, env: Env, options: HandleOptions 
     status: response.status,
     ...(code && { error: code }),
     ...(trace.provider !== undefined && { provider: trace.provider }),
+    ...(trace.usage !== undefined && { usage: trace.usage }),
     tried: trace.tried,
     attempts: trace.attempts,
     durationMs: Math.round((performance.now() - started) * 10) / 10,

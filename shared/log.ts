@@ -43,6 +43,16 @@ export interface RequestTrace {
   attempts: number;
   /** The rate limit's key for the client's address (IPv6 as its /64), when the host gave one. */
   client?: string;
+  /** The serving provider's usage figure against its TURN_MONTHLY_LIMITS limit, when it has one. */
+  usage?: UsageField;
+}
+
+/** Bytes this month as last read (absent when no usable figure is held), the limit, and the figure's age in seconds. */
+export interface UsageField {
+  provider: string;
+  bytes?: number;
+  limit: number;
+  ageS?: number;
 }
 
 export const newTrace = (): RequestTrace => ({ caller: "anonymous", tried: [], attempts: 0 });
@@ -57,6 +67,7 @@ export interface RequestEntry {
   status: number;
   error?: string;
   provider?: string;
+  usage?: UsageField;
   tried: { provider: string; error?: string }[];
   attempts: number;
   durationMs: number;

@@ -6,6 +6,7 @@ import { parseIssueInput } from "../http/input.ts";
 import { PROVIDERS, type ProviderId } from "../providers/index.ts";
 import { jsonResponse } from "../http/respond.ts";
 import { signRevokeToken } from "../revocation/revoke-token.ts";
+import { checkUserQuota } from "../spend/guard.ts";
 
 /** Served when no provider can be used and STUN-only was asked for. */
 export const STUN_ONLY: IceServer[] = [{ urls: ["stun:stun.cloudflare.com:3478"] }];
@@ -37,6 +38,7 @@ async function serve(context: RequestContext, ttl: number): Promise<Served> {
     const hints = PROVIDERS.map((provider) => provider.enableHint).join("; or ");
     throw new ServiceError("not_configured", `no TURN provider is configured: set ${hints}`);
   }
+  await checkUserQuota(context);
   try {
     const request = { ttl, now: context.now, user: caller.user, identity: caller.user ?? crypto.randomUUID() };
     return await issueFromChain(context, request);

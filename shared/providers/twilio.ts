@@ -10,6 +10,7 @@ import { ServiceError } from "../errors.ts";
 import { IceServerSchema } from "../ice-urls.ts";
 import { parseReply, type UpstreamReply, type UpstreamRequest } from "../upstream/upstream.ts";
 import type { Grant, Provider } from "./provider.ts";
+import { twilioUsage } from "../spend/twilio-usage.ts";
 
 export const TWILIO = "Twilio";
 export const TWILIO_DEFAULT_API_BASE = "https://api.twilio.com";
@@ -98,4 +99,5 @@ export const twilio: Provider<TwilioConfig, "twilio"> = {
     return processTwilioToken(await upstream.call(prepareTwilioToken(config, request.ttl)));
   },
   // No revoke: Twilio's tokens cannot be revoked, only left to expire.
+  usage: twilioUsage,
 };

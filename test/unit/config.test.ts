@@ -28,6 +28,7 @@ describe("parseConfig", () => {
         fallbackStore: undefined,
       },
       logFormat: "text",
+      spend: { limits: new Map(), refreshMs: 60_000 },
     });
   });
 
