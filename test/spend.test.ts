@@ -22,7 +22,7 @@ const KEY_TOKEN = secret("cf-spend-key-token-Hy6Tg5Rf4Ed3");
 const ACCOUNT_ID = "0123456789abcdef0123456789abcdef";
 const ANALYTICS_TOKEN = secret("cf-analytics-token-Zx8Cv7Bn6Mq5");
 const METERED_KEY = secret("metered-spend-secret-Jk4Lh3Gf2Ds1");
-const TWILIO_SID = `AC${"5pend".replace("p", "0").replace("n", "a").repeat(1)}${"ab12".repeat(7)}`.slice(0, 34);
+const TWILIO_SID = `AC${"5a".repeat(16)}`;
 const TWILIO_TOKEN = secret("twilio-spend-token-Po9Iu8Yt7Re6");
 const JWT_SECRET = secret("spend-jwt-secret-0123456789abcdef0123456789");
 const ATTEMPT_MS = 800;
@@ -199,6 +199,11 @@ describe("a provider at or over its limit", () => {
     twilio.usage = { megabytes: "49.9", unit: "gigabytes" };
     const environment = env({ TURN_PROVIDERS: "twilio", TURN_MONTHLY_LIMITS: "twilio:50GB" });
     expect((await ask(environment)).request.usage).toMatchObject({ bytes: 49.9 * GB });
+    twilio.usage = { megabytes: "60000", unit: "furlongs" };
+    clock += 60_000 * 60;
+    const unknown = await ask(environment);
+    expect(unknown.status).toBe(200);
+    expect(unknown.events).toEqual(["usage_unavailable"]);
   });
 });
 

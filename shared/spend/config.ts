@@ -48,7 +48,10 @@ export function configureSpend(env: Env, providers: readonly { provider: AnyProv
     const id = item.slice(0, colon).trim();
     const entry = providers.find((candidate) => candidate.provider.id === id);
     if (!entry) {
-      throw new ServiceError("invalid_config", `TURN_MONTHLY_LIMITS names ${id || "a provider"}, which is not a configured provider`);
+      throw new ServiceError(
+        "invalid_config",
+        `TURN_MONTHLY_LIMITS names ${id || "a provider"}, which is not among the providers in use (TURN_PROVIDERS, or those configured)`,
+      );
     }
     if (limits.has(id)) throw new ServiceError("invalid_config", `TURN_MONTHLY_LIMITS lists ${id} twice`);
     const bytes = requireAmount("TURN_MONTHLY_LIMITS", item.slice(colon + 1));

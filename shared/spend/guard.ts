@@ -23,6 +23,9 @@ export const NEAR_SHARE = 0.8;
 const NEAR_EVERY_MS = 3_600_000;
 const REACHED_EVERY_MS = 60_000;
 const UNAVAILABLE_EVERY_MS = 60_000;
+// How often, and how many times, a read asks the store again for a figure another instance is reading.
+const SHARED_POLL_MS = 100;
+const SHARED_POLLS = 10;
 
 /** The serving provider's figure, for the request's JSON log line. */
 export interface UsageNote {
@@ -55,9 +58,14 @@ async function readThrough<T>(
   const until = () => Date.now() + config.rateLimit.timeoutMs;
   if (figures) {
     try {
-      const claim = await figures.claim(storeKey, config.spend.refreshMs, until());
-      const stored = claim.stored === undefined ? undefined : (JSON.parse(claim.stored) as Reading<T>);
-      if (!claim.lease) return stored;
+      // Another instance holding the lease with nothing stored yet is reading now: its figure is a moment away.
+      for (let attempt = 1; ; attempt += 1) {
+        const claim = await figures.claim(storeKey, config.spend.refreshMs, until());
+        const stored = claim.stored === undefined ? undefined : storedReading<T>(claim.stored);
+        if (claim.lease) break;
+        if (stored || attempt >= SHARED_POLLS) return stored;
+        await new Promise((resolve) => setTimeout(resolve, SHARED_POLL_MS));
+      }
     } catch {
       // The store is down or slow: this instance reads for itself, once a period, as without one.
     }
@@ -66,6 +74,16 @@ async function readThrough<T>(
   const reading = { value: parse(reply), readAt: context.now };
   figures?.put(storeKey, JSON.stringify(reading), MAX_FIGURE_AGE_MS, until()).catch(() => {});
   return reading;
+}
+
+/** A figure from the store, when it has the shape one has (the store is shared, and could hold anything). */
+function storedReading<T>(text: string): Reading<T> | undefined {
+  try {
+    const reading = JSON.parse(text) as Reading<T>;
+    return typeof reading?.readAt === "number" && reading.value !== undefined ? reading : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function waitFor(deadline: Deadline | undefined): number {
