@@ -25,6 +25,8 @@ export interface FakeCloudflareGraphql extends FakeUpstream {
   readonly keyBytes: Map<string, number>;
   /** Egress bytes this month by customIdentifier (one TURN key's). */
   readonly userBytes: Map<string, number>;
+  /** TURN usernames by customIdentifier, for the query that names them. */
+  readonly usernames: Map<string, string[]>;
   /** Queries answered, by kind. */
   readonly queries: { key: number; users: number };
 }
@@ -37,6 +39,7 @@ const graphqlError = (message: string): FakeReply => ({
 export async function startFakeCloudflareGraphql(options: FakeCloudflareGraphqlOptions): Promise<FakeCloudflareGraphql> {
   const keyBytes = new Map<string, number>();
   const userBytes = new Map<string, number>();
+  const usernames = new Map<string, string[]>();
   const queries = { key: 0, users: 0 };
 
   const upstream = await startFakeUpstream({
@@ -62,7 +65,15 @@ export async function startFakeCloudflareGraphql(options: FakeCloudflareGraphqlO
       }
       const keyId = String(variables.keyId ?? "");
       let groups: unknown[];
-      if (query.includes("customIdentifier")) {
+      if (query.includes("username")) {
+        const wanted = Array.isArray(variables.users) ? (variables.users as string[]) : [...usernames.keys()];
+        groups = wanted.flatMap((customIdentifier) =>
+          (usernames.get(customIdentifier) ?? []).map((username) => ({
+            dimensions: { customIdentifier, username },
+            sum: { egressBytes: 1 },
+          })),
+        );
+      } else if (query.includes("customIdentifier")) {
         queries.users += 1;
         const limit = Number(variables.limit ?? 100);
         groups = [...userBytes]
@@ -83,6 +94,7 @@ export async function startFakeCloudflareGraphql(options: FakeCloudflareGraphqlO
     url: `${upstream.origin}/client/v4/graphql`,
     keyBytes,
     userBytes,
+    usernames,
     queries,
     reset() {
       reset();

@@ -13,7 +13,7 @@ import { readVar, secureUrl, type Env } from "../env.ts";
 import { ServiceError } from "../errors.ts";
 import type { CloudflareConfig } from "../providers/cloudflare/turn.ts";
 import type { UsageSource } from "../providers/provider.ts";
-import { parseReply, type UpstreamRequest } from "../upstream/upstream.ts";
+import { parseReply, type UpstreamReply, type UpstreamRequest } from "../upstream/upstream.ts";
 import { monthOf } from "./period.ts";
 
 export const CLOUDFLARE_GRAPHQL_DEFAULT_URL = "https://api.cloudflare.com/client/v4/graphql";
@@ -35,6 +35,15 @@ const USERS_QUERY = `query TurnUserUsage($accountTag: string!, $keyId: string!, 
   viewer { accounts(filter: { accountTag: $accountTag }) {
     callsTurnUsageAdaptiveGroups(limit: $limit, orderBy: [sum_egressBytes_DESC], filter: { keyId: $keyId, datetimeMinute_geq: $since, datetimeMinute_lt: $until }) {
       dimensions { customIdentifier }
+      sum { egressBytes }
+    }
+  } }
+}`;
+
+const USERNAMES_QUERY = `query TurnUsernames($accountTag: string!, $keyId: string!, $since: Time!, $until: Time!, $users: [string!]!, $limit: uint64!) {
+  viewer { accounts(filter: { accountTag: $accountTag }) {
+    callsTurnUsageAdaptiveGroups(limit: $limit, filter: { keyId: $keyId, customIdentifier_in: $users, datetimeMinute_geq: $since, datetimeMinute_lt: $until }) {
+      dimensions { customIdentifier username }
       sum { egressBytes }
     }
   } }
@@ -66,6 +75,43 @@ function groupsOf<G>(answer: {
   const accounts = answer.data.viewer.accounts;
   if (accounts.length !== 1) throw new ServiceError("upstream_invalid_response", `${LABEL} did not answer for the account`);
   return accounts[0].callsTurnUsageAdaptiveGroups;
+}
+
+const UsernamesReply = replyOf(
+  v.object({ dimensions: v.object({ customIdentifier: v.nullish(v.string()), username: v.nullish(v.string()) }) }),
+);
+
+/** A GraphQL Time, to the second. */
+const isoSeconds = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
+
+/** The longest a Cloudflare credential lives: a username seen since then may still be live. */
+const LIVE_WINDOW_MS = 172_800_000;
+
+/** The TURN usernames the analytics name for `users` over the last 48 hours: those that may still relay. */
+export function prepareLiveUsernames(
+  analytics: CloudflareAnalytics,
+  keyId: string,
+  users: readonly string[],
+  nowMs: number,
+): UpstreamRequest {
+  return graphql(analytics, USERNAMES_QUERY, {
+    accountTag: analytics.accountId,
+    keyId,
+    since: isoSeconds(nowMs - LIVE_WINDOW_MS),
+    until: isoSeconds(nowMs + 60_000),
+    users,
+    limit: MAX_USER_GROUPS,
+  });
+}
+
+export function processLiveUsernames(reply: UpstreamReply): Map<string, string[]> {
+  const byUser = new Map<string, string[]>();
+  for (const group of groupsOf(parseReply(reply, UsernamesReply, LABEL))) {
+    const { customIdentifier: user, username } = group.dimensions;
+    if (!user || !username) continue;
+    byUser.set(user, [...(byUser.get(user) ?? []), username]);
+  }
+  return byUser;
 }
 
 export interface CloudflareAnalytics {
@@ -104,8 +150,8 @@ function monthVariables(analytics: CloudflareAnalytics, keyId: string, nowMs: nu
   return {
     accountTag: analytics.accountId,
     keyId,
-    since: new Date(month.startMs).toISOString().replace(/\.\d{3}Z$/, "Z"),
-    until: new Date(month.endMs).toISOString().replace(/\.\d{3}Z$/, "Z"),
+    since: isoSeconds(month.startMs),
+    until: isoSeconds(month.endMs),
   };
 }
 
