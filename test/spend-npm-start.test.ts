@@ -6,47 +6,29 @@
  * an answer or a process's output.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startFakeCloudflare, type FakeCloudflare } from "./fake-cloudflare.ts";
 import { startFakeCloudflareGraphql, type FakeCloudflareGraphql } from "./fake-cloudflare-graphql.ts";
-import { isMeteredUsageRead, startFakeMetered, type FakeMetered } from "./fake-metered.ts";
+import { isMeteredUsageRead } from "./fake-metered.ts";
 import { startLocalServer, type Spawned } from "./helpers/process.ts";
 import { startRedis, type RedisServer } from "./helpers/redis.ts";
-import { registeredSecrets, secret } from "./helpers/secrets.ts";
+import { registeredSecrets } from "./helpers/secrets.ts";
+import { closeSpendFakes, SPEND, spendEnv, startSpendFakes, type SpendFakes } from "./helpers/spend-fakes.ts";
 
-const KEY_ID = "npmspendkey0123456789ab";
-const KEY_TOKEN = secret("cf-npm-spend-key-token-Ws2Ed3Rf4");
-const ACCOUNT_ID = "fedcba9876543210fedcba9876543210";
-const ANALYTICS_TOKEN = secret("cf-npm-analytics-token-Tg5Yh6Uj7");
-const METERED_KEY = secret("metered-npm-spend-secret-Ik8Ol9Pm0");
 const GB = 1e9;
 const TOTAL_MS = 3000;
 
 let redis: RedisServer;
-let cloudflare: FakeCloudflare;
-let graphql: FakeCloudflareGraphql;
+let fakes: SpendFakes;
 let hungGraphql: FakeCloudflareGraphql;
-let metered: FakeMetered;
 const servers: Spawned[] = [];
 
-function env(extra: Record<string, string>): Record<string, string> {
-  return {
-    CLOUDFLARE_TURN_KEY_ID: KEY_ID,
-    CLOUDFLARE_TURN_KEY_API_TOKEN: KEY_TOKEN,
-    CLOUDFLARE_TURN_API_BASE: cloudflare.apiBase,
-    CLOUDFLARE_ACCOUNT_ID: ACCOUNT_ID,
-    CLOUDFLARE_ANALYTICS_TOKEN: ANALYTICS_TOKEN,
-    CLOUDFLARE_GRAPHQL_URL: graphql.url,
-    METERED_APP: metered.origin,
-    METERED_SECRET_KEY: METERED_KEY,
+const env = (extra: Record<string, string>) =>
+  spendEnv(fakes, {
     TURN_PROVIDERS: "cloudflare,metered",
     TURN_MONTHLY_LIMITS: "cloudflare:1000GB,metered:40GB",
     TURN_UPSTREAM_TIMEOUT_MS: "1500",
     TURN_TOTAL_TIMEOUT_MS: String(TOTAL_MS),
-    RATE_LIMIT: "off",
-    LOG_FORMAT: "json",
     ...extra,
-  };
-}
+  });
 
 async function start(extra: Record<string, string>): Promise<string> {
   const started = await startLocalServer(env(extra));
@@ -71,18 +53,17 @@ const requestLines = (server: Spawned) =>
 
 beforeAll(async () => {
   redis = await startRedis();
-  cloudflare = await startFakeCloudflare({ keyId: KEY_ID, apiToken: KEY_TOKEN });
-  graphql = await startFakeCloudflareGraphql({ accountId: ACCOUNT_ID, token: ANALYTICS_TOKEN });
-  hungGraphql = await startFakeCloudflareGraphql({ accountId: ACCOUNT_ID, token: ANALYTICS_TOKEN });
+  fakes = await startSpendFakes();
+  hungGraphql = await startFakeCloudflareGraphql({ accountId: SPEND.accountId, token: SPEND.analyticsToken });
   hungGraphql.setFault({ kind: "hang" });
-  metered = await startFakeMetered({ secretKey: METERED_KEY });
-  graphql.keyBytes.set(KEY_ID, 1000 * GB);
-  metered.usage = { quotaInGB: 150, usageInGB: 2 };
+  fakes.graphql.keyBytes.set(SPEND.keyId, 1000 * GB);
+  fakes.metered.usage = { quotaInGB: 150, usageInGB: 2 };
 }, 60_000);
 
 afterAll(async () => {
   for (const server of servers) await server.stop();
-  for (const fake of [cloudflare, graphql, hungGraphql, metered]) await fake?.close();
+  await closeSpendFakes(fakes ?? {});
+  await hungGraphql?.close();
   await redis?.close();
   for (const server of servers) for (const value of registeredSecrets()) expect(server.output()).not.toContain(value);
 });
@@ -97,9 +78,9 @@ describe("npm start with spending limits", () => {
       for (const answer of answers) expect(answer.body.provider).toBe("metered");
     }
     expect(statuses.filter((status) => status === 200)).toHaveLength(2000);
-    expect(graphql.queries.key).toBeLessThanOrEqual(1);
-    expect(metered.requests.filter(isMeteredUsageRead).length).toBeLessThanOrEqual(1);
-    expect(cloudflare.requests).toHaveLength(0);
+    expect(fakes.graphql.queries.key).toBeLessThanOrEqual(1);
+    expect(fakes.metered.requests.filter(isMeteredUsageRead).length).toBeLessThanOrEqual(1);
+    expect(fakes.cloudflare.requests).toHaveLength(0);
     // Each instance's request lines say why Cloudflare was skipped, and carry Metered's figure.
     for (const server of servers.slice(0, 2)) {
       const served = requestLines(server).filter((line) => line.type === "request" && line.status === 200);

@@ -8,41 +8,31 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { handle } from "../shared/handle.ts";
 import { parseConfig } from "../shared/config.ts";
-import { startFakeCloudflare, type FakeCloudflare } from "./fake-cloudflare.ts";
-import { startFakeCloudflareGraphql, type FakeCloudflareGraphql } from "./fake-cloudflare-graphql.ts";
-import { isMeteredUsageRead, startFakeMetered, type FakeMetered } from "./fake-metered.ts";
-import { isTwilioUsageRead, startFakeTwilio, type FakeTwilio } from "./fake-twilio.ts";
+import { isMeteredUsageRead } from "./fake-metered.ts";
+import { isTwilioUsageRead } from "./fake-twilio.ts";
 import type { Fault } from "./fake-upstream.ts";
 import { signHs256 } from "./helpers/jwt.ts";
 import { captureLog } from "./helpers/log.ts";
 import { registeredSecrets, secret } from "./helpers/secrets.ts";
+import { closeSpendFakes, SPEND, spendEnv, startSpendFakes, type SpendFakes } from "./helpers/spend-fakes.ts";
 
-const KEY_ID = "spendkey0123456789abcdef";
-const KEY_TOKEN = secret("cf-spend-key-token-Hy6Tg5Rf4Ed3");
-const ACCOUNT_ID = "0123456789abcdef0123456789abcdef";
-const ANALYTICS_TOKEN = secret("cf-analytics-token-Zx8Cv7Bn6Mq5");
-const METERED_KEY = secret("metered-spend-secret-Jk4Lh3Gf2Ds1");
-const TWILIO_SID = `AC${"5a".repeat(16)}`;
-const TWILIO_TOKEN = secret("twilio-spend-token-Po9Iu8Yt7Re6");
 const JWT_SECRET = secret("spend-jwt-secret-0123456789abcdef0123456789");
 const ATTEMPT_MS = 800;
 const TOTAL_MS = 2000;
 const GB = 1e9;
+const { keyId: KEY_ID, accountId: ACCOUNT_ID, analyticsToken: ANALYTICS_TOKEN, twilioSid: TWILIO_SID } = SPEND;
 
-let cloudflare: FakeCloudflare;
-let graphql: FakeCloudflareGraphql;
-let metered: FakeMetered;
-let twilio: FakeTwilio;
+let fakes: SpendFakes;
+let cloudflare: SpendFakes["cloudflare"];
+let graphql: SpendFakes["graphql"];
+let metered: SpendFakes["metered"];
+let twilio: SpendFakes["twilio"];
 
 beforeAll(async () => {
-  cloudflare = await startFakeCloudflare({ keyId: KEY_ID, apiToken: KEY_TOKEN });
-  graphql = await startFakeCloudflareGraphql({ accountId: ACCOUNT_ID, token: ANALYTICS_TOKEN });
-  metered = await startFakeMetered({ secretKey: METERED_KEY });
-  twilio = await startFakeTwilio({ accountSid: TWILIO_SID, authToken: TWILIO_TOKEN });
+  fakes = await startSpendFakes();
+  ({ cloudflare, graphql, metered, twilio } = fakes);
 });
-afterAll(async () => {
-  for (const fake of [cloudflare, graphql, metered, twilio]) await fake?.close();
-});
+afterAll(() => closeSpendFakes(fakes ?? {}));
 
 // A month of its own for each test: figures are kept per calendar month.
 let month = 0;
@@ -57,28 +47,8 @@ beforeEach(() => {
   clock = Date.UTC(2030, month, 10, 12);
 });
 
-function env(extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    CLOUDFLARE_TURN_KEY_ID: KEY_ID,
-    CLOUDFLARE_TURN_KEY_API_TOKEN: KEY_TOKEN,
-    CLOUDFLARE_TURN_API_BASE: cloudflare.apiBase,
-    CLOUDFLARE_ACCOUNT_ID: ACCOUNT_ID,
-    CLOUDFLARE_ANALYTICS_TOKEN: ANALYTICS_TOKEN,
-    CLOUDFLARE_GRAPHQL_URL: graphql.url,
-    METERED_APP: metered.origin,
-    METERED_SECRET_KEY: METERED_KEY,
-    TWILIO_ACCOUNT_SID: TWILIO_SID,
-    TWILIO_AUTH_TOKEN: TWILIO_TOKEN,
-    TWILIO_API_BASE: twilio.apiBase,
-    TURN_PROVIDERS: "cloudflare,metered,twilio",
-    TURN_MONTHLY_LIMITS: "cloudflare:1000GB,metered:40GB,twilio:50GB",
-    TURN_UPSTREAM_TIMEOUT_MS: String(ATTEMPT_MS),
-    TURN_TOTAL_TIMEOUT_MS: String(TOTAL_MS),
-    RATE_LIMIT: "off",
-    LOG_FORMAT: "json",
-    ...extra,
-  };
-}
+const env = (extra: Record<string, string> = {}) =>
+  spendEnv(fakes, { TURN_UPSTREAM_TIMEOUT_MS: String(ATTEMPT_MS), TURN_TOTAL_TIMEOUT_MS: String(TOTAL_MS), ...extra });
 
 async function ask(environment: Record<string, string>, headers: Record<string, string> = {}) {
   const log = captureLog();
