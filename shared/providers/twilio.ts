@@ -4,7 +4,7 @@
  * ice_servers go to the browser. https://www.twilio.com/docs/stun-turn/api
  */
 import * as v from "valibot";
-import { basicAuthorization } from "./basic-auth.ts";
+import { basicAuthorization } from "../upstream/basic-auth.ts";
 import { readVar, secureUrl, type Env } from "../env.ts";
 import { ServiceError } from "../errors.ts";
 import { IceServerSchema } from "../ice-urls.ts";

@@ -9,7 +9,7 @@
 import * as v from "valibot";
 import type { Env } from "../env.ts";
 import { ServiceError } from "../errors.ts";
-import { basicAuthorization } from "../providers/basic-auth.ts";
+import { basicAuthorization } from "../upstream/basic-auth.ts";
 import type { UsageSource } from "../providers/provider.ts";
 import type { TwilioConfig } from "../providers/twilio.ts";
 import { parseReply } from "../upstream/upstream.ts";
