@@ -20,6 +20,8 @@ export interface RequestContext {
   readonly now: number;
   /** npm start: no provider means STUN-only rather than an error. */
   readonly local: boolean;
+  /** Keeps a usage read begun by this request alive after its answer, where the host cancels what is left. */
+  readonly waitUntil?: (work: Promise<unknown>) => void;
   /** The rate-limit store, where usage figures are shared between instances (undefined: none usable). */
   readonly store?: () => RateLimitStore | undefined;
 }

@@ -75,7 +75,8 @@ async function respond(
   Object.assign(headers, allowance);
   const now = (options.now ?? Date.now)();
   const store = () => sharedStoreFor(config, { ...options, fetch, log });
-  return route.run({ request, url, config, caller, fetch, log, trace, random: options.random, now, local: options.local ?? false, store });
+  const { random, waitUntil } = options;
+  return route.run({ request, url, config, caller, fetch, log, trace, random, now, local: options.local ?? false, store, waitUntil });
 }
 
 // Failures that need the operator rather than the caller: each is also an operator event.

@@ -204,6 +204,28 @@ describe("how often usage is read", () => {
   });
 });
 
+describe("a read that runs behind an answer", () => {
+  it("is handed to the host's waitUntil, so that a host which cancels what is left keeps it", async () => {
+    graphql.keyBytes.set(KEY_ID, 100 * GB);
+    const kept: Promise<unknown>[] = [];
+    const call = () =>
+      handle(new Request("https://site.example/api/ice-servers"), env(), {
+        log: captureLog(),
+        now: () => clock,
+        waitUntil: (work) => kept.push(work),
+      });
+    expect((await call()).status).toBe(200);
+    expect(kept).toHaveLength(1);
+    clock += 61_000;
+    graphql.setFault({ kind: "latency", ms: 300 });
+    expect((await call()).status).toBe(200);
+    expect(kept).toHaveLength(2);
+    expect(graphql.queries.key).toBe(1);
+    await kept[1];
+    expect(graphql.queries.key).toBe(2);
+  });
+});
+
 describe("a usage API that fails", () => {
   const faults: [string, Fault][] = [
     ["hangs", { kind: "hang" }],

@@ -130,6 +130,7 @@ export async function checkSpend(
     maxAgeMs: MAX_FIGURE_AGE_MS,
     waitMs: waitFor(deadline),
     read: () => readThrough(context, key, `${provider.label}'s usage API`, source.request(context.now), source.bytes),
+    keepAlive: context.waitUntil,
   });
   const figure = usable(context, reading, `${provider.label}'s usage`, provider.id);
   if (!figure) return { usage: { provider: provider.id, limit: limit.bytes } };
@@ -174,6 +175,7 @@ export async function checkUserQuota(context: RequestContext): Promise<void> {
     refreshMs: context.config.spend.refreshMs,
     maxAgeMs: MAX_FIGURE_AGE_MS,
     waitMs: FIRST_READ_WAIT_MS,
+    keepAlive: context.waitUntil,
     read: () =>
       readThrough(context, key, "Cloudflare's analytics", users.request(context.now), (reply) => {
         // Only who is over is kept (and shared): a table of every user would be large and is not needed.

@@ -29,6 +29,8 @@ export interface LookupOptions<T> {
   waitMs: number;
   /** A new reading, or undefined when another instance holds the lease and has none to share yet. */
   read(): Promise<Reading<T> | undefined>;
+  /** Told of a read that may outlive the request that began it, for a host that would cancel it. */
+  keepAlive?: (work: Promise<unknown>) => void;
 }
 
 const MAX_ENTRIES = 1000;
@@ -58,6 +60,7 @@ export function usageBook() {
         if (entry.pending === pending) entry.pending = undefined;
       });
     entry.pending = pending;
+    options.keepAlive?.(pending);
   }
 
   return {
