@@ -29,7 +29,9 @@ import { processRevokeCredential } from "../shared/providers/cloudflare/keys.ts"
 import { prepareRevokeCredential } from "../shared/providers/cloudflare/turn.ts";
 import { CLOUDFLARE_DEFAULT_API_BASE, type CloudflareConfig } from "../shared/providers/cloudflare/turn.ts";
 import type { UpstreamReply, UpstreamRequest } from "../shared/upstream/upstream.ts";
+import { ServiceError } from "../shared/errors.ts";
 import { printable } from "./printable.ts";
+import { usageCommand } from "./usage.ts";
 
 const EXIT = { ok: 0, api: 1, usage: 2, config: 3, auth: 4, network: 5 } as const;
 
@@ -44,11 +46,15 @@ Commands:
   rename <id> <name>            Rename a TURN key
   delete <id>                   Delete a TURN key (asks first; see --yes)
   revoke-credential <username>  Revoke one TURN credential minted with the configured TURN key
+  usage                         Each provider's usage this month against TURN_MONTHLY_LIMITS, with a bar
   help                          Show this help
 
 Options:
   --json       Print the result as JSON on stdout
   --yes, -y    Delete without asking
+  --by-user    usage: also Cloudflare's per-user figures against TURN_USER_MONTHLY_LIMIT
+  --revoke-over-quota
+               usage: revoke the live credentials of each user over TURN_USER_MONTHLY_LIMIT
   --help, -h   Show this help
 
 Environment (a .env file in the current directory is read too):
@@ -58,6 +64,8 @@ Environment (a .env file in the current directory is read too):
   CLOUDFLARE_TURN_KEY_ID         TURN key id (revoke-credential)
   CLOUDFLARE_TURN_KEY_API_TOKEN  TURN key API token (revoke-credential)
   CLOUDFLARE_TURN_API_BASE       Optional, default ${CLOUDFLARE_DEFAULT_API_BASE}
+  usage reads the server's own variables: the providers', TURN_MONTHLY_LIMITS,
+  TURN_USER_MONTHLY_LIMIT, CLOUDFLARE_ACCOUNT_ID and CLOUDFLARE_ANALYTICS_TOKEN
 
 Exit codes:
   0  success
@@ -90,7 +98,14 @@ const API_EXIT: Record<CloudflareApiError["code"], number> = {
   network_error: EXIT.network,
 };
 
-const SECRET_VARIABLES = ["CLOUDFLARE_API_TOKEN", "CLOUDFLARE_TURN_KEY_API_TOKEN"];
+const SECRET_VARIABLES = [
+  "CLOUDFLARE_API_TOKEN",
+  "CLOUDFLARE_TURN_KEY_API_TOKEN",
+  "CLOUDFLARE_ANALYTICS_TOKEN",
+  "METERED_SECRET_KEY",
+  "TWILIO_AUTH_TOKEN",
+  "TWILIO_API_KEY_SECRET",
+];
 
 /** Defence in depth: whatever reaches stderr is scrubbed of the configured tokens. */
 function redact(text: string): string {
@@ -152,6 +167,8 @@ function turnKeyConfig(): CloudflareConfig {
 interface Options {
   json: boolean;
   yes: boolean;
+  byUser: boolean;
+  revokeOverQuota: boolean;
 }
 
 function expectArgs(command: string, args: string[], names: string[]): string[] {
@@ -296,6 +313,11 @@ async function run(command: string, args: string[], options: Options): Promise<n
       else out(`Revoked TURN credential ${printable(username)}.\n`);
       return EXIT.ok;
     }
+    case "usage": {
+      expectArgs(command, args, []);
+      const complete = await usageCommand(options, out);
+      return complete ? EXIT.ok : EXIT.network;
+    }
     default:
       throw usageError(`unknown command "${printable(command)}"`);
   }
@@ -309,6 +331,8 @@ async function main(argv: string[]): Promise<number> {
       options: {
         json: { type: "boolean", default: false },
         yes: { type: "boolean", short: "y", default: false },
+        "by-user": { type: "boolean", default: false },
+        "revoke-over-quota": { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
     });
@@ -325,12 +349,22 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command === undefined) throw usageError("no command given");
   loadDotEnv();
-  return run(command, args, { json: parsed.values.json, yes: parsed.values.yes });
+  return run(command, args, {
+    json: parsed.values.json,
+    yes: parsed.values.yes,
+    byUser: parsed.values["by-user"],
+    revokeOverQuota: parsed.values["revoke-over-quota"],
+  });
 }
 
 function exitCodeOf(error: unknown): { code: number; message: string } {
   if (error instanceof CliError) return { code: error.exitCode, message: error.message };
   if (error instanceof CloudflareApiError) return { code: API_EXIT[error.code], message: error.message };
+  // The server's configuration and reading errors: their messages name variables, never values.
+  if (error instanceof ServiceError) {
+    const config = error.code === "invalid_config" || error.code === "not_configured";
+    return { code: config ? EXIT.config : error.code === "upstream_unauthorized" ? EXIT.auth : EXIT.network, message: error.message };
+  }
   // An unexpected failure is a bug: say what it was, but only its message.
   return { code: EXIT.api, message: `unexpected error: ${error instanceof Error ? error.message : String(error)}` };
 }

@@ -13,6 +13,7 @@
  */
 import type { RateLimitStore } from "../shared/rate-limit/limiter.ts";
 import { KEY_PREFIX } from "../shared/rate-limit/limiter.ts";
+import { CLAIM_SCRIPT, claimOf, leaseKeyOf } from "../shared/spend/shared-figures.ts";
 
 type Reply = unknown;
 type Client = {
@@ -126,7 +127,34 @@ function createStore(url: string): ConnectableStore {
     return redis;
   }
 
+  /** One command on a ready client, abandoned (and taken off the queue if unsent) at `until`. */
+  async function within<T>(until: number, send: (redis: Client) => Promise<T>): Promise<T> {
+    const controller = new AbortController();
+    const timer = setTimeout(
+      () => controller.abort(new DOMException("no answer in time", "TimeoutError")),
+      Math.max(0, until - Date.now()),
+    );
+    try {
+      const redis = await usable(controller.signal);
+      controller.signal.throwIfAborted();
+      return await send(redis.withAbortSignal(controller.signal));
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   return {
+    // A late lease or figure is harmless: the worst is one refresh period without a new reading.
+    figures: {
+      async claim(key, leaseMs, until) {
+        return claimOf(
+          await within(until, (redis) => redis.eval(CLAIM_SCRIPT, { keys: [key, leaseKeyOf(key)], arguments: [String(leaseMs)] })),
+        );
+      },
+      async put(key, value, ttlMs, until) {
+        await within(until, (redis) => redis.sendCommand(["SET", key, value, "PX", String(ttlMs)]));
+      },
+    },
     async ready(ms) {
       const signal = AbortSignal.timeout(ms);
       // Connected, failed or still trying after `ms`: the instance starts either way.

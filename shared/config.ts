@@ -8,6 +8,7 @@ import { PROVIDERS, type AnyProvider } from "./providers/index.ts";
 import { SERVICE_MAX_TTL } from "./providers/provider.ts";
 import { configureRateLimit, type RateLimitConfig } from "./rate-limit/limiter.ts";
 import { configureRoutes, type Routes } from "./routing/routes.ts";
+import { configureSpend, type SpendConfig } from "./spend/config.ts";
 
 export type { Env } from "./env.ts";
 
@@ -42,6 +43,8 @@ export interface Config {
   /** TURN_REST_API_KEYS: the keys servers call {basePath}/turn-rest with; none, and the route is not served. */
   readonly turnRestKeys: readonly string[];
   readonly logFormat: LogFormat;
+  /** TURN_MONTHLY_LIMITS, TURN_USER_MONTHLY_LIMIT, TURN_USAGE_REFRESH_S: see shared/spend/. */
+  readonly spend: SpendConfig;
 }
 
 const GeneralSchema = v.object({
@@ -91,6 +94,8 @@ export function parseConfig(env: Env): Config {
   const result = v.safeParse(GeneralSchema, present);
   if (!result.success) throw new ServiceError("invalid_config", result.issues[0].message);
   const general = result.output;
+  const providers = providersFrom(env);
+  const auth = configureAuth(env);
   return {
     ttl: general.TURN_TTL,
     keepPort53: general.TURN_KEEP_PORT_53,
@@ -98,14 +103,15 @@ export function parseConfig(env: Env): Config {
     totalTimeoutMs: general.TURN_TOTAL_TIMEOUT_MS,
     urlSet: general.TURN_URL_SET,
     fallbackStun: general.TURN_FALLBACK_STUN,
-    providers: providersFrom(env),
+    providers,
     routes: configureRoutes(env),
     origins: configureOrigins(env),
-    auth: configureAuth(env),
+    auth,
     rateLimit: configureRateLimit(env),
     revokeSecret: revokeSecretFrom(env),
     turnRestKeys: readTokenList(env, "TURN_REST_API_KEYS"),
     logFormat: general.LOG_FORMAT,
+    spend: configureSpend(env, providers, auth),
   };
 }
 

@@ -2,6 +2,7 @@ import type { Caller } from "./access/auth.ts";
 import type { Config } from "./config.ts";
 import type { Logger, RequestTrace } from "./log.ts";
 import type { SharedSecretConfig } from "./providers/shared-secret.ts";
+import type { RateLimitStore } from "./rate-limit/limiter.ts";
 import type { Place } from "./routing/location.ts";
 import { budgetedUpstream, type Deadline, type Fetch, type Upstream } from "./upstream/upstream.ts";
 
@@ -25,6 +26,10 @@ export interface RequestContext {
   readonly location?: Place;
   /** npm start's own coturn, when it runs one: see HandleOptions.localRelay. */
   readonly localRelay?: SharedSecretConfig;
+  /** Keeps a usage read begun by this request alive after its answer, where the host cancels what is left. */
+  readonly waitUntil?: (work: Promise<unknown>) => void;
+  /** The rate-limit store, where usage figures are shared between instances (undefined: none usable). */
+  readonly store?: () => RateLimitStore | undefined;
 }
 
 /** A provider's way to the network for this request: every call timed and retried, inside `deadline`. */

@@ -18,6 +18,7 @@ export const ERROR_STATUS = {
   unsupported_media_type: 415,
   host_not_allowed: 421,
   rate_limited: 429,
+  user_quota_exceeded: 429,
   not_configured: 500,
   invalid_config: 500,
   internal_error: 500,
@@ -29,6 +30,7 @@ export const ERROR_STATUS = {
   upstream_unavailable: 503,
   auth_unavailable: 503,
   rate_limit_unavailable: 503,
+  spend_limit_reached: 503,
   upstream_timeout: 504,
 } as const;
 

@@ -49,4 +49,9 @@ export interface HandleOptions {
   log?: Logger;
   /** Jitter source for retries. */
   random?: () => number;
+  /**
+   * Keeps work a request began alive after its answer, where the host would otherwise cancel it
+   * (a Worker's ctx.waitUntil): a usage read that runs behind the answer (shared/spend/).
+   */
+  waitUntil?: (work: Promise<unknown>) => void;
 }

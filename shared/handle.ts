@@ -1,4 +1,4 @@
-import { admit, allowed, checkOrigin, preflight } from "./access/admit.ts";
+import { admit, allowed, checkOrigin, preflight, sharedStoreFor } from "./access/admit.ts";
 import type { HandleOptions } from "./handle-options.ts";
 import type { RequestContext } from "./context.ts";
 import { addressKey } from "./rate-limit/client-key.ts";
@@ -81,6 +81,8 @@ async function respond(
   const fetch = options.fetch ?? defaultFetch;
   const location = placeOf(options.location);
   trace.country = location?.country;
+  // Where usage figures are shared between instances: the rate limit's store.
+  const store = () => sharedStoreFor(config, { ...options, fetch, log });
   if ("serve" in route) {
     const access = { ...options, fetch, log };
     const clock = options.now ?? Date.now;
@@ -97,6 +99,8 @@ async function respond(
       clock,
       local: options.local ?? false,
       location,
+      store,
+      waitUntil: options.waitUntil,
     });
   }
   Object.assign(headers, checkOrigin(request, config, options));
@@ -121,6 +125,8 @@ async function respond(
     local: options.local ?? false,
     localRelay: options.local ? options.localRelay : undefined,
     location,
+    store,
+    waitUntil: options.waitUntil,
   });
 }
 
@@ -187,6 +193,7 @@ export async function handle(request: Request, env: Env, options: HandleOptions 
     status: response.status,
     ...(code && { error: code }),
     ...(trace.provider !== undefined && { provider: trace.provider }),
+    ...(trace.usage !== undefined && { usage: trace.usage }),
     tried: trace.tried,
     attempts: trace.attempts,
     durationMs: Math.round((performance.now() - started) * 10) / 10,

@@ -47,6 +47,16 @@ export interface RequestTrace {
   country?: string;
   /** The TURN_ROUTES rule that chose the providers, by its places (`CN,HK`). */
   rule?: string;
+  /** The serving provider's usage figure against its TURN_MONTHLY_LIMITS limit, when it has one. */
+  usage?: UsageField;
+}
+
+/** Bytes this month as last read (absent when no usable figure is held), the limit, and the figure's age in seconds. */
+export interface UsageField {
+  provider: string;
+  bytes?: number;
+  limit: number;
+  ageS?: number;
 }
 
 export const newTrace = (): RequestTrace => ({ caller: "anonymous", tried: [], attempts: 0 });
@@ -61,6 +71,7 @@ export interface RequestEntry {
   status: number;
   error?: string;
   provider?: string;
+  usage?: UsageField;
   tried: { provider: string; error?: string }[];
   attempts: number;
   durationMs: number;

@@ -125,15 +125,16 @@ describe("Cloudflare Worker adapter", () => {
       TURN_URLS: "turn:turn.example.test:3478",
       RATE_LIMIT: "2/60s",
     };
+    const ctx = { waitUntil() {} };
     const statuses: number[] = [];
     for (let i = 1; i <= 3; i += 1) {
       const forged = `198.51.100.${i}`;
       const request = new Request("https://turn.example.workers.dev/api/ice-servers", { headers: { "x-forwarded-for": forged } });
-      statuses.push((await worker.fetch(request, bindings)).status);
+      statuses.push((await worker.fetch(request, bindings, ctx)).status);
     }
     expect(statuses).toEqual([200, 200, 429]);
     // Cloudflare's own header still counts each caller on its own.
     const named = new Request("https://turn.example.workers.dev/api/ice-servers", { headers: { "cf-connecting-ip": "203.0.113.70" } });
-    expect((await worker.fetch(named, bindings)).status).toBe(200);
+    expect((await worker.fetch(named, bindings, ctx)).status).toBe(200);
   });
 });

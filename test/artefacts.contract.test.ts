@@ -18,6 +18,8 @@ import { spawnLogged, type Spawned } from "./helpers/process.ts";
 import { originForPath } from "./helpers/route-origin.ts";
 import { startRedis, type RedisServer } from "./helpers/redis.ts";
 import { secret } from "./helpers/secrets.ts";
+import { isMeteredUsageRead, startFakeMetered, type FakeMetered } from "./fake-metered.ts";
+import { startFakeTwilio, type FakeTwilio } from "./fake-twilio.ts";
 
 const RUNTIMES = `${import.meta.dirname}/../scripts/artefacts`;
 
@@ -178,6 +180,75 @@ describe("the packages loaded only when configured are shipped", () => {
 
   it("Vercel: a JWT is verified (jose) and counted in Redis (@redis/client)", async () => {
     await jwtAndRedis(startVercel, "vercel-user");
+  }, 180_000);
+});
+
+describe("spending limits in a built function", () => {
+  const METERED_KEY = secret("artefact-metered-spend-Ty6Gh7Jk8");
+  const TWILIO_SID = `AC${"7e".repeat(16)}`;
+  const TWILIO_TOKEN = secret("artefact-twilio-spend-Bn9Mq1Wz2");
+  let metered: FakeMetered;
+  let twilio: FakeTwilio;
+
+  beforeAll(async () => {
+    metered = await startFakeMetered({ secretKey: METERED_KEY });
+    twilio = await startFakeTwilio({ accountSid: TWILIO_SID, authToken: TWILIO_TOKEN });
+    metered.usage = { quotaInGB: 150, usageInGB: 45 };
+    twilio.usage = { megabytes: "10000", unit: "megabytes" };
+  });
+  afterAll(async () => {
+    await metered?.close();
+    await twilio?.close();
+  });
+
+  const spendEnv = (limits: string) => ({
+    METERED_APP: metered.origin,
+    METERED_SECRET_KEY: METERED_KEY,
+    TWILIO_ACCOUNT_SID: TWILIO_SID,
+    TWILIO_AUTH_TOKEN: TWILIO_TOKEN,
+    TWILIO_API_BASE: twilio.apiBase,
+    TURN_PROVIDERS: "metered,twilio",
+    TURN_MONTHLY_LIMITS: limits,
+    LOG_FORMAT: "json",
+  });
+
+  /** Metered over its limit is skipped for Twilio; with Twilio over too, 503 spend_limit_reached. */
+  async function overLimit(start: (env: Record<string, string>) => Promise<EntryPoint & { output(): string }>) {
+    metered.reset();
+    const failover = await start(spendEnv("metered:40GB,twilio:50GB"));
+    try {
+      const answer = await failover.send("/api/ice-servers");
+      expect(answer.status).toBe(200);
+      expect(((await answer.json()) as { provider: string }).provider).toBe("twilio");
+      expect(metered.requests.filter((request) => !isMeteredUsageRead(request))).toEqual([]);
+    } finally {
+      await failover.close?.();
+    }
+    const none = await start(spendEnv("metered:40GB,twilio:5GB"));
+    try {
+      const answer = await none.send("/api/ice-servers");
+      expect(answer.status).toBe(503);
+      expect(((await answer.json()) as { error: { code: string } }).error.code).toBe("spend_limit_reached");
+      expect(Number(answer.headers.get("retry-after"))).toBeGreaterThan(0);
+      for (const value of [METERED_KEY, TWILIO_TOKEN]) expect(none.output()).not.toContain(value);
+      console.info(none.output());
+    } finally {
+      await none.close?.();
+    }
+  }
+
+  it("Netlify: a provider over its limit is skipped, and with none left the answer is 503", async () => {
+    await overLimit(async (env) => {
+      const { origin, runtime } = await startNetlify(env);
+      return { send: (path, init) => fetch(`${origin}${path}`, init), close: () => runtime.stop(), output: () => runtime.output() };
+    });
+  }, 180_000);
+
+  it("Vercel: a provider over its limit is skipped, and with none left the answer is 503", async () => {
+    await overLimit(async (env) => {
+      const entry = await startVercel(env);
+      return { ...entry, output: () => entry.runtimes.map((runtime) => runtime.output()).join("\n") };
+    });
   }, 180_000);
 });
 

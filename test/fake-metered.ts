@@ -4,7 +4,9 @@
  * {username, password, expiryInSeconds, label, apiKey}; GET
  * /api/v1/turn/credentials?apiKey=…[&region=…] answers that credential's ICE
  * servers array; DELETE /api/v1/turn/credential?secretKey=… with {username}
- * removes one.
+ * removes one; GET /api/v1/turn/current_usage?secretKey=… answers {quotaInGB, usageInGB,
+ * overageInGB} for the billing cycle, or 400 when the app has no plan
+ * (https://www.metered.ca/docs/turn-rest-api/get-current-usage).
  */
 import { randomBytes } from "node:crypto";
 import { startFakeUpstream, type FakeReply, type FakeUpstream } from "./fake-upstream.ts";
@@ -26,7 +28,12 @@ export interface MeteredCredential {
 export interface FakeMetered extends FakeUpstream {
   /** Credentials created and not deleted, by username. */
   readonly credentials: Map<string, MeteredCredential>;
+  /** What current_usage answers: the plan's quota and the cycle's usage, in GB; no plan answers 400. */
+  usage: { quotaInGB: number; usageInGB: number } | "no plan";
 }
+
+/** Whether a recorded request is a usage read, for faults aimed at it alone. */
+export const isMeteredUsageRead = (request: { path: string }) => request.path === "/api/v1/turn/current_usage";
 
 const meteredError = (status: number, message: string): FakeReply => ({ status, body: { message } });
 
@@ -55,9 +62,17 @@ export async function startFakeMetered(options: FakeMeteredOptions): Promise<Fak
     credentials.set("static-user", { username: "static-user", password: "static-pass", apiKey: options.staticApiKey });
   }
 
+  const state: { usage: FakeMetered["usage"] } = { usage: { quotaInGB: 150, usageInGB: 0 } };
   const upstream = await startFakeUpstream({
     wrongShape: { message: "ok", data: null },
     route(request) {
+      if (isMeteredUsageRead(request)) {
+        if (request.method !== "GET") return meteredError(405, "Method not allowed");
+        if (request.query.get("secretKey") !== options.secretKey) return meteredError(401, "Invalid secret key");
+        if (state.usage === "no plan") return meteredError(400, "Invalid request. Not subscribed to any turn server plan");
+        const { quotaInGB, usageInGB } = state.usage;
+        return { status: 200, body: { quotaInGB, usageInGB, overageInGB: Math.max(0, usageInGB - quotaInGB) } };
+      }
       if (request.path === "/api/v1/turn/credential") {
         // Metered echoes what it was given in some errors; a leak test relies on it.
         if (request.query.get("secretKey") !== options.secretKey) {
@@ -101,5 +116,7 @@ export async function startFakeMetered(options: FakeMeteredOptions): Promise<Fak
     },
   });
 
-  return Object.assign(upstream, { credentials });
+  return Object.defineProperties(Object.assign(upstream, { credentials }), {
+    usage: { get: () => state.usage, set: (value) => (state.usage = value), enumerable: true },
+  }) as FakeMetered;
 }

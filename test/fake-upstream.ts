@@ -59,8 +59,11 @@ export interface FakeUpstream {
   readonly requests: RecordedRequest[];
   /** TCP connections accepted since the last reset: keep-alive keeps this small. */
   connections(): number;
-  /** A fault applied to every request until cleared with undefined. */
-  setFault(fault: Fault | undefined): void;
+  /**
+   * A fault applied to every request until cleared with undefined; with `where`, only to the
+   * requests it picks (a usage endpoint beside the credential one), the others answered normally.
+   */
+  setFault(fault: Fault | undefined, where?: (request: RecordedRequest) => boolean): void;
   /** Faults applied to the next requests, one each, before the standing fault. */
   queueFaults(...faults: Fault[]): void;
   /** Forgets recorded requests and faults. */
@@ -103,6 +106,7 @@ export async function startFakeUpstream(routes: FakeRoutes): Promise<FakeUpstrea
   const sockets = new Set<Socket>();
   const timers = new Set<ReturnType<typeof setTimeout>>();
   let standing: Fault | undefined;
+  let standingWhere: ((request: RecordedRequest) => boolean) | undefined;
   let connections = 0;
   const queued: Fault[] = [];
 
@@ -129,7 +133,7 @@ export async function startFakeUpstream(routes: FakeRoutes): Promise<FakeUpstrea
       body: await readBody(req),
     };
     requests.push(recorded);
-    const fault = queued.shift() ?? standing;
+    const fault = queued.shift() ?? (!standingWhere || standingWhere(recorded) ? standing : undefined);
 
     switch (fault?.kind) {
       case "hang":
@@ -189,8 +193,9 @@ export async function startFakeUpstream(routes: FakeRoutes): Promise<FakeUpstrea
     origin: `http://127.0.0.1:${port}`,
     requests,
     connections: () => connections,
-    setFault(fault) {
+    setFault(fault, where) {
       standing = fault;
+      standingWhere = where;
     },
     queueFaults(...faults) {
       queued.push(...faults);
@@ -200,6 +205,7 @@ export async function startFakeUpstream(routes: FakeRoutes): Promise<FakeUpstrea
       queued.length = 0;
       connections = 0;
       standing = undefined;
+      standingWhere = undefined;
     },
     async close() {
       for (const timer of timers) clearTimeout(timer);

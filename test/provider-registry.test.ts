@@ -118,6 +118,33 @@ describe("each provider's own list of variables", () => {
   );
 });
 
+describe("each provider's usage reader", () => {
+  const USAGE_ENV = { CLOUDFLARE_ACCOUNT_ID: "0123456789abcdef0123456789abcdef", CLOUDFLARE_ANALYTICS_TOKEN: "t" };
+  it.each(PROVIDERS.map((provider) => [provider.id, provider] as const))(
+    "%s declares exactly the variables its usage reader reads, and the docs list them",
+    (_, provider) => {
+      if (!provider.usage) return;
+      const read = new Set<string>();
+      const config = provider.configure(WORKING[provider.id][0]);
+      provider.usage.configure(recordingReads(USAGE_ENV, read), config);
+      expect([...read].sort()).toEqual([...provider.usage.variables].sort());
+      const documented = rows("docs/configuration.md")
+        .map((cells) => cells[0])
+        .join(" ");
+      for (const name of provider.usage.variables) expect(documented, `${provider.id}: ${name}`).toContain(`\`${name}\``);
+    },
+  );
+
+  it("exists exactly for the providers configuration.md gives a usage figure", () => {
+    const table = rows("docs/configuration.md").filter((cells) => cells.length === 4 && /^`[a-z-]+`(, `[a-z-]+`)*$/.test(cells[0]));
+    for (const provider of PROVIDERS) {
+      const row = table.find((cells) => cells[0].split(", ").includes(`\`${provider.id}\``));
+      expect(row, provider.id).toBeDefined();
+      expect(row![1].startsWith("None"), provider.id).toBe(provider.usage === undefined);
+    }
+  });
+});
+
 describe("the docs", () => {
   it("configuration.md states each provider's id, largest TTL and revocability, in registration order", () => {
     const table = rows("docs/configuration.md").filter((cells) => cells.length === 4 && /^`[a-z-]+`$/.test(cells[1]));

@@ -10,6 +10,8 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fakeTurnKey, startFakeCloudflareV4, v4Failure, type FakeCloudflareV4, type FakeTurnKey } from "./fake-cloudflare-v4.ts";
 import { freePort } from "./helpers/process.ts";
+import { startFakeCloudflareGraphql, type FakeCloudflareGraphql } from "./fake-cloudflare-graphql.ts";
+import { startFakeMetered, type FakeMetered } from "./fake-metered.ts";
 import { secret } from "./helpers/secrets.ts";
 
 const TSX = fileURLToPath(new URL("../node_modules/.bin/tsx", import.meta.url));
@@ -379,5 +381,95 @@ describe("turn-keys failures", () => {
       expect(text).not.toContain(API_TOKEN);
       expect(text).not.toContain(WRONG_TOKEN);
     }
+  });
+});
+
+describe("turn-keys usage", () => {
+  const ANALYTICS_TOKEN = secret("cf-cli-analytics-token-Mn3Bv4Cx5");
+  const METERED_KEY = secret("metered-cli-secret-Za6Sx7Dc8");
+  let graphql: FakeCloudflareGraphql;
+  let metered: FakeMetered;
+
+  beforeAll(async () => {
+    graphql = await startFakeCloudflareGraphql({ accountId: ACCOUNT, token: ANALYTICS_TOKEN });
+    metered = await startFakeMetered({ secretKey: METERED_KEY });
+  });
+  afterAll(async () => {
+    await graphql?.close();
+    await metered?.close();
+  });
+
+  const usageEnv = (extra: Record<string, string> = {}) => ({
+    CLOUDFLARE_TURN_KEY_ID: seeded.uid,
+    CLOUDFLARE_TURN_KEY_API_TOKEN: seeded.key,
+    CLOUDFLARE_TURN_API_BASE: `${fake.origin}/v1`,
+    CLOUDFLARE_ACCOUNT_ID: ACCOUNT,
+    CLOUDFLARE_ANALYTICS_TOKEN: ANALYTICS_TOKEN,
+    CLOUDFLARE_GRAPHQL_URL: graphql.url,
+    METERED_APP: metered.origin,
+    METERED_SECRET_KEY: METERED_KEY,
+    TURN_MONTHLY_LIMITS: "cloudflare:1000GB",
+    ...extra,
+  });
+  const clean = (run: Run) => {
+    for (const value of [ANALYTICS_TOKEN, METERED_KEY, seeded.key]) expect(run.stdout + run.stderr).not.toContain(value);
+    return run;
+  };
+
+  it("prints each provider's figure against its limit, with a bar", async () => {
+    graphql.keyBytes.set(seeded.uid, 250e9);
+    metered.usage = { quotaInGB: 150, usageInGB: 3.5 };
+    const run = clean(await cli(["usage"], usageEnv()));
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain(`cloudflare  250.00 GB of 1.00 TB this month  [${"#".repeat(5)}${"-".repeat(15)}]  25 %`);
+    expect(run.stdout).toContain("metered     3.50 GB this billing cycle, no limit set");
+    const json = JSON.parse(clean(await cli(["usage", "--json"], usageEnv())).stdout);
+    expect(json.providers).toEqual([
+      { provider: "cloudflare", bytes: 250e9, limit: 1000e9, period: "month" },
+      { provider: "metered", bytes: 3.5e9, period: "cycle" },
+    ]);
+  });
+
+  it("says which figure could not be read, and exits 5", async () => {
+    metered.setFault({ kind: "status", status: 500 });
+    try {
+      const run = clean(await cli(["usage"], usageEnv()));
+      expect(run.code).toBe(5);
+      expect(run.stdout).toContain("metered     unavailable: Metered's usage API answered with HTTP 500");
+    } finally {
+      metered.setFault(undefined);
+    }
+  });
+
+  it("--by-user lists users against the quota, and --revoke-over-quota revokes the live usernames of those over it", async () => {
+    graphql.userBytes.set("alice", 7e9);
+    graphql.userBytes.set("bob", 1e9);
+    graphql.usernames.set("alice", ["alice-live-1", "alice-live-2"]);
+    graphql.usernames.set("bob", ["bob-live-1"]);
+    const env = usageEnv({
+      TURN_USER_MONTHLY_LIMIT: "5GB",
+      AUTH_MODE: "jwt",
+      AUTH_JWT_SECRET: "x".repeat(40),
+      AUTH_JWT_ISSUER: "i",
+      AUTH_JWT_AUDIENCE: "a",
+    });
+    const start = fake.revoked.length;
+    const listed = clean(await cli(["usage", "--by-user"], env));
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toMatch(/alice\s+7\.00 GB\s+\[#{20}\]! 140 %/);
+    expect(listed.stdout).toMatch(/bob\s+1\.00 GB\s+\[#{4}-{16}\] {2}20 %/);
+    expect(fake.revoked.length).toBe(start);
+    const revoked = JSON.parse(clean(await cli(["usage", "--revoke-over-quota", "--json"], env)).stdout);
+    expect(revoked.users).toContainEqual({ user: "alice", bytes: 7e9, quota: 5e9, revoked: 2 });
+    expect(revoked.users).toContainEqual({ user: "bob", bytes: 1e9, quota: 5e9 });
+    // Only the user over the quota; --by-user alone revoked nothing.
+    expect(fake.revoked.slice(start)).toEqual(["alice-live-1", "alice-live-2"]);
+  });
+
+  it("names a missing analytics variable (exit 3), never a value", async () => {
+    const { CLOUDFLARE_ANALYTICS_TOKEN: _, ...rest } = usageEnv();
+    const run = clean(await cli(["usage"], rest));
+    expect(run.code).toBe(3);
+    expect(run.stderr).toContain("CLOUDFLARE_ANALYTICS_TOKEN");
   });
 });

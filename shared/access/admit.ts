@@ -75,6 +75,15 @@ function storeFor(choice: StoreChoice, fallback: StoreChoice | undefined, config
   }
 }
 
+/** The configured store, where usage figures can be shared too; undefined where none can be reached from here. */
+export function sharedStoreFor(config: AccessConfig, options: AccessOptions): RateLimitStore | undefined {
+  try {
+    return storeFor(config.rateLimit.store, config.rateLimit.fallbackStore, config, options);
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Checks the Origin against the allowlist. Returns the CORS headers every answer
  * to this request carries, or throws 403 before anything else is done.

@@ -6,6 +6,7 @@ import type { Logger } from "../log.ts";
 import type { ProviderId } from "../providers/index.ts";
 import type { IssueRequest } from "../providers/provider.ts";
 import { routedProviders } from "../routing/choose.ts";
+import { checkSpend } from "../spend/guard.ts";
 import { deadlineIn } from "../upstream/upstream.ts";
 
 export interface Issued {
@@ -25,11 +26,15 @@ const MOST_TELLING: ErrorCode[] = [
   "upstream_error",
   "upstream_timeout",
   "upstream_unreachable",
+  "spend_limit_reached",
 ];
 const rank = (error: ServiceError) => {
   const index = MOST_TELLING.indexOf(error.code);
   return index < 0 ? MOST_TELLING.length : index;
 };
+// Between two as telling, the sooner Retry-After: the caller may come back when the first provider can serve.
+const waitOf = (error: ServiceError) => Number(error.headers["retry-after"] ?? error.headers["Retry-After"] ?? Infinity);
+const moreTelling = (a: ServiceError, b: ServiceError) => rank(a) < rank(b) || (rank(a) === rank(b) && waitOf(a) < waitOf(b));
 
 /** Drops what browsers cannot use, then trims the URL set if asked to. */
 function shape(servers: IceServer[], config: Config, provider: { id: string; label: string }, log: Logger): IceServer[] {
@@ -60,12 +65,19 @@ export async function issueFromChain(context: RequestContext, request: IssueRequ
     const upstream = upstreamFor(context, provider.label, deadline);
     const tried: { provider: string; error?: string } = { provider: provider.id };
     trace?.tried.push(tried);
+    const spend = await checkSpend(context, provider, deadline);
+    if (spend.refusal) {
+      tried.error = spend.refusal.code;
+      failures.push(spend.refusal);
+      continue;
+    }
     try {
       // Never ask a provider for more than it grants: it would refuse, or quietly grant less.
       const asked = Math.min(request.ttl, provider.maxTtl);
       const grant = await provider.issue(providerConfig, { ...request, ttl: asked }, upstream);
       const ttl = Math.min(asked, grant.ttl);
       const iceServers = shape(grant.iceServers, config, provider, log);
+      if (trace && spend.usage) trace.usage = spend.usage;
       return { iceServers, provider: provider.id, ttl };
     } catch (error) {
       if (!(error instanceof ServiceError)) {
@@ -90,5 +102,5 @@ export async function issueFromChain(context: RequestContext, request: IssueRequ
     }
   }
   if (failures.length === 0) throw new ServiceError("upstream_timeout", "no time was left to ask a provider");
-  throw failures.reduce((best, next) => (rank(next) < rank(best) ? next : best));
+  throw failures.reduce((best, next) => (moreTelling(next, best) ? next : best));
 }

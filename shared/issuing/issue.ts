@@ -7,6 +7,7 @@ import { LOCAL_RELAY, PROVIDERS, type ServedBy } from "../providers/index.ts";
 import { sharedSecret } from "../providers/shared-secret.ts";
 import { jsonResponse } from "../http/respond.ts";
 import { signRevokeToken } from "../revocation/revoke-token.ts";
+import { checkUserQuota } from "../spend/guard.ts";
 
 /** Served when no provider can be used and STUN-only was asked for. */
 export const STUN_ONLY: IceServer[] = [{ urls: ["stun:stun.cloudflare.com:3478"] }];
@@ -55,6 +56,7 @@ async function serve(context: RequestContext, ttl: number): Promise<Served> {
     if (context.local) return { iceServers: STUN_ONLY, provider: "none", ttl };
     throw noProviderConfigured();
   }
+  await checkUserQuota(context);
   try {
     return await issueFromChain(context, request());
   } catch (error) {

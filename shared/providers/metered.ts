@@ -5,6 +5,7 @@ import { IceServerSchema, type IceServer } from "../ice-urls.ts";
 import type { Continent } from "../routing/continents.ts";
 import { parseReply, refusalOf, upstreamStatusError, type UpstreamReply, type UpstreamRequest } from "../upstream/upstream.ts";
 import { SERVICE_MAX_TTL, type Provider } from "./provider.ts";
+import { meteredUsage } from "../spend/metered-usage.ts";
 
 export const METERED = "Metered";
 
@@ -178,4 +179,5 @@ export const metered: Provider<MeteredConfig, "metered"> = {
       );
     processMeteredRevoke(await upstream.call(prepareMeteredRevoke({ ...config, secretKey: config.secretKey }, username)));
   },
+  usage: meteredUsage,
 };

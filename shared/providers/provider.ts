@@ -1,7 +1,7 @@
 import type { Env } from "../env.ts";
 import type { IceServer } from "../ice-urls.ts";
 import type { Continent } from "../routing/continents.ts";
-import type { Upstream } from "../upstream/upstream.ts";
+import type { UpstreamReply, UpstreamRequest, Upstream } from "../upstream/upstream.ts";
 
 /**
  * The longest credential this service hands out, from any provider: Cloudflare's limit, two
@@ -31,6 +31,26 @@ export interface Grant {
 }
 
 /**
+ * How to read what a provider has relayed this month (or billing cycle), from its own usage API.
+ * Built once per configuration: the request carries the credentials, the parser checks the shape.
+ */
+export interface UsageSource {
+  /** Names this account or key, not a secret: figures are shared under it between instances. */
+  readonly scope: string;
+  /** The period the figure covers: the calendar month in UTC, or the provider's own billing cycle. */
+  readonly period: "month" | "cycle";
+  request(nowMs: number): UpstreamRequest;
+  /** Bytes relayed so far in the period; throws a ServiceError for an error or a shape it cannot trust. */
+  bytes(reply: UpstreamReply): number;
+  /** Per-user figures, where the provider counts by an identifier we stamp on each credential. */
+  readonly users?: {
+    request(nowMs: number): UpstreamRequest;
+    /** Bytes per user this month; `floor`: a user not listed relayed at most this much. */
+    bytes(reply: UpstreamReply): { byUser: Map<string, number>; floor: number };
+  };
+}
+
+/**
  * One TURN provider: it reads its own variables, and issues ICE servers by
  * preparing requests and processing replies. A new provider is one file
  * implementing this, added to the list in providers/index.ts, from which every
@@ -55,4 +75,12 @@ export interface Provider<C, Id extends string = string> {
    * cannot be revoked; a provider may also throw not_revocable for a mode of its own.
    */
   revoke?(config: C, username: string, upstream: Upstream): Promise<void>;
+  /**
+   * Where its usage figure comes from, for TURN_MONTHLY_LIMITS: reads its own extra variables
+   * (throwing a ServiceError naming what is missing). Absent where the provider publishes none.
+   */
+  usage?: {
+    readonly variables: readonly string[];
+    configure(env: Env, config: C): UsageSource;
+  };
 }

@@ -4,12 +4,13 @@
  * ice_servers go to the browser. https://www.twilio.com/docs/stun-turn/api
  */
 import * as v from "valibot";
-import { basicAuthorization } from "./basic-auth.ts";
+import { basicAuthorization } from "../upstream/basic-auth.ts";
 import { readVar, secureUrl, type Env } from "../env.ts";
 import { ServiceError } from "../errors.ts";
 import { IceServerSchema } from "../ice-urls.ts";
 import { parseReply, type UpstreamReply, type UpstreamRequest } from "../upstream/upstream.ts";
 import type { Grant, Provider } from "./provider.ts";
+import { twilioUsage } from "../spend/twilio-usage.ts";
 
 export const TWILIO = "Twilio";
 export const TWILIO_DEFAULT_API_BASE = "https://api.twilio.com";
@@ -98,4 +99,5 @@ export const twilio: Provider<TwilioConfig, "twilio"> = {
     return processTwilioToken(await upstream.call(prepareTwilioToken(config, request.ttl)));
   },
   // No revoke: Twilio's tokens cannot be revoked, only left to expire.
+  usage: twilioUsage,
 };

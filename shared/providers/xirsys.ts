@@ -7,7 +7,7 @@
  * asks for one with `?expire=<seconds>` and asks for 21600 at most: we do the same.
  */
 import * as v from "valibot";
-import { basicAuthorization } from "./basic-auth.ts";
+import { basicAuthorization } from "../upstream/basic-auth.ts";
 import { isPathSegment } from "../upstream/path-segment.ts";
 import { readVar, secureUrl, type Env } from "../env.ts";
 import { ServiceError } from "../errors.ts";

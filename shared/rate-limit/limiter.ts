@@ -2,6 +2,7 @@ import * as v from "valibot";
 import { secureUrl, integerBetween, readVar, type Env } from "../env.ts";
 import { ServiceError } from "../errors.ts";
 import type { Logger } from "../log.ts";
+import { CLAIM_SCRIPT, claimOf, leaseKeyOf, type SharedFigures } from "../spend/shared-figures.ts";
 import { fetchWithin, parseReply, withinTime, type Fetch, type UpstreamReply, type UpstreamRequest } from "../upstream/upstream.ts";
 
 export interface RateLimitRule {
@@ -25,6 +26,8 @@ export interface RateLimitStore {
    * nothing after it, and what it sent before must not count if it runs after it.
    */
   hit(key: string, windowMs: number, until?: number): Hit | Promise<Hit>;
+  /** Present where the store is shared between instances: usage figures go through it too. */
+  figures?: SharedFigures;
 }
 
 export type StoreChoice = { kind: "memory" } | { kind: "redis"; url: string } | { kind: "upstash"; url: string; token: string };
@@ -160,10 +163,25 @@ export function processUpstashHit(reply: UpstreamReply): Hit {
   return { count, resetInMs };
 }
 
+const CommandReply = v.object({ result: v.unknown() });
+
 export function upstashStore(url: string, token: string, fetch: Fetch, timeoutMs: number): RateLimitStore {
+  const command = async (args: string[]) => {
+    const request = { url, method: "POST" as const, headers: { authorization: `Bearer ${token}`, "content-type": "application/json" } };
+    const reply = await fetchWithin(fetch, { ...request, body: JSON.stringify(args) }, timeoutMs, "Upstash");
+    return parseReply(reply, CommandReply, "Upstash").result;
+  };
   return {
     async hit(key, windowMs) {
       return processUpstashHit(await fetchWithin(fetch, prepareUpstashHit(url, token, key, windowMs), timeoutMs, "Upstash"));
+    },
+    figures: {
+      async claim(key, leaseMs) {
+        return claimOf(await command(["EVAL", CLAIM_SCRIPT, "2", key, leaseKeyOf(key), String(leaseMs)]));
+      },
+      async put(key, value, ttlMs) {
+        await command(["SET", key, value, "PX", String(ttlMs)]);
+      },
     },
   };
 }

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { handle } from "../../shared/handle.ts";
 import type { Fetch } from "../../shared/upstream/upstream.ts";
 import type { FakeCloudflare } from "../fake-cloudflare.ts";
-import type { FakeMetered } from "../fake-metered.ts";
+import { isMeteredUsageRead, type FakeMetered } from "../fake-metered.ts";
 import { TWILIO_DOCUMENTED_URLS, type FakeTwilio } from "../fake-twilio.ts";
 import type { Fault } from "../fake-upstream.ts";
 import type { FakeXirsys } from "../fake-xirsys.ts";
@@ -328,6 +328,26 @@ export const chainCases: ChainCase[] = [
       assert.equal(answer.json.provider, "none");
       assert.equal(answer.json.degraded, true);
       assert.deepEqual(answer.json.iceServers, [{ urls: ["stun:stun.cloudflare.com:3478"] }]);
+    },
+  },
+  {
+    // One case, so that the figures an instance holds for a month stay the same throughout.
+    name: "spending limits: Metered over its limit is skipped and Twilio serves; both over → 503 spend_limit_reached",
+    async run(fakes) {
+      fakes.metered.usage = { quotaInGB: 150, usageInGB: 45 };
+      fakes.twilio.usage = { megabytes: "10000", unit: "megabytes" };
+      const spend = { TURN_PROVIDERS: "metered,twilio", TURN_USAGE_REFRESH_S: "600" };
+      const failover = await ask(fakes, { ...spend, TURN_MONTHLY_LIMITS: "metered:40GB,twilio:50GB" });
+      assert.equal(failover.status, 200, failover.text);
+      assert.equal(failover.json.provider, "twilio");
+      assert.ok(!fakes.metered.requests.some((request) => !isMeteredUsageRead(request)), "no credential asked of Metered");
+      withinBudget(failover);
+      const none = await ask(fakes, { ...spend, TURN_MONTHLY_LIMITS: "metered:40GB,twilio:5GB" });
+      assert.equal(none.status, 503, none.text);
+      assert.equal(none.json.error.code, "spend_limit_reached");
+      // Metered's billing cycle is not known: the sooner of its next reading and Twilio's next month.
+      assert.equal(none.headers.get("retry-after"), "600");
+      withinBudget(none);
     },
   },
   {

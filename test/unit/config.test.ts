@@ -30,6 +30,7 @@ describe("parseConfig", () => {
       },
       turnRestKeys: [],
       logFormat: "text",
+      spend: { limits: new Map(), refreshMs: 60_000 },
     });
   });
 

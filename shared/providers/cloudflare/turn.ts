@@ -5,6 +5,7 @@ import { IceServerSchema, type IceServer } from "../../ice-urls.ts";
 import { parseReply, refusalOf, upstreamStatusError, type UpstreamReply, type UpstreamRequest } from "../../upstream/upstream.ts";
 import { isPathSegment, pathSegment } from "../../upstream/path-segment.ts";
 import type { Provider } from "../provider.ts";
+import { cloudflareUsage } from "../../spend/cloudflare-usage.ts";
 
 export const CLOUDFLARE = "Cloudflare";
 export const CLOUDFLARE_DEFAULT_API_BASE = "https://rtc.live.cloudflare.com/v1";
@@ -109,4 +110,5 @@ export const cloudflare: Provider<CloudflareConfig, "cloudflare"> = {
     }
     processCloudflareRevoke(await upstream.call(prepareRevokeCredential(config, username)));
   },
+  usage: cloudflareUsage,
 };
