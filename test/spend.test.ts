@@ -339,7 +339,7 @@ describe("configuration", () => {
   it("refuses a limit on a provider without a usage API, naming why", () => {
     const xirsys = { XIRSYS_IDENT: "i", XIRSYS_SECRET: secret("xirsys-spend-secret-Aa1Ss2Dd3"), XIRSYS_CHANNEL: "c" };
     expect(refused({ ...xirsys, TURN_PROVIDERS: "xirsys", TURN_MONTHLY_LIMITS: "xirsys:10GB" })).toMatch(/Xirsys documents no usage API/);
-    const coturn = { TURN_SHARED_SECRET: secret("coturn-spend-secret-Qq1Ww2Ee3"), TURN_URLS: "turn:turn.example:3478" };
+    const coturn = { TURN_SHARED_SECRET: secret("coturn-spend-secret-Qq1Ww2Ee3Rr4Tt5Yy6"), TURN_URLS: "turn:turn.example:3478" };
     expect(refused({ ...coturn, TURN_PROVIDERS: "shared-secret", TURN_MONTHLY_LIMITS: "shared-secret:10GB" })).toMatch(
       /coturn\) has no HTTP usage API/,
     );
