@@ -11,7 +11,7 @@ import { crc32 } from "node:zlib";
 export const MAGIC_COOKIE = 0x2112a442;
 export const HEADER_BYTES = 20;
 
-export const METHOD = { binding: 0x001, allocate: 0x003, refresh: 0x004 } as const;
+export const METHOD = { binding: 0x001, allocate: 0x003, refresh: 0x004, createPermission: 0x008, channelBind: 0x009 } as const;
 export const CLASS = { request: 0b00, indication: 0b01, success: 0b10, error: 0b11 } as const;
 export type StunClass = (typeof CLASS)[keyof typeof CLASS];
 
