@@ -360,7 +360,14 @@ describe.skipIf(skip)("end to end: Chromium relays through a real coturn", () =>
       `keepFresh carries ${CALLS_IN_A_ROW} calls in a row of ${CALL_MS / 1000} s on ${CALL_TTL_S} s credentials: no gap over 2 s, each side on its current ICE generation after every refresh and at the end`,
       async () => {
         for (let round = 1; round <= CALLS_IN_A_ROW; round++) {
-          const { facts, why } = await call({ ttl: CALL_TTL_S, restartIce: "relayed", durationMs: CALL_MS });
+          // No jitter: both sides fetched together, so they refresh and restart at the same moment,
+          // each answering the other's restart right after applying fresh servers (the hard case).
+          const { facts, why } = await call({
+            ttl: CALL_TTL_S,
+            restartIce: "relayed",
+            durationMs: CALL_MS,
+            keepFreshOptions: { jitter: 0 },
+          });
           const context = `call ${round} of ${CALLS_IN_A_ROW}\n${why}`;
           expect(facts.crashed, context).toBeUndefined();
           expect(facts.opened, context).toBe(true);
