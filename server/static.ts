@@ -1,3 +1,4 @@
+import { readdirSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { ServiceError } from "../shared/errors.ts";
@@ -10,16 +11,21 @@ const HTML = "text/html; charset=utf-8";
 const JS = "text/javascript; charset=utf-8";
 
 /**
- * The self-test page and the files it loads, by URL path. Only these exact paths are served:
- * a request path is looked up, never joined to a folder, so no path reaches any other file.
- * The same names are what `npm run build:selftest` puts in its folder for a static deploy.
+ * The self-test page and the files it loads, by URL path: the page, its scripts, and every module
+ * of the browser client (turn-client.js imports its siblings by relative path). Only these exact
+ * paths are served: a request path is looked up, never joined to a folder, so no path reaches any
+ * other file. The same names are what `npm run build:selftest` puts in its folder for a static deploy.
  */
 export const STATIC_FILES: Readonly<Record<string, { file: string; type: string }>> = {
   "/": { file: "selftest/index.html", type: HTML },
   "/index.html": { file: "selftest/index.html", type: HTML },
   "/selftest.js": { file: "selftest/selftest.js", type: JS },
   "/negotiate.js": { file: "selftest/negotiate.js", type: JS },
-  "/turn-client.js": { file: "client/turn-client.js", type: JS },
+  ...Object.fromEntries(
+    readdirSync(join(ROOT, "client"))
+      .filter((name) => name.endsWith(".js"))
+      .map((name) => [`/${name}`, { file: `client/${name}`, type: JS }]),
+  ),
 };
 
 /**

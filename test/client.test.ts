@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import {
+  createIceSource,
   getIceServers,
   IceServersError,
   keepFresh,
@@ -7,6 +8,7 @@ import {
   revokeUrl,
   type FetchLike,
   type IceServers,
+  type PeerConnectionEvent,
   type PeerConnectionLike,
 } from "turn-vend/client"; // the package.json "exports" entry, as an app would import it
 
@@ -66,36 +68,40 @@ class FakePc implements PeerConnectionLike {
     bundlePolicy: "max-bundle",
   };
   applied: { at: number; configuration: RTCConfiguration }[] = [];
-  refuse = false;
-  private listeners = new Set<() => void>();
+  /** The DOMException name setConfiguration throws, or false to accept. */
+  refuse: string | false = false;
+  private listeners = new Set<(event: Event) => void>();
 
   getConfiguration(): RTCConfiguration {
     return { ...this.configuration };
   }
   setConfiguration(configuration: RTCConfiguration = {}): void {
     if (this.signalingState === "closed") throw new DOMException("closed", "InvalidStateError");
-    if (this.refuse) throw new DOMException("bad servers", "SyntaxError");
+    if (this.refuse) throw new DOMException("refused", this.refuse);
     this.configuration = configuration;
     this.applied.push({ at: Date.now(), configuration });
   }
-  addEventListener(_type: "connectionstatechange" | "signalingstatechange", listener: () => void): void {
+  addEventListener(_type: PeerConnectionEvent, listener: (event: Event) => void): void {
     this.listeners.add(listener);
   }
-  removeEventListener(_type: "connectionstatechange" | "signalingstatechange", listener: () => void): void {
+  removeEventListener(_type: PeerConnectionEvent, listener: (event: Event) => void): void {
     this.listeners.delete(listener);
+  }
+  listenersForTest(): ((event: Event) => void)[] {
+    return [...this.listeners];
   }
   get listenerCount() {
     return this.listeners.size;
   }
   /** A state change event (connectionstatechange or signalingstatechange). */
   fire(): void {
-    for (const listener of this.listeners) listener();
+    for (const listener of this.listeners) listener(new Event("statechange"));
   }
   /** As pc.close() does: the state changes and no event fires, unless asked. */
   close({ event = false } = {}): void {
     this.connectionState = "closed";
     this.signalingState = "closed";
-    if (event) for (const listener of this.listeners) listener();
+    if (event) this.fire();
   }
   usernames(): (string | undefined)[] {
     return (this.configuration.iceServers ?? []).map((server) => server.username);
@@ -486,22 +492,27 @@ describe("keepFresh", () => {
     await stop();
   });
 
-  it("reports apply_failed when setConfiguration refuses the servers, and retries", async () => {
+  it("reports apply_failed when setConfiguration refuses the servers, and retries applying the same answer", async () => {
     const pc = new FakePc();
-    pc.refuse = true;
+    pc.refuse = "OperationError";
     const fetch = fakeFetch();
-    const codes: string[] = [];
+    const failures: { code: string; retryInMs: number | undefined }[] = [];
     const stop = keepFresh(pc, {
       fetch: fetch.fn,
       ttl: 100,
       random: () => 0.5,
-      onError: (error) => codes.push((error as IceServersError).code),
+      onError: (error, info) => failures.push({ code: (error as IceServersError).code, retryInMs: info.retryInMs }),
     });
     await vi.advanceTimersByTimeAsync(1000);
-    expect(codes).toEqual(["apply_failed", "apply_failed"]);
+    expect(failures).toEqual([
+      { code: "apply_failed", retryInMs: 1000 },
+      { code: "apply_failed", retryInMs: 2000 },
+    ]);
     pc.refuse = false;
     await vi.advanceTimersByTimeAsync(2000);
     expect(pc.applied).toHaveLength(1);
+    // One answer fetched, applied on the third try: no credential minted per retry.
+    expect(fetch.calls).toHaveLength(1);
     await stop();
   });
 
@@ -668,7 +679,8 @@ function stubPage() {
   vi.stubGlobal("removeEventListener", win.removeEventListener.bind(win));
   vi.stubGlobal("document", doc);
   return {
-    fire: (type: "pagehide" | "pageshow" | "online") => win.dispatchEvent(new Event(type)),
+    fire: (type: "pagehide" | "pageshow" | "online", init: { persisted?: boolean } = {}) =>
+      win.dispatchEvent(Object.assign(new Event(type), init)),
     visible: () => doc.dispatchEvent(new Event("visibilitychange")),
   };
 }
@@ -1028,7 +1040,7 @@ describe("keepFresh restartIce", () => {
       ttl: 100,
       initial: initialAt(T0, 100),
       random: () => 0.5,
-      onRestart: ({ fresh, mode }) => heard.push({ username: fresh.config.iceServers[1].username, mode }),
+      onRestart: ({ fresh, mode }) => heard.push({ username: fresh?.config.iceServers[1].username, mode }),
     });
     await vi.advanceTimersByTimeAsync(79_999);
     expect(pc.restarts).toEqual([]);
@@ -1071,7 +1083,7 @@ describe("keepFresh restartIce", () => {
 
   it.each([
     ["connecting", "stable"],
-    ["disconnected", "stable"],
+    ["new", "stable"],
     ["connected", "have-local-offer"],
     ["connected", "have-remote-offer"],
   ] as const)(
@@ -1164,6 +1176,514 @@ describe("keepFresh restartIce", () => {
     expect(pc.applied).toHaveLength(1);
     expect(pc.restarts).toEqual([]);
     expect(errors).toEqual([]);
+    await stop();
+  });
+});
+
+interface Candidate {
+  type: "relay" | "host";
+  address: string;
+  port: number;
+  /** Left out to play an engine whose stats do not give it (then the gathered address tells). */
+  ufrag?: string;
+}
+
+/**
+ * A peer connection with ICE generations: its local description's ufrag, the candidates it
+ * gathers (icecandidate events), a selected pair whose local candidate the test chooses, and
+ * negotiations the test plays out (an answered restart of the peer, or this side's own offer).
+ */
+class IcePc extends FakePc {
+  ufrag = "u0";
+  restarts: { at: number; applied: number }[] = [];
+  private selected: Candidate = { type: "relay", address: "198.51.100.1", port: 50_000, ufrag: "u0" };
+
+  get localDescription() {
+    return { sdp: `v=0\r\na=ice-ufrag:${this.ufrag}\r\na=ice-pwd:x\r\n` };
+  }
+  restartIce(): void {
+    this.restarts.push({ at: Date.now(), applied: this.applied.length });
+  }
+  /** The pair ICE selected now has `local` as its local candidate. */
+  select(local: Candidate): this {
+    this.selected = local;
+    return this;
+  }
+  async getStats(): Promise<RTCStatsReport> {
+    const local = {
+      id: "L1",
+      type: "local-candidate",
+      candidateType: this.selected.type,
+      address: this.selected.address,
+      port: this.selected.port,
+      ...(this.selected.ufrag ? { usernameFragment: this.selected.ufrag } : {}),
+    };
+    const reports = [
+      local,
+      { id: "R1", type: "remote-candidate", candidateType: "relay" },
+      { id: "T1", type: "transport", selectedCandidatePairId: "CP1" },
+      { id: "CP1", type: "candidate-pair", localCandidateId: "L1", remoteCandidateId: "R1", nominated: true, state: "succeeded" },
+    ];
+    return new Map(reports.map((report) => [report.id, report])) as unknown as RTCStatsReport;
+  }
+  /** A gathered candidate, as the icecandidate event gives it. */
+  gather(candidate: Candidate): void {
+    const event = Object.assign(new Event("icecandidate"), {
+      candidate: { type: candidate.type, address: candidate.address, port: candidate.port, usernameFragment: candidate.ufrag ?? null },
+    });
+    for (const listener of this.listenersForTest()) listener(event);
+  }
+  /** A negotiation that ends with `ufrag` as this side's ufrag (an ICE restart, offered or answered). */
+  negotiate(ufrag: string, { offered = false } = {}): void {
+    this.signalingState = offered ? "have-local-offer" : "have-remote-offer";
+    this.fire();
+    this.ufrag = ufrag;
+    this.signalingState = "stable";
+    this.fire();
+  }
+}
+
+/** Restart reasons heard through onRestart, and error codes through onError. */
+function heard() {
+  const restarts: string[] = [];
+  const errors: { code: string; retryInMs: number | undefined }[] = [];
+  return {
+    restarts,
+    errors,
+    onRestart: (info: { reason: string }) => restarts.push(info.reason),
+    onError: (error: unknown, info: { retryInMs: number | undefined }) =>
+      errors.push({ code: (error as IceServersError).code, retryInMs: info.retryInMs }),
+  };
+}
+
+/**
+ * keepFresh on `pc` (connecting, so its refresh at 80 s waits), then the peer's ICE restart
+ * arrives and this side answers it with ufrag u1 and connects.
+ */
+async function answerAfterRefresh(pc: IcePc) {
+  pc.connectionState = "connecting";
+  const log = heard();
+  const stop = keepFresh(pc, { fetch: fakeFetch().fn, ttl: 100, initial: initialAt(T0, 100), random: () => 0.5, ...log });
+  await vi.advanceTimersByTimeAsync(80_000);
+  expect(pc.applied).toHaveLength(1);
+  pc.negotiate("u1");
+  pc.connectionState = "connected";
+  pc.fire();
+  return { log, stop };
+}
+
+describe("keepFresh: each side checks its own ICE generation", () => {
+  it("does not restart a second time when answering the peer's restart re-gathered this side under the fresh servers", async () => {
+    // The peer's restart arrives after the fresh servers were applied: this side answers with
+    // new relays, and ICE selects one of them.
+    const pc = new IcePc().select({ type: "relay", address: "198.51.100.1", port: 50_002, ufrag: "u1" });
+    const { log, stop } = await answerAfterRefresh(pc);
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(pc.restarts).toEqual([]);
+    expect(log.restarts).toEqual([]);
+    expect(log.errors).toEqual([]);
+    await stop();
+  });
+
+  it("restarts as the offerer when an answered restart left this side on the previous generation's relay, a bounded number of times, then reports restart_incomplete", async () => {
+    const pc = new IcePc();
+    const { log, stop } = await answerAfterRefresh(pc);
+    // Still on the u0 relay (libwebrtc keeps the old generation's pair): checked after verifyAfterMs.
+    await vi.advanceTimersByTimeAsync(1_999);
+    expect(pc.restarts).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(log.restarts).toEqual(["stale_generation"]);
+    // Its own offer, and still stale: once more (maxStaleRestarts 2), then it gives up and says so.
+    pc.negotiate("u2", { offered: true });
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(log.restarts).toEqual(["stale_generation", "stale_generation"]);
+    pc.negotiate("u3", { offered: true });
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(log.restarts).toEqual(["stale_generation", "stale_generation"]);
+    expect(log.errors).toEqual([{ code: "restart_incomplete", retryInMs: undefined }]);
+    await stop();
+  });
+
+  it("checks its own refresh restart too, by the gathered relay address where the stats give no ufrag", async () => {
+    const pc = new IcePc();
+    // Gathered before keepFresh started watching: only the later generations' relays are known.
+    pc.select({ type: "relay", address: "198.51.100.1", port: 50_000 });
+    const fetch = fakeFetch();
+    const log = heard();
+    const stop = keepFresh(pc, { fetch: fetch.fn, ttl: 100, initial: initialAt(T0, 100), random: () => 0.5, ...log });
+    await vi.advanceTimersByTimeAsync(80_000);
+    expect(log.restarts).toEqual(["refresh"]);
+    pc.negotiate("u1", { offered: true });
+    pc.gather({ type: "relay", address: "198.51.100.1", port: 50_002, ufrag: "u1" });
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(log.restarts).toEqual(["refresh", "stale_generation"]);
+    // The next generation's relay is selected: no more restarts.
+    pc.negotiate("u2", { offered: true });
+    pc.gather({ type: "relay", address: "198.51.100.1", port: 50_004, ufrag: "u2" });
+    pc.select({ type: "relay", address: "198.51.100.1", port: 50_004 });
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(log.restarts).toEqual(["refresh", "stale_generation"]);
+    expect(log.errors).toEqual([]);
+    await stop();
+  });
+
+  it("counts the stale restarts per refresh, not per call", async () => {
+    const pc = new IcePc();
+    const fetch = fakeFetch();
+    const log = heard();
+    const stop = keepFresh(pc, { fetch: fetch.fn, ttl: 100, initial: initialAt(T0, 100), random: () => 0.5, maxStaleRestarts: 1, ...log });
+    await vi.advanceTimersByTimeAsync(80_000);
+    pc.negotiate("u1", { offered: true });
+    await vi.advanceTimersByTimeAsync(2_000);
+    pc.negotiate("u2", { offered: true });
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(log.restarts).toEqual(["refresh", "stale_generation"]);
+    expect(log.errors.map((error) => error.code)).toEqual(["restart_incomplete"]);
+    // The next refresh has a budget of its own.
+    await vi.advanceTimersByTimeAsync(76_000);
+    expect(log.restarts).toEqual(["refresh", "stale_generation", "refresh"]);
+    pc.negotiate("u3", { offered: true });
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(log.restarts).toEqual(["refresh", "stale_generation", "refresh", "stale_generation"]);
+    await stop();
+  });
+
+  it("leaves a host-to-host call alone in relayed mode, whatever its generation", async () => {
+    const pc = new IcePc().select({ type: "host", address: "192.0.2.1", port: 40_000, ufrag: "u0" });
+    const { log, stop } = await answerAfterRefresh(pc);
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(log.restarts).toEqual([]);
+    await stop();
+  });
+});
+
+describe("keepFresh: recovery from failed ICE", () => {
+  it("restarts at once when ICE fails, with the servers it has while they are fresh", async () => {
+    const pc = new IcePc();
+    const fetch = fakeFetch();
+    const log = heard();
+    const stop = keepFresh(pc, { fetch: fetch.fn, ttl: 100, initial: initialAt(T0, 100), random: () => 0.5, ...log });
+    await vi.advanceTimersByTimeAsync(10_000);
+    pc.connectionState = "failed";
+    pc.fire();
+    expect(log.restarts).toEqual(["failed"]);
+    expect(fetch.calls).toHaveLength(0);
+    // Back: no further attempt.
+    pc.negotiate("u1", { offered: true });
+    pc.select({ type: "relay", address: "198.51.100.1", port: 50_002, ufrag: "u1" });
+    pc.connectionState = "connected";
+    pc.fire();
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(log.restarts).toEqual(["failed"]);
+    expect(log.errors).toEqual([]);
+    await stop();
+  });
+
+  it("restarts when ICE stays disconnected past disconnectedGraceMs (2 s), not when it comes back in time", async () => {
+    const pc = new IcePc();
+    const fetch = fakeFetch();
+    const log = heard();
+    const stop = keepFresh(pc, { fetch: fetch.fn, ttl: 100, initial: initialAt(T0, 100), random: () => 0.5, ...log });
+    pc.connectionState = "disconnected";
+    pc.fire();
+    await vi.advanceTimersByTimeAsync(1_500);
+    pc.connectionState = "connected";
+    pc.fire();
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(log.restarts).toEqual([]);
+    pc.connectionState = "disconnected";
+    pc.fire();
+    await vi.advanceTimersByTimeAsync(1_999);
+    expect(log.restarts).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(log.restarts).toEqual(["disconnected"]);
+    await stop();
+  });
+
+  it("fetches fresh servers first when the current ones are near expiry, then restarts under them", async () => {
+    const pc = new IcePc();
+    let offline = true;
+    const fetch = fakeFetch(() => (offline ? Promise.reject(new TypeError("offline")) : json(200, okBody(100))));
+    const log = heard();
+    const stop = keepFresh(pc, { fetch: fetch.fn, ttl: 100, initial: initialAt(T0, 100), random: () => 0.5, ...log });
+    // 80 s fails, and its retries (81, 83, 87, 90 s).
+    await vi.advanceTimersByTimeAsync(94_000);
+    expect(fetch.calls).toHaveLength(5);
+    offline = false;
+    pc.connectionState = "failed";
+    pc.fire();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(fetch.calls.map((call) => since(call.at)).at(-1)).toBe(94_000);
+    expect(pc.restarts).toEqual([{ at: T0 + 94_000, applied: 1 }]);
+    expect(log.restarts).toEqual(["failed"]);
+    await stop();
+  });
+
+  it("restarts with the servers it has when the fetch for a recovery fails", async () => {
+    const pc = new IcePc();
+    const fetch = fakeFetch(() => Promise.reject(new TypeError("offline")));
+    const log = heard();
+    const stop = keepFresh(pc, { fetch: fetch.fn, ttl: 100, initial: initialAt(T0 - 85_000, 100), random: () => 0.5, ...log });
+    await vi.advanceTimersByTimeAsync(0);
+    pc.connectionState = "failed";
+    pc.fire();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(log.restarts).toEqual(["failed"]);
+    await stop();
+  });
+
+  it("gives up after maxRecoveries restarts with growing waits, and reports recovery_failed", async () => {
+    const pc = new IcePc();
+    const fetch = fakeFetch();
+    const log = heard();
+    const stop = keepFresh(pc, { fetch: fetch.fn, ttl: 86_400, initial: initialAt(T0, 86_400), random: () => 0.5, ...log });
+    pc.connectionState = "failed";
+    pc.fire();
+    await vi.advanceTimersByTimeAsync(600_000);
+    expect(pc.restarts.map((restart) => since(restart.at))).toEqual([0, 5_000, 15_000, 35_000, 75_000]);
+    expect(log.errors).toEqual([{ code: "recovery_failed", retryInMs: undefined }]);
+    await stop();
+  });
+
+  it('does not restart with restartIce "never"', async () => {
+    const pc = new IcePc();
+    const log = heard();
+    const stop = keepFresh(pc, { fetch: fakeFetch().fn, initial: initialAt(T0, 100), restartIce: "never", ...log });
+    pc.connectionState = "failed";
+    pc.fire();
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(pc.restarts).toEqual([]);
+    await stop();
+  });
+});
+
+describe("keepFresh: never a worse answer", () => {
+  it("keeps the TURN servers of a relay-only call when the answer is degraded, reports worse_answer, and retries with backoff", async () => {
+    const pc = new IcePc();
+    const fetch = fakeFetch((_call, index) =>
+      index < 2
+        ? json(200, { ...okBody(100), iceServers: [{ urls: "stun:stun.example.test" }], provider: "none", degraded: true })
+        : json(200, okBody(100)),
+    );
+    const log = heard();
+    const stop = keepFresh(pc, { fetch: fetch.fn, ttl: 100, initial: initialAt(T0, 100), random: () => 0.5, ...log });
+    await vi.advanceTimersByTimeAsync(81_000);
+    expect(pc.applied).toHaveLength(0);
+    expect(log.restarts).toEqual([]);
+    expect(log.errors).toEqual([
+      { code: "worse_answer", retryInMs: 1_000 },
+      { code: "worse_answer", retryInMs: 2_000 },
+    ]);
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(fetch.calls.map((call) => since(call.at))).toEqual([80_000, 81_000, 83_000]);
+    expect(pc.applied).toHaveLength(1);
+    expect(log.restarts).toEqual(["refresh"]);
+    await stop();
+  });
+
+  it("keeps TURN for a relayed call when an answer has no TURN URL, but applies it to a call that does not use TURN", async () => {
+    const stunOnly = () => json(200, { ...okBody(100), iceServers: [{ urls: "stun:stun.example.test" }] });
+    const relayed = new IcePc();
+    relayed.configuration = { ...relayed.configuration, iceTransportPolicy: "all" };
+    const direct = new IcePc().select({ type: "host", address: "192.0.2.1", port: 40_000, ufrag: "u0" });
+    direct.configuration = { ...direct.configuration, iceTransportPolicy: "all" };
+    const codes: string[] = [];
+    const options = { fetch: fakeFetch(stunOnly).fn, ttl: 100, initial: initialAt(T0, 100), random: () => 0.5 };
+    const stops = [
+      keepFresh(relayed, { ...options, onError: (error) => codes.push((error as IceServersError).code) }),
+      keepFresh(direct, options),
+    ];
+    await vi.advanceTimersByTimeAsync(80_000);
+    expect(relayed.applied).toHaveLength(0);
+    expect(codes).toEqual(["worse_answer"]);
+    expect(direct.applied).toHaveLength(1);
+    for (const stop of stops) await stop();
+  });
+});
+
+describe("keepFresh: errors by kind", () => {
+  it("asks again no sooner than refusedRetryMs (10 min) after a client error such as 403 origin_not_allowed", async () => {
+    const pc = new FakePc();
+    const fetch = fakeFetch(() => json(403, { error: { code: "origin_not_allowed", message: "not from here" } }));
+    const log = heard();
+    const stop = keepFresh(pc, { fetch: fetch.fn, random: () => 0.5, closeCheckMs: 60_000, ...log });
+    await vi.advanceTimersByTimeAsync(24 * 3_600_000);
+    expect(fetch.calls.length).toBeLessThanOrEqual(24 * 6 + 1);
+    expect(log.errors[0]).toEqual({ code: "origin_not_allowed", retryInMs: 600_000 });
+    await stop();
+  });
+
+  it.each([
+    [400, "invalid_ttl", false, 600_000],
+    [401, "unauthorized", false, 600_000],
+    [401, "unauthorized", true, 1_000],
+    [408, "http_error", false, 1_000],
+    [429, "rate_limited", false, 1_000],
+    [500, "internal_error", false, 1_000],
+    [504, "upstream_timeout", false, 1_000],
+  ])("HTTP %s (%s), headers from a function: %s → next try in %s ms", async (status, code, fromFunction, retryInMs) => {
+    const fetch = fakeFetch(() => json(status, { error: { code, message: "no" } }));
+    const log = heard();
+    const headers = { authorization: "Bearer t" };
+    const stop = keepFresh(new FakePc(), {
+      fetch: fetch.fn,
+      random: () => 0.5,
+      headers: fromFunction ? () => headers : headers,
+      ...log,
+    });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(log.errors).toEqual([{ code, retryInMs }]);
+    await stop();
+  });
+
+  it("does not let the online event skip the server's Retry-After", async () => {
+    const page = stubPage();
+    const fetch = fakeFetch((_call, index) =>
+      index === 0
+        ? json(503, { error: { code: "upstream_unavailable", message: "later" } }, { "retry-after": "30" })
+        : json(200, okBody(600)),
+    );
+    const stop = keepFresh(new FakePc(), { fetch: fetch.fn, random: () => 0.5 });
+    await vi.advanceTimersByTimeAsync(5_000);
+    page.fire("online");
+    await vi.advanceTimersByTimeAsync(0);
+    expect(fetch.calls.map((call) => since(call.at))).toEqual([0]);
+    await vi.advanceTimersByTimeAsync(25_000);
+    expect(fetch.calls.map((call) => since(call.at))).toEqual([0, 30_000]);
+    await stop();
+  });
+
+  it("stops on a refusal that the same servers would meet again, without fetching more", async () => {
+    const pc = new FakePc();
+    pc.refuse = "InvalidModificationError";
+    const fetch = fakeFetch();
+    const log = heard();
+    keepFresh(pc, { fetch: fetch.fn, ttl: 100, random: () => 0.5, ...log });
+    await vi.advanceTimersByTimeAsync(3_600_000);
+    expect(fetch.calls).toHaveLength(1);
+    expect(log.errors).toEqual([{ code: "apply_failed", retryInMs: undefined }]);
+    expect(vi.getTimerCount()).toBe(0);
+    expect(pc.listenerCount).toBe(0);
+  });
+
+  it("retries applying a refused answer until it expires, then takes the next refresh's", async () => {
+    const pc = new FakePc();
+    pc.refuse = "OperationError";
+    const fetch = fakeFetch();
+    const stop = keepFresh(pc, { fetch: fetch.fn, ttl: 100, random: () => 0.5, closeCheckMs: 60_000 });
+    await vi.advanceTimersByTimeAsync(3_600_000);
+    // One answer per refresh (every 80 s), never one per retry.
+    expect(fetch.calls.length).toBeLessThanOrEqual(46);
+    await stop();
+  });
+});
+
+describe("keepFresh: browsers", () => {
+  it("reads iceConnectionState where connectionState is missing (Firefox before 113)", async () => {
+    const pc = new IcePc();
+    (pc as { connectionState?: RTCPeerConnectionState }).connectionState = undefined;
+    const ice = pc as unknown as { iceConnectionState: RTCIceConnectionState };
+    ice.iceConnectionState = "completed";
+    const log = heard();
+    const stop = keepFresh(pc, { fetch: fakeFetch().fn, ttl: 100, initial: initialAt(T0, 100), random: () => 0.5, ...log });
+    await vi.advanceTimersByTimeAsync(80_000);
+    expect(log.restarts).toEqual(["refresh"]);
+    ice.iceConnectionState = "failed";
+    pc.fire();
+    expect(log.restarts).toEqual(["refresh", "failed"]);
+    ice.iceConnectionState = "closed";
+    pc.fire();
+    expect(pc.listenerCount).toBe(0);
+    await stop();
+  });
+
+  it("neither revokes nor stops on a pagehide into the back/forward cache (persisted)", async () => {
+    const page = stubPage();
+    const pc = new FakePc();
+    const fetch = fakeFetch((call) => (call.init.method === "POST" ? new Response(null, { status: 204 }) : json(200, okBody(100))));
+    const stop = keepFresh(pc, { fetch: fetch.fn, initial: initialAt(T0, 100, "rt-initial"), revokeOnClose: true, random: () => 0.5 });
+    page.fire("pagehide", { persisted: true });
+    await vi.advanceTimersByTimeAsync(80_000);
+    expect(fetch.revokes()).toHaveLength(0);
+    expect(fetch.issues()).toHaveLength(1);
+    expect(pc.applied).toHaveLength(1);
+    await stop();
+  });
+});
+
+describe("createIceSource", () => {
+  it("fetches once per period for several connections, and revokes when the last one closes", async () => {
+    const fetch = fakeFetch((call) =>
+      call.init.method === "POST" ? new Response(null, { status: 204 }) : json(200, okBody(100, { revokeToken: `rt-${minted + 1}` })),
+    );
+    const refreshed: IceServers[] = [];
+    const source = createIceSource({
+      fetch: fetch.fn,
+      ttl: 100,
+      revokeOnClose: true,
+      random: () => 0.5,
+      onRefresh: (r) => refreshed.push(r),
+    });
+    const pending = source.servers();
+    await vi.advanceTimersByTimeAsync(0);
+    const first = await pending;
+    expect(fetch.issues()).toHaveLength(1);
+    const send = new IcePc();
+    const receive = new IcePc();
+    const extra = new FakePc();
+    source.attach(send);
+    source.attach(receive);
+    const detach = source.attach(extra);
+    detach();
+    await vi.advanceTimersByTimeAsync(80_000);
+    expect(fetch.issues()).toHaveLength(2);
+    expect(send.applied).toHaveLength(1);
+    expect(receive.applied).toHaveLength(1);
+    expect(extra.applied).toHaveLength(0);
+    expect(send.usernames()).toEqual(receive.usernames());
+    expect(source.current).toBe(refreshed.at(-1));
+    expect(source.current).not.toBe(first);
+
+    send.close({ event: true });
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(fetch.revokes()).toHaveLength(0);
+    receive.close({ event: true });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(fetch.revokes()).toHaveLength(2);
+    expect(vi.getTimerCount()).toBe(0);
+    await expect(createIceSource({ signal: AbortSignal.abort() }).servers()).rejects.toMatchObject({ code: "aborted" });
+  });
+
+  it("restarts each attached connection for itself", async () => {
+    const source = createIceSource({ fetch: fakeFetch().fn, ttl: 100, initial: initialAt(T0, 100), random: () => 0.5 });
+    const relayed = new IcePc();
+    const direct = new IcePc().select({ type: "host", address: "192.0.2.1", port: 40_000, ufrag: "u0" });
+    source.attach(relayed);
+    source.attach(direct);
+    await vi.advanceTimersByTimeAsync(80_000);
+    expect(relayed.restarts).toHaveLength(1);
+    expect(direct.restarts).toHaveLength(0);
+    await source.stop();
+    expect(vi.getTimerCount()).toBe(0);
+  });
+});
+
+describe("keepFresh: the first negotiation", () => {
+  it("does not restart for servers applied before the call's first negotiation gathered under them", async () => {
+    const pc = new IcePc();
+    pc.connectionState = "new";
+    // Not negotiated yet: no local description.
+    Object.defineProperty(pc, "localDescription", { value: null, configurable: true });
+    const log = heard();
+    const stop = keepFresh(pc, { fetch: fakeFetch().fn, ttl: 100, random: () => 0.5, ...log });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(pc.applied).toHaveLength(1);
+    Object.defineProperty(pc, "localDescription", { get: () => ({ sdp: `a=ice-ufrag:${pc.ufrag}\r\n` }), configurable: true });
+    pc.negotiate("u0", { offered: true });
+    pc.connectionState = "connected";
+    pc.fire();
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(log.restarts).toEqual([]);
     await stop();
   });
 });

@@ -2,12 +2,13 @@
  * The published package: `npm pack`, installed into an empty folder and used from plain Node
  * ESM, with no TypeScript loader and no file of this repository in reach.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { installInto, packCopy, run, type Packed } from "./package/pack.ts";
 
+const ROOT = join(import.meta.dirname, "..");
 const SECRET = "package-test-shared-secret-0123456789";
 
 let packed: Packed;
@@ -35,8 +36,11 @@ describe("npm pack", () => {
       "dist/package/index.d.ts",
       "dist/package/next.js",
       "dist/package/next.d.ts",
-      "client/turn-client.js",
       "client/turn-client.d.ts",
+      // The entry and every module it imports, so that `turn-vend/client` loads as installed.
+      ...readdirSync(join(ROOT, "client"))
+        .filter((name) => name.endsWith(".js"))
+        .map((name) => `client/${name}`),
       "bin/turn-keys.js",
       "dist/cli/turn-keys.js",
       "bin/turn-probe.js",
