@@ -73,9 +73,10 @@ export function longestStaleMs(facts: CallFacts, side: Side): number {
 }
 
 /**
- * Each refresh (either side) that had `settleMs` left before the call ended, with, for each side,
- * when it was first seen within `settleMs` on a generation of its own born after that refresh
- * (undefined if never): the proof that both sides moved off the relays they had before it.
+ * Each refresh that had `settleMs` left before the call ended, with how soon after it the side
+ * that refreshed was first seen on its current generation, born at or after the refresh (undefined
+ * if not within `settleMs`): the proof that it moved to relays gathered under the fresh servers,
+ * by its own restart or by answering the other side's.
  */
 export function movesAfterRefreshes(facts: CallFacts, settleMs: number) {
   const born = (side: Side, ufrag: string | undefined) =>
@@ -83,21 +84,16 @@ export function movesAfterRefreshes(facts: CallFacts, settleMs: number) {
   return facts.events
     .filter((event) => event.kind === "refresh" && event.at + settleMs < facts.endedAt)
     .map((refresh) => {
-      const movedAfterMs = Object.fromEntries(
-        SIDES.map((side) => {
-          const moved = facts.samples.find(
-            (sample) =>
-              sample.side === side &&
-              sample.at > refresh.at &&
-              sample.at <= refresh.at + settleMs &&
-              onCurrentGeneration(sample) &&
-              // The same millisecond: keepFresh restarts right after onRefresh.
-              (born(side, sample.current) ?? 0) >= refresh.at,
-          );
-          return [side, moved && moved.at - refresh.at];
-        }),
-      ) as Record<Side, number | undefined>;
-      return { side: refresh.side, at: refresh.at, movedAfterMs };
+      const moved = facts.samples.find(
+        (sample) =>
+          sample.side === refresh.side &&
+          sample.at > refresh.at &&
+          sample.at <= refresh.at + settleMs &&
+          onCurrentGeneration(sample) &&
+          // The same millisecond: keepFresh restarts right after onRefresh.
+          (born(refresh.side, sample.current) ?? 0) >= refresh.at,
+      );
+      return { side: refresh.side, at: refresh.at, movedAfterMs: moved && moved.at - refresh.at };
     });
 }
 
@@ -119,9 +115,7 @@ export function summary(facts: CallFacts, settleMs: number) {
     errors: facts.events.filter((event) => event.kind === "error").map((event) => `${event.side}:${event.code}`),
     generations: Object.fromEntries(SIDES.map((side) => [side, facts.generations.filter((entry) => entry.side === side).length])),
     longestStaleMs: Object.fromEntries(SIDES.map((side) => [side, longestStaleMs(facts, side)])),
-    moves: movesAfterRefreshes(facts, settleMs).map(
-      (move) => `${move.side}@${move.at - facts.startedAt}: a+${move.movedAfterMs.a} b+${move.movedAfterMs.b}`,
-    ),
+    moves: movesAfterRefreshes(facts, settleMs).map((move) => `${move.side}@${move.at - facts.startedAt}+${move.movedAfterMs}`),
     final: facts.final,
   };
 }
