@@ -339,7 +339,21 @@
           restartIce,
           minRefreshMs: 1_000,
           ...keepFreshOptions,
-          onRefresh: (fresh) => log.events.push({ side, kind: "refresh", at: Date.now(), username: usernameOf(fresh.config.iceServers) }),
+          onRefresh: (fresh) => {
+            const event = {
+              side,
+              kind: "refresh",
+              at: Date.now(),
+              username: usernameOf(fresh.config.iceServers),
+              signaling: pc.signalingState,
+            };
+            log.events.push(event);
+            // What keepFresh's own check for a relay sees at this moment (a restart may be settling).
+            selectedLocal(pc, sides.find((entry) => entry.pc === pc).announced).then(
+              (selected) => (event.selected = selected ?? null),
+              () => {},
+            );
+          },
           onRestart: (restart) =>
             log.events.push({
               side,

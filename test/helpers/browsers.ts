@@ -46,6 +46,22 @@ export interface Engine {
 }
 
 const BLANK = "<!doctype html><title>e2e</title>";
+const BLANK_PATH = "/e2e-blank";
+
+/** What playwright's and puppeteer's pages share, as the probes use it. */
+interface DriverPage {
+  goto(url: string): Promise<unknown>;
+  addScriptTag(options: { content: string }): Promise<unknown>;
+  evaluate(expression: string): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+/** Opens the blank page of `origin` (answered by the driver, not the service) and adds `script`. */
+async function loadProbes(page: DriverPage, origin: string, script: string): Promise<ProbePage> {
+  await page.goto(`${origin}${BLANK_PATH}`);
+  await page.addScriptTag({ content: script });
+  return { evaluate: (expression) => page.evaluate(expression), close: () => page.close() };
+}
 
 export async function launchChromium(profile: string): Promise<Engine & { context: BrowserContext }> {
   const context = await chromium.launchPersistentContext(profile, {
@@ -60,12 +76,10 @@ export async function launchChromium(profile: string): Promise<Engine & { contex
     context,
     async probePage(origin, script) {
       const page = await context.newPage();
-      await page.route(`${origin}/e2e-blank`, (route) =>
+      await page.route(`${origin}${BLANK_PATH}`, (route) =>
         route.fulfill({ status: 200, contentType: "text/html; charset=utf-8", body: BLANK }),
       );
-      await page.goto(`${origin}/e2e-blank`);
-      await page.addScriptTag({ content: script });
-      return { evaluate: (expression) => page.evaluate(expression), close: () => page.close() };
+      return loadProbes(page, origin, script);
     },
     close: () => context.close(),
   };
