@@ -47,18 +47,25 @@ export function selectedPairs(stats) {
   return pairs.filter((pair) => pair.nominated === true && pair.state === "succeeded");
 }
 
-/** Whether a selected pair's local candidate is a TURN relay ("relayed" in older Firefox). */
-export async function usesRelay(pc) {
+const relayOnly = (pc) => pc.getConfiguration().iceTransportPolicy === "relay";
+
+/**
+ * Whether a selected pair's local candidate is a TURN relay ("relayed" in older Firefox); undefined
+ * when no pair is selected, as in Firefox for a moment after an ICE restart.
+ */
+async function usesRelay(pc) {
   if (typeof pc.getStats !== "function") return false;
   const stats = await pc.getStats();
-  return selectedPairs(stats).some((pair) => isRelay(stats.get(pair.localCandidateId)));
+  const pairs = selectedPairs(stats);
+  if (pairs.length === 0) return undefined;
+  return pairs.some((pair) => isRelay(stats.get(pair.localCandidateId)));
 }
 
 /** Whether `pc` cannot do without TURN: relay-only, or relayed right now. */
 export async function needsTurn(pc) {
-  if (pc.getConfiguration().iceTransportPolicy === "relay") return true;
+  if (relayOnly(pc)) return true;
   try {
-    return await usesRelay(pc);
+    return (await usesRelay(pc)) === true;
   } catch {
     return false;
   }
@@ -104,7 +111,14 @@ export function watchConnection(pc, ctx) {
   /** An answer setConfiguration refused for now, retried until it expires. */
   let applyRetry;
 
-  const ready = () => !disposed && connectionStateOf(pc) === "connected" && pc.signalingState === "stable";
+  /** When signalling last left `stable`: the start of the latest negotiation's gathering. */
+  let negotiatedAt = 0;
+  // A restart while the previous one still gathers cancels that gathering: Firefox then fails ICE
+  // at once (its old relays already released) and closes the data channels. So a restart waits
+  // for gathering to end, though not for ever (a TURN URL that never answers keeps it going).
+  const gathering = () => pc.iceGatheringState === "gathering" && Date.now() - negotiatedAt < MAX_GATHERING_WAIT_MS;
+  const canRestartNow = () => pc.signalingState === "stable" && !gathering();
+  const ready = () => !disposed && connectionStateOf(pc) === "connected" && canRestartNow();
   const spread = ctx.spread;
 
   function restart(reason) {
@@ -162,16 +176,17 @@ export function watchConnection(pc, ctx) {
     const fresh = pendingRefresh;
     if (!fresh || !canRestart || recovery || !ready()) return;
     pendingRefresh = undefined;
-    if (mode === "relayed") {
+    if (mode === "relayed" && !relayOnly(pc)) {
       let relayed = false;
       try {
         relayed = await usesRelay(pc);
       } catch {}
-      if (!relayed) return;
-      if (!ready()) {
+      // No pair selected yet: ask again on the next event or poll.
+      if (relayed === undefined || !ready()) {
         pendingRefresh ??= fresh;
         return;
       }
+      if (!relayed) return;
     }
     restart("refresh");
   }
@@ -183,6 +198,7 @@ export function watchConnection(pc, ctx) {
   // answered re-gathers it as surely as its own.
   function observeNegotiation() {
     if (pc.signalingState !== "stable") {
+      if (negotiationStartedAt === undefined) negotiatedAt = Date.now();
       negotiationStartedAt ??= applied;
       return;
     }
@@ -230,6 +246,11 @@ export function watchConnection(pc, ctx) {
       stale = false;
     }
     if (disposed || verifying !== target) return;
+    // No pair selected yet (Firefox, a moment after a restart): look again a little later.
+    if (stale === undefined) {
+      verifyTimer = setTimeout(verify, verifyAfterMs);
+      return;
+    }
     verifying = undefined;
     if (!stale) return;
     if (staleRestarts >= maxStaleRestarts) {
@@ -246,11 +267,16 @@ export function watchConnection(pc, ctx) {
     restart("stale_generation");
   }
 
-  /** Whether a selected pair's local candidate is of another generation than `ufrag` (unknown counts as current). */
+  /**
+   * Whether a selected pair's local candidate is of another generation than `ufrag` (a candidate
+   * of unknown generation counts as current); undefined while no pair is selected.
+   */
   async function staleSelection(ufrag) {
     if (typeof pc.getStats !== "function") return false;
     const stats = await pc.getStats();
-    return selectedPairs(stats).some((pair) => {
+    const pairs = selectedPairs(stats);
+    if (pairs.length === 0) return undefined;
+    return pairs.some((pair) => {
       const local = stats.get(pair.localCandidateId);
       if (!local || (mode === "relayed" && !isRelay(local))) return false;
       if (local.usernameFragment) return local.usernameFragment !== ufrag;
@@ -313,7 +339,7 @@ export function watchConnection(pc, ctx) {
   function recoveryRestart() {
     if (!recovery || recovery.gaveUp) return;
     recovery.waitingForServers = false;
-    recovery.whenStable = pc.signalingState !== "stable";
+    recovery.whenStable = !canRestartNow();
     if (!recovery.whenStable) restart(recovery.reason);
   }
 
@@ -324,12 +350,12 @@ export function watchConnection(pc, ctx) {
     if (isClosed(pc)) return ctx.closed(handle);
     observeNegotiation();
     onState();
-    if (recovery?.whenStable && pc.signalingState === "stable") recoveryRestart();
+    if (recovery?.whenStable && canRestartNow()) recoveryRestart();
     restartForRefresh();
     verifyWhenSettled();
   }
 
-  const STATE_EVENTS = ["connectionstatechange", "iceconnectionstatechange", "signalingstatechange"];
+  const STATE_EVENTS = ["connectionstatechange", "iceconnectionstatechange", "signalingstatechange", "icegatheringstatechange"];
   for (const type of STATE_EVENTS) pc.addEventListener?.(type, onEvent);
   pc.addEventListener?.("icecandidate", onCandidate);
 
@@ -357,6 +383,9 @@ export function watchConnection(pc, ctx) {
   };
   return handle;
 }
+
+/** The longest a restart waits for the previous negotiation's gathering to end. */
+const MAX_GATHERING_WAIT_MS = 5_000;
 
 /** The first wait for a recovery restart to connect, doubled on each attempt (up to maxRetryMs). */
 const RECOVERY_WAIT_MS = 5_000;

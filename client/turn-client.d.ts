@@ -136,13 +136,20 @@ export declare function revokeIceServers(
 ): Promise<void>;
 
 /** The events keepFresh listens to on a peer connection. */
-export type PeerConnectionEvent = "connectionstatechange" | "iceconnectionstatechange" | "signalingstatechange" | "icecandidate";
+export type PeerConnectionEvent =
+  | "connectionstatechange"
+  | "iceconnectionstatechange"
+  | "icegatheringstatechange"
+  | "signalingstatechange"
+  | "icecandidate";
 
 /** What keepFresh needs of a peer connection; an `RTCPeerConnection` fits. */
 export interface PeerConnectionLike {
   /** Where a browser lacks it (Firefox before 113), `iceConnectionState` is read instead. */
   readonly connectionState?: RTCPeerConnectionState;
   readonly iceConnectionState?: RTCIceConnectionState;
+  /** A restart waits (up to 5 s) while the previous negotiation still gathers. */
+  readonly iceGatheringState?: RTCIceGatheringState;
   readonly signalingState: RTCSignalingState;
   /** Its `a=ice-ufrag` tells ICE generations apart. */
   readonly localDescription?: { readonly sdp: string } | null;

@@ -986,6 +986,8 @@ class RestartablePc extends FakePc {
   }
   /** The selected pair's local candidate is `local`; a decoy pair with the other type is not selected. */
   select(shape: StatsShape, local: "relay" | "host"): this {
+    // A relay-only connection selects relays only.
+    this.configuration = { ...this.configuration, iceTransportPolicy: local === "relay" ? "relay" : "all" };
     const decoy = local === "relay" ? "host" : "relay";
     const add = (report: Record<string, unknown>) => this.stats.set(report.id as string, report);
     this.stats.clear();
@@ -1162,6 +1164,7 @@ describe("keepFresh restartIce", () => {
 
   it("does not restart when getStats fails, or when the connection is not relayed", async () => {
     const pc = new RestartablePc();
+    pc.configuration = { ...pc.configuration, iceTransportPolicy: "all" };
     pc.getStats = () => Promise.reject(new DOMException("closed", "InvalidStateError"));
     const fetch = fakeFetch();
     const errors: unknown[] = [];
@@ -1207,6 +1210,7 @@ class IcePc extends FakePc {
   /** The pair ICE selected now has `local` as its local candidate. */
   select(local: Candidate): this {
     this.selected = local;
+    if (local.type !== "relay") this.configuration = { ...this.configuration, iceTransportPolicy: "all" };
     return this;
   }
   async getStats(): Promise<RTCStatsReport> {
@@ -1668,6 +1672,33 @@ describe("createIceSource", () => {
   });
 });
 
+describe("keepFresh: relayed or not", () => {
+  it("restarts a relay-only connection without asking getStats, which can show no selected pair just after a restart (Firefox)", async () => {
+    const pc = new IcePc();
+    pc.getStats = async () => new Map() as unknown as RTCStatsReport;
+    const log = heard();
+    const stop = keepFresh(pc, { fetch: fakeFetch().fn, ttl: 100, initial: initialAt(T0, 100), random: () => 0.5, ...log });
+    await vi.advanceTimersByTimeAsync(80_000);
+    expect(log.restarts).toEqual(["refresh"]);
+    await stop();
+  });
+
+  it("asks again on the next poll when no pair is selected yet, instead of dropping the refresh's restart", async () => {
+    const pc = new IcePc();
+    pc.configuration = { ...pc.configuration, iceTransportPolicy: "all" };
+    const real = pc.getStats.bind(pc);
+    pc.getStats = async () => new Map() as unknown as RTCStatsReport;
+    const log = heard();
+    const stop = keepFresh(pc, { fetch: fakeFetch().fn, ttl: 100, initial: initialAt(T0, 100), random: () => 0.5, ...log });
+    await vi.advanceTimersByTimeAsync(80_500);
+    expect(log.restarts).toEqual([]);
+    pc.getStats = real;
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(log.restarts).toEqual(["refresh"]);
+    await stop();
+  });
+});
+
 describe("keepFresh: the first negotiation", () => {
   it("does not restart for servers applied before the call's first negotiation gathered under them", async () => {
     const pc = new IcePc();
@@ -1684,6 +1715,55 @@ describe("keepFresh: the first negotiation", () => {
     pc.fire();
     await vi.advanceTimersByTimeAsync(10_000);
     expect(log.restarts).toEqual([]);
+    await stop();
+  });
+});
+
+describe("keepFresh: a restart waits for the previous one's gathering", () => {
+  it("does not restart while this side still gathers the generation it just answered (Firefox fails ICE when it is cut short)", async () => {
+    const pc = new IcePc() as IcePc & { iceGatheringState: RTCIceGatheringState };
+    pc.iceGatheringState = "complete";
+    const log = heard();
+    const stop = keepFresh(pc, { fetch: fakeFetch().fn, ttl: 100, initial: initialAt(T0, 100), random: () => 0.5, ...log });
+    await vi.advanceTimersByTimeAsync(79_900);
+    // The peer's restart, answered just before this side's refresh: still gathering when it lands.
+    pc.negotiate("u1");
+    pc.iceGatheringState = "gathering";
+    await vi.advanceTimersByTimeAsync(300);
+    expect(pc.applied).toHaveLength(1);
+    expect(log.restarts).toEqual([]);
+    pc.iceGatheringState = "complete";
+    pc.fire();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(log.restarts).toEqual(["refresh"]);
+    // A failure during a gathering waits for it too, but no longer than 5 s.
+    pc.negotiate("u2", { offered: true });
+    pc.iceGatheringState = "gathering";
+    pc.connectionState = "failed";
+    pc.fire();
+    await vi.advanceTimersByTimeAsync(4_000);
+    expect(log.restarts).toEqual(["refresh"]);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(log.restarts).toEqual(["refresh", "failed"]);
+    await stop();
+  });
+});
+
+describe("keepFresh: the generation check without a selected pair", () => {
+  it("looks again later when no pair is selected yet, instead of taking the side as current", async () => {
+    const pc = new IcePc();
+    const real = pc.getStats.bind(pc);
+    const log = heard();
+    const stop = keepFresh(pc, { fetch: fakeFetch().fn, ttl: 100, initial: initialAt(T0, 100), random: () => 0.5, ...log });
+    await vi.advanceTimersByTimeAsync(80_000);
+    pc.getStats = async () => new Map() as unknown as RTCStatsReport;
+    pc.negotiate("u1", { offered: true });
+    await vi.advanceTimersByTimeAsync(4_000);
+    expect(log.restarts).toEqual(["refresh"]);
+    // Selected at last, on the old generation's relay.
+    pc.getStats = real;
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(log.restarts).toEqual(["refresh", "stale_generation"]);
     await stop();
   });
 });
