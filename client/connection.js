@@ -112,13 +112,28 @@ export function watchConnection(pc, ctx) {
   let applyRetry;
 
   /** When signalling last left `stable`: the start of the latest negotiation's gathering. */
-  let negotiatedAt = 0;
-  // A restart while the previous one still gathers cancels that gathering: Firefox then fails ICE
-  // at once (its old relays already released) and closes the data channels. So a restart waits
-  // for gathering to end, though not for ever (a TURN URL that never answers keeps it going).
+  let negotiatedAt = -Infinity;
+  let spacingTimer;
+  // A restart before the previous negotiation's new generation has connected (still gathering, or
+  // checking) leaves nothing to fall back on in Firefox, which releases its old relays as a restart
+  // begins: ICE fails at once and the data channels close. So a restart waits RESTART_SPACING_MS
+  // after the previous negotiation began, and for its gathering to end, though not for ever (a
+  // TURN URL that never answers keeps it going).
   const gathering = () => pc.iceGatheringState === "gathering" && Date.now() - negotiatedAt < MAX_GATHERING_WAIT_MS;
-  const canRestartNow = () => pc.signalingState === "stable" && !gathering();
-  const ready = () => !disposed && connectionStateOf(pc) === "connected" && canRestartNow();
+  function canRestartNow() {
+    if (pc.signalingState !== "stable" || gathering()) return false;
+    const wait = negotiatedAt + RESTART_SPACING_MS - Date.now();
+    if (wait <= 0) return true;
+    if (spacingTimer === undefined) {
+      spacingTimer = setTimeout(() => {
+        spacingTimer = undefined;
+        onEvent();
+      }, wait);
+    }
+    return false;
+  }
+  const connected = () => !disposed && connectionStateOf(pc) === "connected" && pc.signalingState === "stable";
+  const ready = () => connected() && canRestartNow();
   const spread = ctx.spread;
 
   function restart(reason) {
@@ -231,14 +246,14 @@ export function watchConnection(pc, ctx) {
   // libwebrtc can keep its selected pair on the previous generation's relay after a restart: old
   // candidates are pruned, not removed, and a peer-reflexive pair can outrank the new relays.
   function verifyWhenSettled() {
-    if (!verifying || verifyTimer || !ready() || ufragOf(pc.localDescription?.sdp) !== verifying.ufrag) return;
+    if (!verifying || verifyTimer || !connected() || ufragOf(pc.localDescription?.sdp) !== verifying.ufrag) return;
     verifyTimer = setTimeout(verify, verifyAfterMs);
   }
 
   async function verify() {
     verifyTimer = undefined;
     const target = verifying;
-    if (!target || !ready() || ufragOf(pc.localDescription?.sdp) !== target.ufrag) return;
+    if (!target || !connected() || ufragOf(pc.localDescription?.sdp) !== target.ufrag) return;
     let stale;
     try {
       stale = await staleSelection(target.ufrag);
@@ -371,6 +386,7 @@ export function watchConnection(pc, ctx) {
       if (disposed) return;
       disposed = true;
       clearTimeout(verifyTimer);
+      clearTimeout(spacingTimer);
       clearTimeout(graceTimer);
       clearTimeout(recovery?.timer);
       clearTimeout(applyRetry?.timer);
@@ -383,6 +399,9 @@ export function watchConnection(pc, ctx) {
   };
   return handle;
 }
+
+/** The least time between the start of a negotiation and a restart keepFresh makes. */
+const RESTART_SPACING_MS = 1_000;
 
 /** The longest a restart waits for the previous negotiation's gathering to end. */
 const MAX_GATHERING_WAIT_MS = 5_000;

@@ -1720,7 +1720,7 @@ describe("keepFresh: the first negotiation", () => {
 });
 
 describe("keepFresh: a restart waits for the previous one's gathering", () => {
-  it("does not restart while this side still gathers the generation it just answered (Firefox fails ICE when it is cut short)", async () => {
+  it("does not restart while this side still gathers the generation it just answered, nor within 1 s of it (Firefox fails ICE when it is cut short)", async () => {
     const pc = new IcePc() as IcePc & { iceGatheringState: RTCIceGatheringState };
     pc.iceGatheringState = "complete";
     const log = heard();
@@ -1735,6 +1735,9 @@ describe("keepFresh: a restart waits for the previous one's gathering", () => {
     pc.iceGatheringState = "complete";
     pc.fire();
     await vi.advanceTimersByTimeAsync(0);
+    // And no sooner than 1 s after that negotiation began, so that its new generation can connect.
+    expect(log.restarts).toEqual([]);
+    await vi.advanceTimersByTimeAsync(700);
     expect(log.restarts).toEqual(["refresh"]);
     // A failure during a gathering waits for it too, but no longer than 5 s.
     pc.negotiate("u2", { offered: true });
