@@ -115,8 +115,8 @@ export function watchConnection(pc, ctx) {
   let negotiatedAt = -Infinity;
   let spacingTimer;
   // A restart before the previous negotiation's new generation has connected (still gathering, or
-  // checking) leaves nothing to fall back on in Firefox, which releases its old relays as a restart
-  // begins: ICE fails at once and the data channels close. So a restart waits RESTART_SPACING_MS
+  // checking) leaves nothing to fall back on in Firefox, which releases its old relays as soon as
+  // a restart's new ones are allocated: ICE fails at once and the data channels close. So a restart waits RESTART_SPACING_MS
   // after the previous negotiation began, and for its gathering to end, though not for ever (a
   // TURN URL that never answers keeps it going).
   const gathering = () => pc.iceGatheringState === "gathering" && Date.now() - negotiatedAt < MAX_GATHERING_WAIT_MS;
