@@ -8,7 +8,7 @@ import { delimiter, join } from "node:path";
 const skipE2e = process.env.SKIP_E2E === "1";
 
 // Paths as the test helpers use them: test/helpers/redis.ts (REDIS_SERVER, else PATH),
-// test/helpers/coturn.ts, test/helpers/janus.ts and test/e2e.test.ts (fixed Debian paths).
+// test/helpers/coturn.ts, test/helpers/janus.ts and test/helpers/browsers.ts (fixed Debian paths).
 const needs = [
   { program: process.env.REDIS_SERVER || "redis-server", pkg: "redis-server", why: "the Redis rate-limit suite", service: "redis-server" },
   ...(skipE2e
@@ -16,6 +16,7 @@ const needs = [
     : [
         { program: "/usr/bin/turnserver", pkg: "coturn", why: "the end-to-end suite", service: "coturn", e2e: true },
         { program: "/usr/bin/chromium", pkg: "chromium", why: "the end-to-end suite", e2e: true },
+        { program: "/usr/bin/firefox-esr", pkg: "firefox-esr", why: "the end-to-end suite", e2e: true },
         { program: "/usr/bin/janus", pkg: "janus", why: "the Janus suite", service: "janus", e2e: true },
       ]),
 ];

@@ -11,7 +11,7 @@ import { crc32 } from "node:zlib";
 export const MAGIC_COOKIE = 0x2112a442;
 export const HEADER_BYTES = 20;
 
-export const METHOD = { binding: 0x001, allocate: 0x003, refresh: 0x004 } as const;
+export const METHOD = { binding: 0x001, allocate: 0x003, refresh: 0x004, createPermission: 0x008, channelBind: 0x009 } as const;
 export const CLASS = { request: 0b00, indication: 0b01, success: 0b10, error: 0b11 } as const;
 export type StunClass = (typeof CLASS)[keyof typeof CLASS];
 
@@ -19,7 +19,9 @@ export const ATTR = {
   username: 0x0006,
   messageIntegrity: 0x0008,
   errorCode: 0x0009,
+  channelNumber: 0x000c,
   lifetime: 0x000d,
+  xorPeerAddress: 0x0012,
   realm: 0x0014,
   nonce: 0x0015,
   xorRelayedAddress: 0x0016,

@@ -248,105 +248,201 @@
     }
   }
 
-  /** The selected pair's local relay address of `pc`, or undefined. */
-  async function localAddress(pc) {
-    return (await selectedPair(pc))?.local.address;
+  /**
+   * The selected pair's local candidate of `pc`, with the ICE generation (ufrag) it was gathered
+   * in: getStats' usernameFragment where the engine reports it, else the ufrag of the icecandidate
+   * event that announced its address (`announced`: address:port → ufrag).
+   */
+  async function selectedLocal(pc, announced) {
+    const stats = await pc.getStats();
+    const all = [...stats.values()];
+    // Chromium names the pair on its transport; Firefox marks it selected (it has no transport stats).
+    const pair =
+      all
+        .filter((report) => report.type === "transport" && report.selectedCandidatePairId)
+        .map((report) => stats.get(report.selectedCandidatePairId))[0] ??
+      all.find((report) => report.type === "candidate-pair" && report.selected === true);
+    const local = pair && stats.get(pair.localCandidateId);
+    if (!local) return undefined;
+    const address = `${local.address}:${local.port}`;
+    return { address, type: local.candidateType, ufrag: local.usernameFragment ?? announced.get(address) };
   }
 
   /**
-   * A relay-only call that outlives its credentials: each side fetches its own, runs keepFresh
-   * with `restartIce`, and negotiates perfectly; `a` sends a numbered message every `intervalMs`
-   * for `durationMs`, and `b` notes when each arrives. The probe never calls restartIce itself.
+   * A relay-only call between two peer connections of this page, each with its own credentials
+   * kept fresh by keepFresh (`restartIce`, `keepFreshOptions`), negotiating perfectly. `a` sends a
+   * numbered message every `intervalMs` for `durationMs`; `b` notes when each arrives. Every
+   * `sampleMs` each side's selected local candidate is sampled with its ICE generation and the
+   * side's current local ufrag; the last sample is taken once both sides are on their current
+   * generation, or `settleMs` after the end. The probe never restarts ICE itself.
+   *
+   * Started by startCall, watched with callState (the selected relays, for a test to kill), and
+   * ended by endCall, which resolves to the facts; times are Date.now(), the test's clock too.
    */
-  async function longCall({ ttl, restartIce, durationMs, intervalMs = 100, minRefreshMs = 1_000, openMs = 10_000 }) {
-    const { getIceServers, keepFresh } = await client();
-    const usernameOf = (servers) => servers.find((server) => server.username)?.username;
-    const initial = await Promise.all([getIceServers({ ttl }), getIceServers({ ttl })]);
-    const [a, b] = initial.map((servers) => new RTCPeerConnection({ ...servers.config, iceTransportPolicy: "relay" }));
-    const log = { offers: [], negotiationErrors: [], candidateErrors: [], events: [] };
-    const { negotiatePerfectly } = await negotiation();
-    negotiatePerfectly(a, b, {
-      onError: (side, error) => log.negotiationErrors.push(`${side}: ${error}`),
-      // A new ufrag is an ICE restart.
-      onOffer: (side, ufrag) => log.offers.push({ side, at: Date.now(), ufrag }),
-    });
-    for (const [pc, side] of [
-      [a, "a"],
-      [b, "b"],
-    ]) {
-      pc.addEventListener("icecandidateerror", ({ url, errorCode, errorText }) => {
-        log.candidateErrors.push({ side, url, code: errorCode, text: errorText });
+  function startCall({
+    ttl,
+    restartIce,
+    durationMs,
+    intervalMs = 100,
+    sampleMs = 250,
+    settleMs = 4_000,
+    openMs = 10_000,
+    keepFreshOptions = {},
+  }) {
+    const state = { opened: false, selected: {} };
+    const run = async () => {
+      const { getIceServers, keepFresh } = await client();
+      const { negotiatePerfectly, ufragOf } = await negotiation();
+      const usernameOf = (servers) => servers.find((server) => server.username)?.username;
+      const initial = await Promise.all([getIceServers({ ttl }), getIceServers({ ttl })]);
+      const [a, b] = initial.map((servers) => new RTCPeerConnection({ ...servers.config, iceTransportPolicy: "relay" }));
+      const sides = [
+        { pc: a, side: "a", first: initial[0], announced: new Map() },
+        { pc: b, side: "b", first: initial[1], announced: new Map() },
+      ];
+      const log = { offers: [], negotiationErrors: [], candidateErrors: [], events: [], samples: [], generations: [] };
+      negotiatePerfectly(a, b, {
+        onError: (side, error) => log.negotiationErrors.push(`${side}: ${error}`),
+        onOffer: (side, ufrag) => log.offers.push({ side, at: Date.now(), ufrag }),
       });
-    }
+      const noteGeneration = ({ pc, side }) => {
+        const ufrag = ufragOf(pc.localDescription?.sdp);
+        if (ufrag && !log.generations.some((known) => known.side === side && known.ufrag === ufrag))
+          log.generations.push({ side, ufrag, at: Date.now() });
+      };
+      for (const entry of sides) {
+        const { pc, side, announced } = entry;
+        pc.addEventListener("icecandidate", ({ candidate }) => {
+          if (candidate?.address) announced.set(`${candidate.address}:${candidate.port}`, candidate.usernameFragment);
+        });
+        pc.addEventListener("icecandidateerror", ({ url, errorCode, errorText }) => {
+          log.candidateErrors.push({ side, at: Date.now(), url, code: errorCode, text: errorText });
+        });
+        pc.addEventListener("signalingstatechange", () => noteGeneration(entry));
+        pc.addEventListener("connectionstatechange", () =>
+          log.events.push({ side, kind: "state", at: Date.now(), state: pc.connectionState ?? pc.iceConnectionState }),
+        );
+      }
 
-    const arrivals = [];
-    b.addEventListener("datachannel", ({ channel }) => {
-      channel.addEventListener("message", ({ data }) => arrivals.push({ seq: Number(data), ms: performance.now() }));
-    });
-    const channel = a.createDataChannel("long call");
-    const opened = await within(new Promise((resolve) => channel.addEventListener("open", () => resolve(true), { once: true })), openMs);
+      const arrivals = [];
+      b.addEventListener("datachannel", ({ channel }) => {
+        channel.addEventListener("message", ({ data }) => arrivals.push({ seq: Number(data), at: Date.now() }));
+      });
+      const channel = a.createDataChannel("long call");
+      const opened = await within(new Promise((resolve) => channel.addEventListener("open", () => resolve(true), { once: true })), openMs);
+      state.opened = opened === true;
 
-    const stops = [
-      [a, "a", initial[0]],
-      [b, "b", initial[1]],
-    ].map(([pc, side, first]) =>
-      keepFresh(pc, {
-        ttl,
-        initial: first,
-        restartIce,
-        minRefreshMs,
-        onRefresh: (fresh) => log.events.push({ side, kind: "refresh", at: Date.now(), username: usernameOf(fresh.config.iceServers) }),
-        onRestart: ({ fresh }) => log.events.push({ side, kind: "restart", at: Date.now(), username: usernameOf(fresh.config.iceServers) }),
-        onError: (error) => log.events.push({ side, kind: "error", at: Date.now(), code: error.code, message: error.message }),
-      }),
-    );
+      const stops = sides.map(({ pc, side, first }) =>
+        keepFresh(pc, {
+          ttl,
+          initial: first,
+          restartIce,
+          minRefreshMs: 1_000,
+          ...keepFreshOptions,
+          onRefresh: (fresh) => {
+            const event = {
+              side,
+              kind: "refresh",
+              at: Date.now(),
+              username: usernameOf(fresh.config.iceServers),
+              signaling: pc.signalingState,
+            };
+            log.events.push(event);
+            // What keepFresh's own check for a relay sees at this moment (a restart may be settling).
+            selectedLocal(pc, sides.find((entry) => entry.pc === pc).announced).then(
+              (selected) => (event.selected = selected ?? null),
+              () => {},
+            );
+          },
+          onRestart: (restart) =>
+            log.events.push({
+              side,
+              kind: "restart",
+              at: Date.now(),
+              reason: restart?.reason,
+              username: usernameOf(restart?.fresh?.config.iceServers ?? []),
+            }),
+          onError: (error, details) =>
+            log.events.push({
+              side,
+              kind: "error",
+              at: Date.now(),
+              code: error.code,
+              message: error.message,
+              retryInMs: details?.retryInMs,
+            }),
+        }),
+      );
 
-    const addresses = { a: [], b: [] };
-    const noteAddresses = async () => {
-      for (const [pc, side] of [
-        [a, "a"],
-        [b, "b"],
-      ]) {
-        const address = await localAddress(pc);
-        if (address && addresses[side].at(-1) !== address) addresses[side].push(address);
+      const sample = async () => {
+        for (const entry of sides) {
+          noteGeneration(entry);
+          const selected = await selectedLocal(entry.pc, entry.announced).catch(() => undefined);
+          state.selected[entry.side] = selected;
+          log.samples.push({
+            side: entry.side,
+            at: Date.now(),
+            current: ufragOf(entry.pc.localDescription?.sdp),
+            signaling: entry.pc.signalingState,
+            ice: entry.pc.iceConnectionState,
+            selected,
+          });
+        }
+      };
+      const sends = [];
+      const startedAt = Date.now();
+      let nextSample = 0;
+      try {
+        if (state.opened) {
+          while (Date.now() - startedAt < durationMs) {
+            if (channel.readyState === "open") {
+              sends.push(Date.now());
+              channel.send(String(sends.length - 1));
+            }
+            if (Date.now() >= nextSample) {
+              nextSample = Date.now() + sampleMs;
+              await sample();
+            }
+            await sleep(intervalMs);
+          }
+          // The last messages still in flight, boundedly.
+          const deadline = Date.now() + 5_000;
+          while (arrivals.length < sends.length && Date.now() < deadline) await sleep(50);
+          // The end: once a restart under way has had `settleMs` to move both sides (the last sample is judged).
+          const settled = Date.now() + settleMs;
+          do {
+            await sleep(sampleMs);
+            await sample();
+          } while (
+            Date.now() < settled &&
+            !log.samples.slice(-2).every((entry) => entry.selected?.ufrag && entry.selected.ufrag === entry.current)
+          );
+        }
+        return {
+          opened: state.opened,
+          startedAt,
+          endedAt: Date.now(),
+          initialUsernames: initial.map((servers) => usernameOf(servers.config.iceServers)),
+          sends,
+          arrivals,
+          final: { a: a.connectionState ?? a.iceConnectionState, b: b.connectionState ?? b.iceConnectionState },
+          ...log,
+        };
+      } finally {
+        for (const stop of stops) await stop();
+        a.close();
+        b.close();
       }
     };
-    let sent = 0;
-    const startedMs = performance.now();
-    try {
-      if (opened) {
-        await noteAddresses();
-        while (performance.now() - startedMs < durationMs) {
-          if (channel.readyState === "open") channel.send(String(sent++));
-          if (sent % 5 === 0) await noteAddresses();
-          await sleep(intervalMs);
-        }
-        // The last messages still in flight, boundedly.
-        const deadline = performance.now() + 5_000;
-        while (arrivals.length < sent && performance.now() < deadline) await sleep(50);
-        await noteAddresses();
-      }
-      const endedMs = performance.now();
-      const times = [startedMs, ...arrivals.map((arrival) => arrival.ms), endedMs];
-      let maxGapMs = 0;
-      for (let i = 1; i < times.length; i++) maxGapMs = Math.max(maxGapMs, times[i] - times[i - 1]);
-      return {
-        opened: opened === true,
-        initialUsernames: initial.map((servers) => usernameOf(servers.config.iceServers)),
-        sent,
-        received: arrivals.length,
-        inOrder: arrivals.every((arrival, index) => arrival.seq === index),
-        maxGapMs: Math.round(maxGapMs),
-        durationMs: Math.round(endedMs - startedMs),
-        addresses,
-        ...log,
-      };
-    } finally {
-      for (const stop of stops) await stop();
-      a.close();
-      b.close();
-    }
+    state.result = run().catch((error) => ({ crashed: `${error?.name}: ${error?.message}\n${error?.stack}` }));
+    window.e2eCall = state;
+    return true;
   }
 
-  window.e2e = { relay, keepFreshRestart, longCall };
+  /** The running call's selected local candidates, per side. */
+  const callState = () => ({ opened: window.e2eCall.opened, selected: window.e2eCall.selected });
+
+  const endCall = () => window.e2eCall.result;
+
+  window.e2e = { relay, keepFreshRestart, startCall, callState, endCall };
 })();
