@@ -8,6 +8,7 @@ import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { ICE_SERVERS_PATH } from "../shared/handle.ts";
 import { buildNetlify, buildVercel } from "../scripts/artefacts/build.ts";
+import { buildBareArtefacts } from "./bare-host.ts";
 import { ROOT } from "./build.ts";
 import { cleanEnv, launchNode } from "./children.ts";
 import type { ColdSubject } from "./cold-start.ts";
@@ -16,11 +17,17 @@ import type { FakeReady } from "./protocol.ts";
 import type { Running } from "./children.ts";
 import { systemById } from "./systems.ts";
 
-export type ArtefactId = "netlify-artefact" | "vercel-artefact";
+export type ArtefactId = "netlify-bare" | "netlify-artefact" | "vercel-bare" | "vercel-artefact";
 
-export const ARTEFACTS: readonly { id: ArtefactId; label: string }[] = [
-  { id: "netlify-artefact", label: "ours, Cloudflare, Netlify zip" },
-  { id: "vercel-artefact", label: "ours, Cloudflare, Vercel .func" },
+/**
+ * Each host's bare artefact (bench/bare-host.ts) is the floor of what the same host ships of ours: the
+ * cold start of each shipped artefact is reported as a ratio to its `floor`.
+ */
+export const ARTEFACTS: readonly { id: ArtefactId; label: string; floor?: ArtefactId }[] = [
+  { id: "netlify-bare", label: "bare function, Netlify zip" },
+  { id: "netlify-artefact", label: "ours, Cloudflare, Netlify zip", floor: "netlify-bare" },
+  { id: "vercel-bare", label: "bare function, Vercel .func" },
+  { id: "vercel-artefact", label: "ours, Cloudflare, Vercel .func", floor: "vercel-bare" },
 ];
 
 export interface ArtefactSize extends DiskUsage {
@@ -61,14 +68,17 @@ async function startRuntime(args: string[], env: Record<string, string>): Promis
 /** The same environment as "ours, Cloudflare": the same provider, pointed at the same fake. */
 const sameEnvAsBundle = (fake: FakeReady) => systemById("ours-cloudflare").env(fake);
 
-/** One after the other, as the tests build them: each CLI writes its own folder in the repository. */
+/** One after the other, as the tests build them: each CLI writes its own folder in the repository (or the bare project). */
 export async function buildArtefacts(): Promise<Artefacts> {
   const netlify = await buildNetlify();
   const vercel = await buildVercel();
+  const bare = await buildBareArtefacts();
   const vercelFunc = vercel.funcs[ICE_SERVERS_PATH];
   const runtime = (name: string) => join(ROOT, "scripts/artefacts", name);
   const commands: Record<ArtefactId, string[]> = {
+    "netlify-bare": [runtime("netlify-runtime.mjs"), bare.netlify.dir, bare.netlify.mainFile],
     "netlify-artefact": [runtime("netlify-runtime.mjs"), netlify.dir, netlify.mainFile],
+    "vercel-bare": [runtime("vercel-runtime.mjs"), bare.vercelFunc],
     "vercel-artefact": [runtime("vercel-runtime.mjs"), vercelFunc],
   };
   return {
@@ -86,9 +96,12 @@ export async function buildArtefacts(): Promise<Artefacts> {
     complaints: [
       ...netlify.complaints.map((line) => `netlify build: ${line}`),
       ...vercel.complaints.map((line) => `vercel build: ${line}`),
+      ...bare.netlify.complaints.map((line) => `netlify build (bare): ${line}`),
+      ...bare.vercel.complaints.map((line) => `vercel build (bare): ${line}`),
     ],
     remove: () => {
       for (const dir of [netlify.tempDir, vercel.tempDir]) rmSync(dir, { recursive: true, force: true });
+      bare.remove();
     },
   };
 }

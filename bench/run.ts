@@ -85,7 +85,7 @@ async function main(): Promise<void> {
   const started = performance.now();
   const before = machine();
 
-  progress("building what the hosts deploy: netlify build --offline, then vercel build");
+  progress("building what the hosts deploy, ours and the bare function: netlify build --offline, then vercel build");
   const artefacts = await buildArtefacts();
   progress(`built in ${((performance.now() - started) / 1000).toFixed(0)} s`);
   // Every way out of the bench (the end, an error, Ctrl-C, the watchdog) passes here.
@@ -102,6 +102,7 @@ async function main(): Promise<void> {
     counted: bySystem((): CountedRun[] => []),
     burst: bySystem((): BurstSample[] => []),
     cold: byId(COLD_IDS, (): ColdSample[] => []),
+    coldLoadAverage: { before: 0, after: 0 },
     bundles: Object.values(built.entries).map(({ file, ...entry }) => ({ ...entry, file: relative(ROOT, file) })),
     artefacts: artefacts.sizes,
     failover: undefined,
@@ -120,9 +121,11 @@ async function main(): Promise<void> {
   progress(`cold start, ${options.coldStarts} fresh processes per system and per built artefact`);
   await fake.reset();
   const coldSubjects: ColdSubject<ColdId>[] = [...SYSTEMS.map((system) => coldSubjectOf(built, system)), ...artefacts.coldSubjects];
+  const coldLoadBefore = loadAverage();
   for (let run = 0; run < options.coldStarts; run += 1) {
     for (const subject of coldSubjects) raw.cold[subject.id].push(await coldStart(subject, fake.ready));
   }
+  raw.coldLoadAverage = { before: coldLoadBefore, after: loadAverage() };
 
   progress(`failover, ${options.failoverRuns} runs against a ${options.failoverBudgetMs} ms budget`);
   raw.failover = await failover(built, fake, options.failoverBudgetMs, options.failoverRuns, 3 * options.failoverBudgetMs);

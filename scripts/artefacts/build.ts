@@ -65,9 +65,9 @@ function complaintsIn(log: string): string[] {
   );
 }
 
-async function exec(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<string> {
+async function exec(command: string, args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<string> {
   try {
-    const { stdout, stderr } = await run(join(ROOT, "node_modules/.bin", command), args, { cwd: ROOT, env, maxBuffer: 64 << 20 });
+    const { stdout, stderr } = await run(join(ROOT, "node_modules/.bin", command), args, { cwd, env, maxBuffer: 64 << 20 });
     return `${stdout}\n${stderr}`;
   } catch (error) {
     const failed = error as { stdout?: string; stderr?: string };
@@ -76,9 +76,12 @@ async function exec(command: string, args: string[], env: NodeJS.ProcessEnv): Pr
 }
 
 /** `netlify build --offline`, then the function's zip unzipped to a temporary folder. */
-export async function buildNetlify(): Promise<NetlifyArtefact> {
-  const log = await exec("netlify", ["build", "--offline"], { ...process.env, NETLIFY_TELEMETRY_DISABLED: "1" });
-  const manifest = JSON.parse(readFileSync(join(ROOT, ".netlify/functions/manifest.json"), "utf8"));
+export const buildNetlify = (): Promise<NetlifyArtefact> => buildNetlifyProject(ROOT);
+
+/** The same for another project (the bench's bare function): its own netlify.toml, its `ice-servers` function. */
+export async function buildNetlifyProject(project: string): Promise<NetlifyArtefact> {
+  const log = await exec("netlify", ["build", "--offline"], { ...process.env, NETLIFY_TELEMETRY_DISABLED: "1" }, project);
+  const manifest = JSON.parse(readFileSync(join(project, ".netlify/functions/manifest.json"), "utf8"));
   const fn = manifest.functions.find((entry: { name: string }) => entry.name === "ice-servers");
   const zip = readFileSync(fn.path);
   const dir = mkdtempSync(join(tmpdir(), "netlify-artefact-"));
@@ -98,21 +101,29 @@ export async function buildNetlify(): Promise<NetlifyArtefact> {
  * `vercel build`, with a generated project link holding no secrets where none exists. The dependencies are
  * installed already (npm ci), so the build is told so instead of running npm install again.
  */
-export async function buildVercel(): Promise<VercelArtefact> {
-  mkdirSync(join(ROOT, ".vercel"), { recursive: true });
-  const link = join(ROOT, ".vercel/project.json");
+export const buildVercel = (): Promise<VercelArtefact> => buildVercelProject(ROOT, VERCEL_ROUTES);
+
+/** The same for another project (the bench's bare function), whose functions serve `routes`. */
+export async function buildVercelProject(project: string, routes: readonly string[]): Promise<VercelArtefact> {
+  mkdirSync(join(project, ".vercel"), { recursive: true });
+  const link = join(project, ".vercel/project.json");
   // A project linked with `vercel link` keeps its own link.
   if (!existsSync(link))
     writeFileSync(link, JSON.stringify({ projectId: "prj_local", orgId: "team_local", settings: { framework: null } }));
-  const log = await exec("vercel", ["build", "--yes"], { ...process.env, VERCEL_TELEMETRY_DISABLED: "1", VERCEL_INSTALL_COMPLETED: "1" });
-  const out = join(ROOT, ".vercel/output/functions");
+  const log = await exec(
+    "vercel",
+    ["build", "--yes"],
+    { ...process.env, VERCEL_TELEMETRY_DISABLED: "1", VERCEL_INSTALL_COMPLETED: "1" },
+    project,
+  );
+  const out = join(project, ".vercel/output/functions");
   const copies = mkdtempSync(join(tmpdir(), "vercel-artefact-"));
   const copy = (func: string) => {
     const target = join(copies, func);
     cpSync(join(out, func), target, { recursive: true, dereference: true });
     return target;
   };
-  const funcs = Object.fromEntries(VERCEL_ROUTES.map((route) => [route, copy(`${route.slice(1)}.func`)]));
+  const funcs = Object.fromEntries(routes.map((route) => [route, copy(`${route.slice(1)}.func`)]));
   const runtime = JSON.parse(readFileSync(join(funcs["/api/ice-servers"], ".vc-config.json"), "utf8")).runtime;
   return { log, complaints: complaintsIn(log), tempDir: copies, funcs, runtime };
 }
