@@ -4,7 +4,7 @@ import { flag, integerBetween, MIN_SECRET_LENGTH, readList, readVar, type Env } 
 import { ServiceError } from "./errors.ts";
 import { LOG_FORMATS, type LogFormat } from "./log.ts";
 import { configureOrigins, type OriginPolicy } from "./access/origins.ts";
-import { PROVIDERS, type AnyProvider } from "./providers/index.ts";
+import { PROVIDERS, type ConfiguredProvider } from "./providers/index.ts";
 import { SERVICE_MAX_TTL } from "./providers/provider.ts";
 import { configureRateLimit, type RateLimitConfig } from "./rate-limit/limiter.ts";
 import { configureRoutes, type Routes } from "./routing/routes.ts";
@@ -14,11 +14,6 @@ export type { Env } from "./env.ts";
 
 /** The largest TURN_TTL: a provider with a lower limit is asked for no more than its own. */
 export const MAX_TTL = SERVICE_MAX_TTL;
-
-export interface ConfiguredProvider {
-  readonly provider: AnyProvider;
-  readonly config: unknown;
-}
 
 export interface Config {
   /** The default and the largest TTL a caller may ask for, in seconds. */

@@ -17,6 +17,12 @@ export type ProviderId = (typeof REGISTERED)[number]["id"];
 /** A registered provider, whatever its configuration type. */
 export type AnyProvider = Provider<unknown, ProviderId>;
 
+/** A provider with the configuration its variables gave. */
+export interface ConfiguredProvider {
+  readonly provider: AnyProvider;
+  readonly config: unknown;
+}
+
 // biome-ignore lint/suspicious/noExplicitAny: each provider has a configuration type of its own, which the list does not keep.
 export const PROVIDERS: readonly AnyProvider[] = REGISTERED as readonly Provider<any, ProviderId>[];
 

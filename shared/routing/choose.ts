@@ -1,5 +1,5 @@
 /** Which providers a request tries, in order: its place's route, else TURN_PROVIDERS' order. */
-import type { ConfiguredProvider } from "../config.ts";
+import type { ConfiguredProvider } from "../providers/index.ts";
 import type { RequestContext } from "../context.ts";
 import type { Place } from "./location.ts";
 import { placeKey, type Route, type Routes } from "./routes.ts";

@@ -6,7 +6,7 @@
  * a country is written `country:NA`.
  */
 import * as v from "valibot";
-import type { ConfiguredProvider } from "../config.ts";
+import type { ConfiguredProvider } from "../providers/index.ts";
 import { readVar, type Env } from "../env.ts";
 import { ServiceError } from "../errors.ts";
 import { PROVIDER_IDS, PROVIDERS, type ProviderId } from "../providers/index.ts";

@@ -11,7 +11,6 @@
 import * as v from "valibot";
 import { readVar, secureUrl, type Env } from "../env.ts";
 import { ServiceError } from "../errors.ts";
-import type { CloudflareConfig } from "../providers/cloudflare/turn.ts";
 import type { UsageSource } from "../providers/provider.ts";
 import { parseReply, type UpstreamReply, type UpstreamRequest } from "../upstream/upstream.ts";
 import { monthOf } from "./period.ts";
@@ -157,7 +156,7 @@ function monthVariables(analytics: CloudflareAnalytics, keyId: string, nowMs: nu
 
 export const cloudflareUsage = {
   variables: ["CLOUDFLARE_ACCOUNT_ID", "CLOUDFLARE_ANALYTICS_TOKEN", "CLOUDFLARE_GRAPHQL_URL"],
-  configure(env: Env, config: CloudflareConfig): UsageSource {
+  configure(env: Env, config: { keyId: string }): UsageSource {
     const analytics = configureCloudflareAnalytics(env);
     return {
       scope: config.keyId,

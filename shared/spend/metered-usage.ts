@@ -8,15 +8,20 @@
 import * as v from "valibot";
 import type { Env } from "../env.ts";
 import { ServiceError } from "../errors.ts";
-import type { MeteredConfig } from "../providers/metered.ts";
 import type { UsageSource } from "../providers/provider.ts";
 import { parseReply } from "../upstream/upstream.ts";
 
 const UsageReply = v.object({ usageInGB: v.pipe(v.number(), v.finite(), v.minValue(0)) });
 
+/** What the reader needs of Metered's configuration (shared/providers/metered.ts declares the reader). */
+interface MeteredUsageConfig {
+  readonly origin: string;
+  readonly secretKey?: string;
+}
+
 export const meteredUsage = {
   variables: [],
-  configure(_env: Env, config: MeteredConfig): UsageSource {
+  configure(_env: Env, config: MeteredUsageConfig): UsageSource {
     const { secretKey } = config;
     if (!secretKey) {
       throw new ServiceError("not_configured", "TURN_MONTHLY_LIMITS names metered, whose usage is read with METERED_SECRET_KEY: set it");

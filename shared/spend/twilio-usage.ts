@@ -11,7 +11,6 @@ import type { Env } from "../env.ts";
 import { ServiceError } from "../errors.ts";
 import { basicAuthorization } from "../upstream/basic-auth.ts";
 import type { UsageSource } from "../providers/provider.ts";
-import type { TwilioConfig } from "../providers/twilio.ts";
 import { parseReply } from "../upstream/upstream.ts";
 
 const LABEL = "Twilio's usage API";
@@ -26,9 +25,17 @@ const RecordsReply = v.object({
   usage_records: v.array(v.object({ category: v.string(), usage: Amount, usage_unit: v.nullish(v.string()) })),
 });
 
+/** What the reader needs of Twilio's configuration (shared/providers/twilio.ts declares the reader). */
+interface TwilioUsageConfig {
+  readonly apiBase: string;
+  readonly accountSid: string;
+  readonly username: string;
+  readonly password: string;
+}
+
 export const twilioUsage = {
   variables: [],
-  configure(_env: Env, config: TwilioConfig): UsageSource {
+  configure(_env: Env, config: TwilioUsageConfig): UsageSource {
     return {
       scope: config.accountSid,
       period: "month",
