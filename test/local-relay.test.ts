@@ -14,6 +14,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { CHROMIUM, CHROMIUM_ARGS, PLAIN_CHROMIUM_ARGS } from "./helpers/chromium.ts";
 import { TURNSERVER } from "./helpers/coturn.ts";
 import { startLocalServer, type Spawned } from "./helpers/process.ts";
+import { alive, commandLine } from "./helpers/proc.ts";
 
 /** Each process's parent, from /proc. */
 function parents(): Map<number, number> {
@@ -42,24 +43,6 @@ function descendants(pid: number): number[] {
     frontier = next;
   }
   return found;
-}
-
-const commandLine = (pid: number) => {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean);
-  } catch {
-    return [];
-  }
-};
-
-/** Running, and not a zombie waiting for its parent to read its status. */
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
-  } catch {
-    return false;
-  }
 }
 
 async function gone(pid: number, timeoutMs = 10_000): Promise<boolean> {

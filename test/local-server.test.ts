@@ -8,6 +8,7 @@ import { createLocalServer, LOCAL_TIMEOUTS } from "../server/local-server.ts";
 import { CONTRACT_TOKEN } from "./contract/cases.ts";
 import { describeContract } from "./contract/vitest-suite.ts";
 import { freePort, spawnLogged, startLocalServer, waitForHttp, type Spawned } from "./helpers/process.ts";
+import { alive, commandLine } from "./helpers/proc.ts";
 
 const startLocal = (env: Record<string, string>, cwd?: string) => startLocalServer(env, { cwd });
 
@@ -57,17 +58,6 @@ function childrenOf(pid: number): number[] {
   }
 }
 
-const commandOf = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean);
-
-// A process can end between any two reads of /proc: a stat that is gone means it has ended.
-function alive(pid: number): boolean {
-  try {
-    return !readFileSync(`/proc/${pid}/stat`, "utf8").includes(") Z ");
-  } catch {
-    return false;
-  }
-}
-
 describe("npm start as a process", () => {
   // Stopping by PID signals that one process alone, as a process manager or `kill <pid>` does.
   it.each(["the process npm started", "npm itself"] as const)(
@@ -84,7 +74,7 @@ describe("npm start as a process", () => {
         expect(children).toHaveLength(1);
         const [server] = children;
         // node itself, running server/start.ts: no shell, no tsx wrapper in between, nothing under it.
-        expect(commandOf(server)).toEqual(["node", "--import", "tsx", "server/start.ts"]);
+        expect(commandLine(server)).toEqual(["node", "--import", "tsx", "server/start.ts"]);
         expect(childrenOf(server)).toEqual([]);
         process.kill(target === "npm itself" ? npm.child.pid! : server, "SIGTERM");
         const deadline = Date.now() + 10_000;
