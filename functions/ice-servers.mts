@@ -11,6 +11,8 @@ export default (request: Request, context: Context) =>
     clientIp: context.ip,
     ownOrigins: netlifyOwnOrigins(request, context),
     location: netlifyLocation(context),
+    // Keeps a spend guard's usage read alive past the answer; absent where a caller of the function gives no context of Netlify's.
+    waitUntil: context.waitUntil && ((work) => context.waitUntil(work)),
     redisStore,
     fetch: nodeFetch,
   });
