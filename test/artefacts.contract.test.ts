@@ -4,7 +4,10 @@
  * a bare `node` process (no TypeScript loader) from a copy outside the repository.
  */
 import { createClient } from "@redis/client";
-import { rmSync } from "node:fs";
+import { build } from "esbuild";
+import { readdirSync, readFileSync, rmSync } from "node:fs";
+import { isBuiltin } from "node:module";
+import { join, relative } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KEY_PREFIX } from "../shared/rate-limit/limiter.ts";
 import { buildNetlify, buildVercel, VERCEL_ROUTES, type NetlifyArtefact, type VercelArtefact } from "../scripts/artefacts/build.ts";
@@ -12,6 +15,7 @@ import { CONTRACT_TOKEN } from "./contract/cases.ts";
 import { IN_BRAZIL, IN_CHINA, IN_GERMANY, loopbackPlaces, NOWHERE } from "./contract/routing-callers.ts";
 import { describeRouting } from "./contract/routing-cases.ts";
 import { describeContract, type EntryPoint } from "./contract/vitest-suite.ts";
+import { config as netlifyConfig } from "../functions/ice-servers.mts";
 import { fetchFrom } from "./helpers/fetch-from.ts";
 import { signHs256 } from "./helpers/jwt.ts";
 import { spawnLogged, type Spawned } from "./helpers/process.ts";
@@ -88,6 +92,63 @@ describe("the builds", () => {
     expect(artefact.complaints).toEqual([]);
     // package.json's engines allows 20 and 22; Vercel takes the newest major allowed.
     expect(artefact.runtime).toBe("nodejs22.x");
+  }, 180_000);
+});
+
+/** The imports of a built file, as esbuild reads them: `import-statement` (loaded at start) or `dynamic-import`. */
+async function importsOf(file: string): Promise<{ path: string; kind: string }[]> {
+  const { metafile } = await build({
+    entryPoints: [file],
+    bundle: true,
+    write: false,
+    metafile: true,
+    packages: "external",
+    platform: "node",
+    format: "esm",
+    logLevel: "silent",
+  });
+  return Object.values(metafile.inputs)[0].imports.map(({ path, kind }) => ({ path, kind }));
+}
+
+// scripts/host-build/netlify.mjs (netlify.toml's build command) hands Netlify one bundled file to zip:
+// left to itself, Netlify ships our code unminified beside valibot's whole package, each loaded at a cold start.
+describe("what netlify build ships", () => {
+  it("one file holding our code and valibot; jose and @redis/client beside it, imported only when a request needs them", async () => {
+    const { dir, mainFile } = await netlifyArtefact();
+    const files = readdirSync(dir, { recursive: true, withFileTypes: true })
+      .filter((entry) => entry.isFile())
+      .map((entry) => relative(dir, join(entry.parentPath, entry.name)));
+    const packages = files.filter((file) => file.startsWith("node_modules/"));
+    // Besides Netlify's own ___netlify-* wrappers and the traced packages, the zip holds the function alone.
+    expect(files.filter((file) => !file.startsWith("node_modules/") && !file.startsWith("___netlify-"))).toEqual([join(mainFile)]);
+    expect(packages.filter((file) => file.startsWith("node_modules/valibot/"))).toEqual([]);
+    for (const name of ["jose", "@redis/client"]) expect(packages).toContain(`node_modules/${name}/package.json`);
+
+    const main = join(dir, mainFile);
+    // Netlify passes a v2 function's main file through esbuild once more (unminified), which names each
+    // file it bundles in a comment (`// shared/handle.ts`): here there is only ours, already bundled.
+    expect(readFileSync(main, "utf8")).not.toMatch(/^\/\/ (shared|node|functions)\//m);
+    const imports = await importsOf(main);
+    // Loaded at start: Node's builtins only, no package and no other file.
+    expect(imports.filter(({ kind, path }) => kind === "import-statement" && !isBuiltin(path))).toEqual([]);
+    expect(imports.filter(({ kind }) => kind === "dynamic-import").map(({ path }) => path)).toEqual(
+      expect.arrayContaining(["jose", "@redis/client"]),
+    );
+  }, 180_000);
+
+  it("keeps the function's paths and Netlify's rate limit from its in-source config", async () => {
+    const { routes, trafficRules } = await netlifyArtefact();
+    expect(routes.map((route) => route.literal)).toEqual(netlifyConfig.path);
+    const { windowLimit, windowSize, aggregateBy } = netlifyConfig.rateLimit!;
+    expect(trafficRules).toMatchObject({
+      action: {
+        type: "rate_limit",
+        config: {
+          rateLimitConfig: { windowLimit, windowSize },
+          aggregate: { keys: (aggregateBy as string[]).map((type) => ({ type })) },
+        },
+      },
+    });
   }, 180_000);
 });
 

@@ -30,6 +30,9 @@ export interface NetlifyArtefact extends Built {
   mainFile: string;
   runtimeVersion: string;
   zipBytes: number;
+  /** What the build's manifest tells Netlify about the function: its paths and the limiter in front of it. */
+  routes: { pattern: string; literal?: string; methods: string[] }[];
+  trafficRules?: unknown;
 }
 
 /** Each file vercel.json configures under api/ is a function of its own, served at its own path. */
@@ -52,6 +55,9 @@ const KNOWN_LOCAL_NOTICES = [
   /edge\.netlify\.com|^\s*\d: (client error \(Connect\)|dns error|failed to lookup address)/,
   // Vercel's system variables (VERCEL_URL and the like) exist only on Vercel; nothing here reads them.
   /^WARNING! Build not running on Vercel\. System environment variables will not be available\.$/,
+  // Netlify runs the build command with its build image's locale (LC_ALL=en_US.UTF-8); a machine
+  // without that locale has the shell say so, and the command runs in the C locale.
+  /^[\w/]*sh: warning: setlocale: LC_ALL: cannot change locale \(en_US\.UTF-8\)$/,
 ];
 
 function complaintsIn(log: string): string[] {
@@ -94,7 +100,8 @@ export async function buildNetlifyProject(project: string): Promise<NetlifyArtef
   const entry = readFileSync(join(dir, "___netlify-entry-point.mjs"), "utf8");
   const mainFile = /getLambdaHandler\('([^']+)'\)/.exec(entry)?.[1];
   if (!mainFile) throw new Error(`no main file in the zip's entry point:\n${entry}`);
-  return { log, complaints: complaintsIn(log), tempDir: dir, dir, mainFile, runtimeVersion: fn.runtimeVersion, zipBytes: zip.length };
+  const { runtimeVersion, routes, trafficRules } = fn;
+  return { log, complaints: complaintsIn(log), tempDir: dir, dir, mainFile, runtimeVersion, zipBytes: zip.length, routes, trafficRules };
 }
 
 /**
