@@ -69,7 +69,9 @@ function createStore(url: string): ConnectableStore {
   let lastLogged = 0;
 
   async function connect(): Promise<Client> {
-    const { createClient } = await import("@redis/client");
+    // CommonJS: Node and a bundle give its exports object as the default export; tsx gives none, only the names.
+    const loaded = await import("@redis/client");
+    const { createClient } = loaded.default ?? loaded;
     const created = createClient({
       url,
       // Fail fast while disconnected, and keep reconnecting in the background.
