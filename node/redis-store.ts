@@ -69,9 +69,7 @@ function createStore(url: string): ConnectableStore {
   let lastLogged = 0;
 
   async function connect(): Promise<Client> {
-    // CommonJS: Node and a bundle give its exports object as the default export; tsx gives none, only the names.
-    const loaded = await import("@redis/client");
-    const { createClient } = loaded.default ?? loaded;
+    const { createClient } = await import("@redis/client");
     const created = createClient({
       url,
       // Fail fast while disconnected, and keep reconnecting in the background.

@@ -2,13 +2,13 @@
  * Vercel's build command (vercel.json `buildCommand`): writes the deployment in Vercel's Build Output
  * API (v3) in .vercel/output, which `vercel build` and Vercel's remote build then take as it is.
  * - functions/: one function, vercel/ice-servers.ts bundled by esbuild into one minified ESM file with
- *   valibot inlined, and jose and @redis/client in chunks loaded only when a request needs them (a JWT
- *   to verify, REDIS_URL set). Each route is a .func of its own, the later ones links to the first, as
+ *   valibot inlined, and jose and @redis/client each in a file of its own loaded only when a request
+ *   needs it (a JWT to verify, REDIS_URL set). Each route is a .func of its own, the later ones links to the first, as
  *   `vercel build` itself writes a function shared by several paths: one function, deployed once.
- * - static/: public/, as Vercel serves it without a build step.
+ * - static/: public/, or the folder given as the argument (the self-test page, docs/selftest.md).
  * Left to @vercel/node (a file under api/), the function compiles and loads each of our files one by one
  * plus valibot's whole package on every cold start (see docs/architecture.md, "What Vercel ships").
- * Usage: node scripts/host-build/vercel.mjs
+ * Usage: node scripts/host-build/vercel.mjs [static-folder]   (default: public)
  */
 import { build } from "esbuild";
 import { cpSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
@@ -16,6 +16,7 @@ import { dirname, join, relative, resolve } from "node:path";
 
 const root = resolve(import.meta.dirname, "../..");
 const output = join(root, ".vercel/output");
+const staticFolder = resolve(root, process.argv[2] ?? "public");
 
 /** The paths the function answers: the core's routes (shared/handle.ts), which it tells apart by path. */
 const ROUTES = ["/api/ice-servers", "/api/ice-servers/revoke", "/api/ice-servers/turn-rest"];
@@ -56,31 +57,58 @@ const FUNCTION_CONFIG = {
 rmSync(output, { recursive: true, force: true });
 const [first, ...others] = ROUTES.map((route) => join(output, "functions", `${route.slice(1)}.func`));
 
+/** What every file of the function is: minified ESM for the oldest Node we run on (Vercel runs 22). */
+const COMMON = { bundle: true, format: "esm", platform: "node", target: "node20", minify: true, logLevel: "warning" };
+
+/**
+ * The packages our code imports only when a request needs them (a JWT to verify, REDIS_URL set): each
+ * is bundled apart into a file of its own, which the handler's import() of the package loads. Apart
+ * rather than in chunks the bundler splits off, so that the handler is one file that imports nothing
+ * of ours at a cold start.
+ */
+const LAZY = { jose: "lazy/jose.mjs", "@redis/client": "lazy/redis-client.mjs" };
+
+/**
+ * `pkg` as one ES module with the exports Node's own import of it has (a CommonJS package, such as
+ * @redis/client, would otherwise have only a default export in an ES bundle), and a require() for
+ * a CommonJS package's own require() of Node's modules.
+ */
+async function bundlePackage(pkg, outfile) {
+  const names = Object.keys(await import(pkg)).filter((name) => name !== "default" && /^[A-Za-z_$][\w$]*$/.test(name));
+  await build({
+    ...COMMON,
+    stdin: {
+      contents: `const m = require(${JSON.stringify(pkg)});\nexport const { ${names.join(", ")} } = m;\nexport default m;`,
+      resolveDir: root,
+    },
+    outfile,
+    banner: { js: 'import{createRequire as __cr}from"node:module";const require=__cr(import.meta.url);' },
+  });
+}
+
 await build({
-  entryPoints: { index: join(root, ENTRY) },
-  outdir: first,
-  outExtension: { ".js": ".mjs" },
-  bundle: true,
-  // The chunks behind import(): a cold start parses only what the first request needs.
-  splitting: true,
-  chunkNames: "chunks/[name]-[hash]",
-  format: "esm",
-  platform: "node",
-  // The oldest Node we run on (package.json's engines); Vercel runs 22.
-  target: "node20",
-  minify: true,
-  // @redis/client is CommonJS: its require() of Node's modules needs a require in an ES module.
-  banner: { js: 'import{createRequire as __cr}from"node:module";const require=__cr(import.meta.url);' },
+  ...COMMON,
+  entryPoints: [join(root, ENTRY)],
+  outfile: join(first, HANDLER),
   external: ["node:*"],
-  logLevel: "warning",
+  plugins: [
+    {
+      name: "lazy-packages-apart",
+      setup(builder) {
+        for (const [pkg, file] of Object.entries(LAZY))
+          builder.onResolve({ filter: new RegExp(`^${pkg}$`) }, () => ({ path: `./${file}`, external: true }));
+      },
+    },
+  ],
 });
+for (const [pkg, file] of Object.entries(LAZY)) await bundlePackage(pkg, join(first, file));
 writeFileSync(join(first, ".vc-config.json"), `${JSON.stringify(FUNCTION_CONFIG, null, 2)}\n`);
 for (const func of others) {
   mkdirSync(dirname(func), { recursive: true });
   symlinkSync(relative(dirname(func), first), func, "dir");
 }
 
-cpSync(join(root, "public"), join(output, "static"), { recursive: true });
+cpSync(staticFolder, join(output, "static"), { recursive: true });
 // No routes of ours: each file answers at its own path, and `vercel build` adds its own 404 route.
 writeFileSync(join(output, "config.json"), `${JSON.stringify({ version: 3 }, null, 2)}\n`);
 console.log(`Vercel Build Output written to ${relative(root, output)}: ${ROUTES.join(", ")}`);
