@@ -108,7 +108,7 @@ describe("the Vercel function as built", () => {
     expect(new Set(Object.values(funcs)).size).toBe(1);
   }, 180_000);
 
-  it("loads one file at a cold start and its first request, with jose and @redis/client shipped apart", async () => {
+  it("loads one bundled file at a cold start, and neither jose nor @redis/client for a request without a JWT or Redis", async () => {
     const folder = (await vercelArtefact()).funcs[ICE_SERVERS_PATH];
     // Nothing resolved from node_modules: every package it uses is inside its own files.
     expect(filesIn(folder).filter((entry) => entry.parentPath.includes("node_modules"))).toEqual([]);
@@ -119,21 +119,28 @@ describe("the Vercel function as built", () => {
       TURN_SHARED_SECRET: secret("artefact-loads-shared-secret-Vb41Qz"),
       TURN_URLS: "turn:turn.example.com:3478?transport=udp",
     });
-    let loaded: string[];
-    try {
-      expect((await fetch(`${origin}/api/ice-servers`)).status).toBe(200);
-      loaded = readFileSync(record, "utf8")
+    const loaded = () =>
+      readFileSync(record, "utf8")
         .trim()
         .split("\n")
         .map((url) => fileURLToPath(url))
         .filter((file) => file.startsWith(folder))
         .map((file) => relative(folder, file));
+    let atStart: string[];
+    let afterRequest: string[];
+    try {
+      atStart = loaded();
+      expect((await fetch(`${origin}/api/ice-servers`)).status).toBe(200);
+      afterRequest = loaded();
     } finally {
       await runtime.stop();
       rmSync(join(record, ".."), { recursive: true, force: true });
     }
     const { handler } = JSON.parse(readFileSync(join(folder, ".vc-config.json"), "utf8"));
-    expect(loaded).toEqual([handler]);
+    // The handler, and at most the chunk of the bundler's helpers it shares with chunks of ours split
+    // off behind an import(), where there are any.
+    expect(atStart[0]).toBe(handler);
+    expect(atStart.length).toBeLessThanOrEqual(2);
     const holding = (text: RegExp) =>
       filesIn(folder)
         .map((entry) => relative(folder, join(entry.parentPath, entry.name)))
@@ -142,7 +149,7 @@ describe("the Vercel function as built", () => {
     expect(holding(/vendor:\s*"valibot"/)).toEqual([handler]);
     for (const lazy of [/ERR_JWT_CLAIM_VALIDATION_FAILED/, /The client is closed/]) {
       expect(holding(lazy)).toHaveLength(1);
-      expect(loaded).not.toContain(holding(lazy)[0]);
+      expect(afterRequest).not.toContain(holding(lazy)[0]);
     }
   }, 180_000);
 

@@ -3,8 +3,8 @@
  * API (v3) in .vercel/output, which `vercel build` and Vercel's remote build then take as it is.
  * - functions/: one function, vercel/ice-servers.ts bundled by esbuild into one minified ESM file with
  *   valibot inlined, and jose and @redis/client each in a file of its own loaded only when a request
- *   needs it (a JWT to verify, REDIS_URL set). Each route is a .func of its own, the later ones links to the first, as
- *   `vercel build` itself writes a function shared by several paths: one function, deployed once.
+ *   needs it (a JWT to verify, REDIS_URL set). Each route has its .func, the others linking to the
+ *   first, as `vercel build` itself links a function shared by several paths: it is deployed once.
  * - static/: public/, or the folder given as the argument (the self-test page, docs/selftest.md).
  * Left to @vercel/node (a file under api/), the function compiles and loads each of our files one by one
  * plus valibot's whole package on every cold start (see docs/architecture.md, "What Vercel ships").
@@ -30,7 +30,7 @@ const VERCEL_NODE_MAJORS = [24, 22, 20];
  * The newest of Vercel's majors inside engines.node, read as `>=A[.b.c] <B`: the one shape package.json
  * uses; any other throws, so that a change there cannot silently ship another Node than Vercel's choice.
  */
-export function nodeRuntime(range) {
+function nodeRuntime(range) {
   const bounds = /^>=\s*(\d+)(?:\.\d+){0,2}\s+<\s*(\d+)(?:\.0){0,2}$/.exec(range?.trim() ?? "");
   if (!bounds) throw new Error(`package.json engines.node "${range}" is not of the form ">=A.b.c <B"`);
   const major = VERCEL_NODE_MAJORS.find((candidate) => candidate >= Number(bounds[1]) && candidate < Number(bounds[2]));
@@ -63,8 +63,8 @@ const COMMON = { bundle: true, format: "esm", platform: "node", target: "node20"
 /**
  * The packages our code imports only when a request needs them (a JWT to verify, REDIS_URL set): each
  * is bundled apart into a file of its own, which the handler's import() of the package loads. Apart
- * rather than in chunks the bundler splits off, so that the handler is one file that imports nothing
- * of ours at a cold start.
+ * rather than among the chunks the bundler splits off, which would share the bundler's helpers with
+ * the handler through one more file that every cold start loads.
  */
 const LAZY = { jose: "lazy/jose.mjs", "@redis/client": "lazy/redis-client.mjs" };
 
@@ -88,8 +88,12 @@ async function bundlePackage(pkg, outfile) {
 
 await build({
   ...COMMON,
-  entryPoints: [join(root, ENTRY)],
-  outfile: join(first, HANDLER),
+  entryPoints: { [HANDLER.replace(/\.mjs$/, "")]: join(root, ENTRY) },
+  outdir: first,
+  outExtension: { ".js": ".mjs" },
+  // Our own modules behind an import() become chunks, loaded when a request first needs them.
+  splitting: true,
+  chunkNames: "chunks/[name]-[hash]",
   external: ["node:*"],
   plugins: [
     {
