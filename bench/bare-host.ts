@@ -50,7 +50,7 @@ export async function buildBareArtefacts(): Promise<BareArtefacts> {
     copyFileSync(join(ROOT, "tsconfig.json"), join(project, "tsconfig.json"));
     symlinkSync(join(ROOT, "node_modules"), join(project, "node_modules"), "dir");
     const netlify = await buildNetlifyProject(project);
-    const vercel = await buildVercelProject(project, [ROUTE]);
+    const vercel = await buildVercelProject(project);
     return {
       netlify,
       vercel,

@@ -45,7 +45,7 @@ interface EntrySpec {
 
 const ENTRIES: readonly EntrySpec[] = [
   { name: "netlify", label: "Netlify function (functions/ice-servers.mts)", source: "functions/ice-servers.mts", platform: "node" },
-  { name: "vercel", label: "Vercel function (api/ice-servers.ts)", source: "api/ice-servers.ts", platform: "node" },
+  { name: "vercel", label: "Vercel function (vercel/ice-servers.ts)", source: "vercel/ice-servers.ts", platform: "node" },
   {
     name: "edge",
     label: "Netlify edge function (netlify/edge-functions/ice-servers.ts)",

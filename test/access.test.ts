@@ -5,7 +5,7 @@
  * log line for the configured secrets.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import vercel from "../api/ice-servers.ts";
+import vercel from "../vercel/ice-servers.ts";
 import netlify from "../functions/ice-servers.mts";
 import { startFakeCloudflare, type FakeCloudflare } from "./fake-cloudflare.ts";
 import { unset, useProcessEnv } from "./helpers/env.ts";

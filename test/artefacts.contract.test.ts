@@ -5,12 +5,15 @@
  */
 import { createClient } from "@redis/client";
 import { build } from "esbuild";
-import { readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { isBuiltin } from "node:module";
+import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KEY_PREFIX } from "../shared/rate-limit/limiter.ts";
-import { buildNetlify, buildVercel, VERCEL_ROUTES, type NetlifyArtefact, type VercelArtefact } from "../scripts/artefacts/build.ts";
+import { buildNetlify, buildVercel, type NetlifyArtefact, type VercelArtefact } from "../scripts/artefacts/build.ts";
+import { ICE_SERVERS_PATH, REVOKE_PATH, TURN_REST_PATH } from "../shared/handle.ts";
 import { CONTRACT_TOKEN } from "./contract/cases.ts";
 import { IN_BRAZIL, IN_CHINA, IN_GERMANY, loopbackPlaces, NOWHERE } from "./contract/routing-callers.ts";
 import { describeRouting } from "./contract/routing-cases.ts";
@@ -54,11 +57,12 @@ async function startNetlify(env: Record<string, string>) {
   return startRuntime("netlify-runtime.mjs", [artefact.dir, artefact.mainFile], env);
 }
 
-/** Every route, each its own `.func` as Vercel routes them. */
+/** Every route, to its `.func` as Vercel routes them: one process for each function, however many routes it serves. */
 async function startVercel(env: Record<string, string>): Promise<EntryPoint & { runtimes: Spawned[] }> {
   const { funcs } = await vercelArtefact();
-  const functions = await Promise.all(VERCEL_ROUTES.map((route) => startRuntime("vercel-runtime.mjs", [funcs[route]], env)));
-  const origins = Object.fromEntries(VERCEL_ROUTES.map((route, index) => [route, functions[index].origin]));
+  const folders = [...new Set(Object.values(funcs))];
+  const functions = await Promise.all(folders.map((folder) => startRuntime("vercel-runtime.mjs", [folder], env)));
+  const origins = Object.fromEntries(Object.entries(funcs).map(([route, folder]) => [route, functions[folders.indexOf(folder)].origin]));
   return {
     runtimes: functions.map((one) => one.runtime),
     send: (path, init) => fetch(`${originForPath(origins, path)}${path}`, init),
@@ -149,6 +153,74 @@ describe("what netlify build ships", () => {
         },
       },
     });
+  }, 180_000);
+});
+
+// What Vercel ships is one function, bundled: a cold start loads one file and Node's own modules,
+// not each of our files and valibot's whole package from node_modules (docs/architecture.md).
+describe("the Vercel function as built", () => {
+  const filesIn = (dir: string) => readdirSync(dir, { recursive: true, withFileTypes: true }).filter((entry) => entry.isFile());
+
+  it("is one function answering at each of the core's paths", async () => {
+    const { funcs } = await vercelArtefact();
+    expect(Object.keys(funcs).sort()).toEqual([ICE_SERVERS_PATH, REVOKE_PATH, TURN_REST_PATH].sort());
+    // Linked .func folders: deployed once, so one warm instance serves every path.
+    expect(new Set(Object.values(funcs)).size).toBe(1);
+  }, 180_000);
+
+  it("loads one bundled file at a cold start, and neither jose nor @redis/client for a request without a JWT or Redis", async () => {
+    const folder = (await vercelArtefact()).funcs[ICE_SERVERS_PATH];
+    // Nothing resolved from node_modules: every package it uses is inside its own files.
+    expect(filesIn(folder).filter((entry) => entry.parentPath.includes("node_modules"))).toEqual([]);
+    const record = join(mkdtempSync(join(tmpdir(), "vercel-loads-")), "loads.txt");
+    const { origin, runtime } = await startRuntime("vercel-runtime.mjs", [folder], {
+      NODE_OPTIONS: `--import=${join(import.meta.dirname, "helpers/record-loads.mjs")}`,
+      RECORD_LOADS: record,
+      TURN_SHARED_SECRET: secret("artefact-loads-shared-secret-Vb41Qz"),
+      TURN_URLS: "turn:turn.example.com:3478?transport=udp",
+    });
+    const loaded = () =>
+      readFileSync(record, "utf8")
+        .trim()
+        .split("\n")
+        .map((url) => fileURLToPath(url))
+        .filter((file) => file.startsWith(folder))
+        .map((file) => relative(folder, file));
+    let atStart: string[];
+    let afterRequest: string[];
+    try {
+      atStart = loaded();
+      expect((await fetch(`${origin}/api/ice-servers`)).status).toBe(200);
+      afterRequest = loaded();
+    } finally {
+      await runtime.stop();
+      rmSync(join(record, ".."), { recursive: true, force: true });
+    }
+    const { handler } = JSON.parse(readFileSync(join(folder, ".vc-config.json"), "utf8"));
+    // The handler, and at most the chunk of the bundler's helpers it shares with chunks of ours split
+    // off behind an import(), where there are any.
+    expect(atStart[0]).toBe(handler);
+    expect(atStart.length).toBeLessThanOrEqual(2);
+    const holding = (text: RegExp) =>
+      filesIn(folder)
+        .map((entry) => relative(folder, join(entry.parentPath, entry.name)))
+        .filter((file) => text.test(readFileSync(join(folder, file), "utf8")));
+    // valibot's Standard Schema vendor, jose's error code, @redis/client's error: each in exactly one file.
+    expect(holding(/vendor:\s*"valibot"/)).toEqual([handler]);
+    for (const lazy of [/ERR_JWT_CLAIM_VALIDATION_FAILED/, /The client is closed/]) {
+      expect(holding(lazy)).toHaveLength(1);
+      expect(afterRequest).not.toContain(holding(lazy)[0]);
+    }
+  }, 180_000);
+
+  it("serves public/ as it is", async () => {
+    const { staticDir } = await vercelArtefact();
+    const publicDir = join(import.meta.dirname, "../public");
+    for (const entry of filesIn(publicDir)) {
+      const file = relative(publicDir, join(entry.parentPath, entry.name));
+      expect(existsSync(join(staticDir, file)), file).toBe(true);
+      expect(readFileSync(join(staticDir, file)).equals(readFileSync(join(publicDir, file))), file).toBe(true);
+    }
   }, 180_000);
 });
 

@@ -5,7 +5,7 @@
  * an address over its allowance is refused before its token is looked at.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import vercel from "../api/ice-servers.ts";
+import vercel from "../vercel/ice-servers.ts";
 import netlify from "../functions/ice-servers.mts";
 import { startFakeCloudflare, type FakeCloudflare } from "./fake-cloudflare.ts";
 import { unset, useProcessEnv } from "./helpers/env.ts";

@@ -4,7 +4,7 @@
  * naming the variable, never its value, and never call the provider.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import vercel from "../api/ice-servers.ts";
+import vercel from "../vercel/ice-servers.ts";
 import netlify from "../functions/ice-servers.mts";
 import { startFakeCloudflare, type FakeCloudflare } from "./fake-cloudflare.ts";
 import { unset, useProcessEnv } from "./helpers/env.ts";

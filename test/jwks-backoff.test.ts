@@ -8,7 +8,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { exportJWK, generateKeyPair, SignJWT, type JWK } from "jose";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import vercel from "../api/ice-servers.ts";
+import vercel from "../vercel/ice-servers.ts";
 import { JWKS_BACKOFF_FIRST_MS } from "../shared/access/jwks.ts";
 import netlify from "../functions/ice-servers.mts";
 import { startFakeCloudflare, type FakeCloudflare } from "./fake-cloudflare.ts";

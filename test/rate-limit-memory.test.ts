@@ -6,7 +6,7 @@
  * One file of its own: the flood fills this instance's table for a minute.
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
-import vercel from "../api/ice-servers.ts";
+import vercel from "../vercel/ice-servers.ts";
 import netlify from "../functions/ice-servers.mts";
 import { unset, useProcessEnv } from "./helpers/env.ts";
 import { secret } from "./helpers/secrets.ts";

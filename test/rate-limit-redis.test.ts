@@ -7,7 +7,7 @@
  */
 import { createClient } from "@redis/client";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import vercel from "../api/ice-servers.ts";
+import vercel from "../vercel/ice-servers.ts";
 import netlify from "../functions/ice-servers.mts";
 import { GUARDED_WINDOW_SCRIPT, redisStore } from "../node/redis-store.ts";
 import { handle } from "../shared/handle.ts";

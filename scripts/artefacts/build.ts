@@ -5,9 +5,9 @@
  * the repository's node_modules that the artefact itself does not ship.
  */
 import { execFile } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join, relative, resolve } from "node:path";
 import { promisify } from "node:util";
 import { unzipSync } from "fflate";
 
@@ -35,15 +35,16 @@ export interface NetlifyArtefact extends Built {
   trafficRules?: unknown;
 }
 
-/** Each file vercel.json configures under api/ is a function of its own, served at its own path. */
-export const VERCEL_ROUTES: readonly string[] = Object.keys(JSON.parse(readFileSync(join(ROOT, "vercel.json"), "utf8")).functions).map(
-  (file) => `/${file.replace(/\.ts$/, "")}`,
-);
-
 export interface VercelArtefact extends Built {
-  /** Each route's `.func` folder, copied outside the repository. */
+  /**
+   * Each route's `.func` folder, copied outside the repository, by path. A `.func` that links to another
+   * is one function deployed once, as Vercel deploys it: its route maps to the same copy.
+   */
   funcs: Record<string, string>;
+  /** The runtime of the function at /api/ice-servers. */
   runtime: string;
+  /** The files served as they are (the Build Output's static/), copied outside the repository. */
+  staticDir: string;
 }
 
 // What a local, offline build always says, and why it is harmless; anything else a build says
@@ -108,10 +109,10 @@ export async function buildNetlifyProject(project: string): Promise<NetlifyArtef
  * `vercel build`, with a generated project link holding no secrets where none exists. The dependencies are
  * installed already (npm ci), so the build is told so instead of running npm install again.
  */
-export const buildVercel = (): Promise<VercelArtefact> => buildVercelProject(ROOT, VERCEL_ROUTES);
+export const buildVercel = (): Promise<VercelArtefact> => buildVercelProject(ROOT);
 
-/** The same for another project (the bench's bare function), whose functions serve `routes`. */
-export async function buildVercelProject(project: string, routes: readonly string[]): Promise<VercelArtefact> {
+/** The same for another project (the bench's bare function). */
+export async function buildVercelProject(project: string): Promise<VercelArtefact> {
   mkdirSync(join(project, ".vercel"), { recursive: true });
   const link = join(project, ".vercel/project.json");
   // A project linked with `vercel link` keeps its own link.
@@ -125,12 +126,17 @@ export async function buildVercelProject(project: string, routes: readonly strin
   );
   const out = join(project, ".vercel/output/functions");
   const copies = mkdtempSync(join(tmpdir(), "vercel-artefact-"));
-  const copy = (func: string) => {
-    const target = join(copies, func);
-    cpSync(join(out, func), target, { recursive: true, dereference: true });
-    return target;
-  };
-  const funcs = Object.fromEntries(routes.map((route) => [route, copy(`${route.slice(1)}.func`)]));
+  // Every function the build wrote answers at its folder's path, whoever declared it.
+  const funcs: Record<string, string> = {};
+  for (const entry of readdirSync(out, { recursive: true, withFileTypes: true })) {
+    if (!entry.name.endsWith(".func")) continue;
+    const path = join(entry.parentPath, entry.name);
+    const func = relative(realpathSync(out), realpathSync(path));
+    if (!existsSync(join(copies, func))) cpSync(join(out, func), join(copies, func), { recursive: true, dereference: true });
+    funcs[`/${relative(out, path).replace(/\.func$/, "")}`] = join(copies, func);
+  }
   const runtime = JSON.parse(readFileSync(join(funcs["/api/ice-servers"], ".vc-config.json"), "utf8")).runtime;
-  return { log, complaints: complaintsIn(log), tempDir: copies, funcs, runtime };
+  const staticDir = join(copies, "static");
+  cpSync(join(project, ".vercel/output/static"), staticDir, { recursive: true });
+  return { log, complaints: complaintsIn(log), tempDir: copies, funcs, runtime, staticDir };
 }

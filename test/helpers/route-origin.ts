@@ -1,6 +1,6 @@
 /**
- * Where a request goes when each route is a function of its own, as Vercel deploys the files
- * under api/: to the function of the longest route the path starts with; a target no route
+ * Where a request goes when routes are served by functions of their own, as Vercel routes each
+ * `.func` of its build output: to the function of the longest route the path starts with; a target no route
  * matches (`//evil.example/…`) to the first function, so that the function is what answers it.
  */
 export function originForPath(origins: Readonly<Record<string, string>>, path: string): string {

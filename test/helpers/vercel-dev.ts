@@ -1,7 +1,7 @@
 /**
  * Serves one Vercel function the way `vercel dev` does, through @vercel/node's own
  * dev runtime (which needs no login). Prints "listening on PORT" when ready, and
- * shuts the function's process down on SIGTERM. Usage: tsx vercel-dev.ts api/ice-servers.ts
+ * shuts the function's process down on SIGTERM. Usage: tsx vercel-dev.ts vercel/ice-servers.ts
  */
 import * as vercelNode from "@vercel/node";
 
