@@ -6,7 +6,7 @@
  * clock), so that no figure read in one test is held in the next.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import { handle } from "../shared/handle.ts";
+import { createService } from "../shared/service.ts";
 import { parseConfig } from "../shared/config.ts";
 import { isMeteredUsageRead } from "./fake-metered.ts";
 import { isTwilioUsageRead } from "./fake-twilio.ts";
@@ -15,6 +15,9 @@ import { signHs256 } from "./helpers/jwt.ts";
 import { captureLog } from "./helpers/log.ts";
 import { registeredSecrets, secret } from "./helpers/secrets.ts";
 import { closeSpendFakes, SPEND, spendEnv, startSpendFakes, type SpendFakes } from "./helpers/spend-fakes.ts";
+
+// This file's own instance of the service.
+const { handle } = createService();
 
 const JWT_SECRET = secret("spend-jwt-secret-0123456789abcdef0123456789");
 const ATTEMPT_MS = 800;

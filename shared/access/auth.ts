@@ -24,14 +24,14 @@ const encoder = new TextEncoder();
 
 const JwksUrl = secureUrl("AUTH_JWKS_URL");
 
-// jose is loaded only where JWTs are used, so that every other instance starts without it.
-let jose: Promise<typeof import("jose")> | undefined;
-const loadJose = () => (jose ??= import("jose"));
+// jose is loaded only where JWTs are used, so that every other instance starts without it
+// (the module system keeps what it loaded: a second import costs nothing).
+const loadJose = () => import("jose");
 
-// One key set per URL for the life of the instance, so its cache, cooldown and back-off work.
-const keySets = new Map<string, JWTVerifyGetKey>();
+/** The key sets of a service instance, one per URL: kept for its life, so their cache, cooldown and back-off work. */
+export type KeySets = Map<string, JWTVerifyGetKey>;
 
-async function keySetFor(url: string): Promise<JWTVerifyGetKey> {
+async function keySetFor(keySets: KeySets, url: string): Promise<JWTVerifyGetKey> {
   let keySet = keySets.get(url);
   if (!keySet) {
     // jose fetches the key set itself: cappedFetch holds its body to the same cap as every upstream's.
@@ -143,7 +143,7 @@ function subjectOf(sub: unknown): string {
 }
 
 /** Verifies the caller, or throws 401 unauthorized (503 auth_unavailable when the key set cannot be fetched). */
-export async function authenticate(request: Request, config: AuthConfig): Promise<Caller> {
+export async function authenticate(request: Request, config: AuthConfig, keySets: KeySets): Promise<Caller> {
   if (config.mode === "none") return {};
   const token = bearerToken(request);
   if (!token) throw unauthorized("this endpoint needs an Authorization: Bearer token", false);
@@ -163,7 +163,7 @@ export async function authenticate(request: Request, config: AuthConfig): Promis
     const { payload } =
       "secret" in config.key
         ? await jwtVerify(token, config.key.secret, { ...options, algorithms: ["HS256"] })
-        : await jwtVerify(token, await keySetFor(config.key.jwksUrl), options);
+        : await jwtVerify(token, await keySetFor(keySets, config.key.jwksUrl), options);
     return { user: subjectOf(payload.sub) };
   } catch (error) {
     if (error instanceof ServiceError) throw error;
