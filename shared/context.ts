@@ -33,9 +33,12 @@ export interface RequestContext {
   readonly waitUntil?: (work: Promise<unknown>) => void;
   /** The rate-limit store, where usage figures are shared between instances (undefined: none usable). */
   readonly store?: () => RateLimitStore | undefined;
-  /** What the service instance keeps between requests (shared/service.ts): HMAC keys, usage figures, operator events logged. */
+  // What the service instance answering keeps between requests (shared/service.ts):
+  /** Its HMAC keys, imported once per secret: revoke tokens, shared-secret credentials. */
   readonly keys: HmacKeys;
+  /** Its providers' usage figures, for the spend guard. */
   readonly usage: UsageBook;
+  /** When it last logged each repeating operator event. */
   readonly reports: OperatorReports;
 }
 
