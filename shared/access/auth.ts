@@ -28,11 +28,14 @@ const JwksUrl = secureUrl("AUTH_JWKS_URL");
 // (the module system keeps what it loaded: a second import costs nothing).
 const loadJose = () => import("jose");
 
-/** The key sets of a service instance, one per URL: kept for its life, so their cache, cooldown and back-off work. */
-export type KeySets = Map<string, JWTVerifyGetKey>;
+/**
+ * The key sets of a service instance, one per URL: kept for its life, so their cache, cooldown and
+ * back-off work. Typed without jose's names, so that the package's declarations never need jose.
+ */
+export type KeySets = Map<string, unknown>;
 
 async function keySetFor(keySets: KeySets, url: string): Promise<JWTVerifyGetKey> {
-  let keySet = keySets.get(url);
+  let keySet = keySets.get(url) as JWTVerifyGetKey | undefined;
   if (!keySet) {
     // jose fetches the key set itself: cappedFetch holds its body to the same cap as every upstream's.
     keySet = remoteKeySet(await loadJose(), url, cappedFetch);
