@@ -1,7 +1,9 @@
 import { allowedHosts, localHosts, type LocalHosts } from "../server/local-hosts.ts";
 import { denoHostFacts, onDenoDeploy } from "../shared/hosts/deno.ts";
-import { handle } from "../shared/handle.ts";
+import { createService } from "../shared/service.ts";
 import { errorResponse } from "../shared/http/respond.ts";
+
+const service = createService();
 
 // Set once listening, on a machine of one's own: the names this server answers to (not on Deno Deploy).
 let local: LocalHosts | undefined;
@@ -17,7 +19,7 @@ export default {
         return errorResponse(error);
       }
     }
-    return handle(request, Deno.env.toObject(), denoHostFacts(request, info, local?.ownOrigins));
+    return service.handle(request, Deno.env.toObject(), denoHostFacts(request, info, local?.ownOrigins));
   },
   onListen(address) {
     const env = Deno.env.toObject();

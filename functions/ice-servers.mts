@@ -1,13 +1,14 @@
 import type { Config, Context } from "@netlify/functions";
 import { nodeFetch } from "../node/http-fetch.ts";
 import { connectRedisStore, redisStore } from "../node/redis-store.ts";
-import { handle } from "../shared/handle.ts";
+import { createService } from "../shared/service.ts";
 import { netlifyLocation, netlifyOwnOrigins } from "../shared/hosts/netlify.ts";
 
 await connectRedisStore(process.env);
+const service = createService();
 
 export default (request: Request, context: Context) =>
-  handle(request, process.env, {
+  service.handle(request, process.env, {
     clientIp: context.ip,
     ownOrigins: netlifyOwnOrigins(request, context),
     location: netlifyLocation(context),

@@ -4,7 +4,8 @@
  * It only gathers the host facts an app can give and calls the same core as every adapter.
  */
 import type { Env } from "../shared/config.ts";
-import { handle, ICE_SERVERS_PATH, type Logger } from "../shared/handle.ts";
+import { ICE_SERVERS_PATH, type Logger } from "../shared/handle.ts";
+import { createService } from "../shared/service.ts";
 import type { CallerLocation } from "../shared/routing/location.ts";
 import type { Fetch } from "../shared/upstream/upstream.ts";
 import { redisStore } from "../node/redis-store.ts";
@@ -78,8 +79,10 @@ export function createHandler(options: CreateHandlerOptions = {}): IceServersHan
   const basePath = checkBasePath(options.basePath ?? ICE_SERVERS_PATH);
   const { env = runtimeEnv, clientIp, ownOrigins, location, log, fetch } = options;
   const readEnv = typeof env === "function" ? env : () => env;
+  // Each handler is an instance of its own: its configuration, rate-limit counts and caches.
+  const service = createService();
   return (request, facts) =>
-    handle(request, readEnv(), {
+    service.handle(request, readEnv(), {
       basePath,
       // The app's framework made the URL; its host is never what origins or routing trust here.
       urlFromRequestTarget: false,

@@ -1,7 +1,8 @@
 import type { AddressInfo } from "node:net";
 import { existsSync } from "node:fs";
 import { parseConfig } from "../shared/config.ts";
-import { handle, ICE_SERVERS_PATH } from "../shared/handle.ts";
+import { ICE_SERVERS_PATH } from "../shared/handle.ts";
+import { createService } from "../shared/service.ts";
 import { formatLogger, logFormatOf } from "../shared/log.ts";
 import { LOCAL_RELAY, PROVIDERS } from "../shared/providers/index.ts";
 import { nodeFetch } from "../node/http-fetch.ts";
@@ -107,6 +108,7 @@ function extraHosts(): string[] {
 const hosts = localHosts(host, port, extraHosts());
 
 const relay = await localRelay();
+const service = createService();
 
 const server = createLocalServer({
   hosts,
@@ -114,7 +116,7 @@ const server = createLocalServer({
   // The self-test page at / (server/static.ts); every other path goes to the service.
   answer: async (request, req) =>
     (await serveStatic(request)) ??
-    handle(request, process.env, {
+    service.handle(request, process.env, {
       local: true,
       ownOrigins: hosts.ownOrigins,
       // The socket's own peer: a local server sits behind no proxy whose headers it could trust.

@@ -116,11 +116,17 @@ const RECHECK_MS = 1000;
 
 type Outcome = { config: Config } | { error: unknown };
 /** `read`: every variable the parse looked at, so the outcome is a function of their values alone. */
-let cached: { env: Env; read: readonly string[]; key: string; checkedAt: number; outcome: Outcome } | undefined;
+interface Loaded {
+  env: Env;
+  read: readonly string[];
+  key: string;
+  checkedAt: number;
+  outcome: Outcome;
+}
 
 const keyOf = (env: Env, names: readonly string[]) => names.map((name) => env[name] ?? "").join("\u0000");
 
-function load(env: Env, nowMs: number): NonNullable<typeof cached> {
+function load(env: Env, nowMs: number): Loaded {
   // Recorded, not listed: a variable a part reads is watched without being registered anywhere,
   // and one it did not read cannot have changed what it decided.
   const read = new Set<string>();
@@ -140,21 +146,22 @@ function load(env: Env, nowMs: number): NonNullable<typeof cached> {
   return { env, read: names, key: keyOf(env, names), checkedAt: nowMs, outcome };
 }
 
-/**
- * parseConfig, done once per warm instance: the result (or the error) is kept
- * until one of the variables it read changes. A change to the same environment
- * object is noticed within a second; another object is compared at once.
- */
-export function loadConfig(env: Env, nowMs = performance.now()): Config {
-  if (cached === undefined || cached.env !== env || nowMs - cached.checkedAt >= RECHECK_MS) {
-    if (cached?.key !== keyOf(env, cached?.read ?? [])) cached = load(env, nowMs);
-    else Object.assign(cached, { env, checkedAt: nowMs });
-  }
-  if ("error" in cached.outcome) throw cached.outcome.error;
-  return cached.outcome.config;
-}
+/** parseConfig, done once per warm instance: see configLoader. */
+export type ConfigLoader = (env: Env, nowMs?: number) => Config;
 
-/** The next loadConfig reads the environment again at once: for tests that change process.env in place. */
-export function forgetLoadedConfig(): void {
-  cached = undefined;
+/**
+ * A loader that keeps the last result (or error) of parseConfig until one of the variables it
+ * read changes. A change to the same environment object is noticed within a second; another
+ * object is compared at once. One per service instance (shared/service.ts).
+ */
+export function configLoader(): ConfigLoader {
+  let cached: Loaded | undefined;
+  return (env, nowMs = performance.now()) => {
+    if (cached === undefined || cached.env !== env || nowMs - cached.checkedAt >= RECHECK_MS) {
+      if (cached?.key !== keyOf(env, cached?.read ?? [])) cached = load(env, nowMs);
+      else Object.assign(cached, { env, checkedAt: nowMs });
+    }
+    if ("error" in cached.outcome) throw cached.outcome.error;
+    return cached.outcome.config;
+  };
 }

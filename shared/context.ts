@@ -1,9 +1,12 @@
 import type { Caller } from "./access/auth.ts";
 import type { Config } from "./config.ts";
+import type { HmacKeys } from "./hmac.ts";
 import type { Logger, RequestTrace } from "./log.ts";
+import type { OperatorReports } from "./operator-reports.ts";
 import type { SharedSecretConfig } from "./providers/shared-secret.ts";
 import type { RateLimitStore } from "./rate-limit/limiter.ts";
 import type { Place } from "./routing/location.ts";
+import type { UsageBook } from "./spend/usage-book.ts";
 import { budgetedUpstream, type Deadline, type Fetch, type Upstream } from "./upstream/upstream.ts";
 
 /** One admitted request as a route sees it: built once by handle(), read by every step after. */
@@ -30,6 +33,13 @@ export interface RequestContext {
   readonly waitUntil?: (work: Promise<unknown>) => void;
   /** The rate-limit store, where usage figures are shared between instances (undefined: none usable). */
   readonly store?: () => RateLimitStore | undefined;
+  // What the service instance answering keeps between requests (shared/service.ts):
+  /** Its HMAC keys, imported once per secret: revoke tokens, shared-secret credentials. */
+  readonly keys: HmacKeys;
+  /** Its providers' usage figures, for the spend guard. */
+  readonly usage: UsageBook;
+  /** When it last logged each repeating operator event. */
+  readonly reports: OperatorReports;
 }
 
 /** A provider's way to the network for this request: every call timed and retried, inside `deadline`. */

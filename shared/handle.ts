@@ -1,15 +1,18 @@
-import { admit, allowed, checkOrigin, preflight, sharedStoreFor } from "./access/admit.ts";
+import { admit, allowed, checkOrigin, preflight, sharedStoreFor, type AccessState } from "./access/admit.ts";
 import type { HandleOptions } from "./handle-options.ts";
 import type { RequestContext } from "./context.ts";
 import { addressKey } from "./rate-limit/client-key.ts";
-import { loadConfig, type Env } from "./config.ts";
+import type { ConfigLoader, Env } from "./config.ts";
 import { ServiceError, type ErrorCode } from "./errors.ts";
+import type { HmacKeys } from "./hmac.ts";
 import { issue } from "./issuing/issue.ts";
 import { formatLogger, type LogFormat, logFormatOf, newTrace, type Logger, type RequestLogger, type RequestTrace } from "./log.ts";
+import type { OperatorReports } from "./operator-reports.ts";
 import { checkRequestTarget } from "./access/request-target.ts";
 import { errorResponse } from "./http/respond.ts";
 import { revoke } from "./revocation/revoke.ts";
 import { placeOf } from "./routing/location.ts";
+import type { UsageBook } from "./spend/usage-book.ts";
 import { turnRest } from "./turn-rest/route.ts";
 import type { Fetch } from "./upstream/upstream.ts";
 
@@ -20,6 +23,15 @@ export const REVOKE_PATH = "/api/ice-servers/revoke";
 export const TURN_REST_PATH = "/api/ice-servers/turn-rest";
 
 export type { HandleOptions };
+
+/** What a service instance keeps between requests: created by createService (shared/service.ts), once per instance. */
+export interface ServiceState {
+  readonly loadConfig: ConfigLoader;
+  readonly access: AccessState;
+  readonly keys: HmacKeys;
+  readonly usage: UsageBook;
+  readonly reports: OperatorReports;
+}
 
 type Run = (context: RequestContext) => Promise<Response>;
 
@@ -43,9 +55,9 @@ const defaultFetch: Fetch = (url, init) => fetch(url, init);
  * LOG_FORMAT from the configuration the request will use (cached: no variable is read), or, when
  * that configuration is broken, read leniently so that the error about it is still logged.
  */
-function logFormatFor(env: Env): LogFormat {
+function logFormatFor(state: ServiceState, env: Env): LogFormat {
   try {
-    return loadConfig(env).logFormat;
+    return state.loadConfig(env).logFormat;
   } catch {
     return logFormatOf(env);
   }
@@ -57,6 +69,7 @@ function logFormatFor(env: Env): LogFormat {
  * that every answer to this request carries, errors included.
  */
 async function respond(
+  state: ServiceState,
   request: Request,
   env: Env,
   options: HandleOptions,
@@ -77,14 +90,15 @@ async function respond(
   const route = routeFor(path, basePath);
   if (!route) throw new ServiceError("not_found", `nothing is served here: ask for ${basePath}`);
   trace.route = route.name;
-  const config = loadConfig(env);
+  const config = state.loadConfig(env);
   const fetch = options.fetch ?? defaultFetch;
   const location = placeOf(options.location);
   trace.country = location?.country;
+  const access = { ...options, fetch, log, state: state.access };
   // Where usage figures are shared between instances: the rate limit's store.
-  const store = () => sharedStoreFor(config, { ...options, fetch, log });
+  const store = () => sharedStoreFor(config, access);
+  const { keys, usage, reports } = state;
   if ("serve" in route) {
-    const access = { ...options, fetch, log };
     const clock = options.now ?? Date.now;
     return route.serve({
       request,
@@ -101,6 +115,9 @@ async function respond(
       location,
       store,
       waitUntil: options.waitUntil,
+      keys,
+      usage,
+      reports,
     });
   }
   Object.assign(headers, checkOrigin(request, config, options));
@@ -108,7 +125,7 @@ async function respond(
   if (!route.methods.includes(request.method)) {
     throw new ServiceError("method_not_allowed", `use ${route.methods.join(" or ")}`, { allow: allowed(route.methods) });
   }
-  const { caller, headers: allowance } = await admit(request, config, { ...options, fetch, log });
+  const { caller, headers: allowance } = await admit(request, config, access);
   trace.caller = caller.user !== undefined ? "user" : config.auth.mode === "bearer" ? "bearer" : "anonymous";
   Object.assign(headers, allowance);
   const now = (options.now ?? Date.now)();
@@ -127,6 +144,9 @@ async function respond(
     location,
     store,
     waitUntil: options.waitUntil,
+    keys,
+    usage,
+    reports,
   });
 }
 
@@ -141,23 +161,15 @@ const OPERATOR_ERRORS: Partial<Record<ErrorCode, string>> = {
 // Such a failure repeats on every request until it is fixed: once a minute per message tells
 // the operator as much, and a busy endpoint does not flood its log.
 const REPEAT_EVERY_MS = 60_000;
-const lastReported = new Map<string, number>();
-
-function dueForReport(message: string, nowMs: number): boolean {
-  const last = lastReported.get(message);
-  if (last !== undefined && nowMs - last < REPEAT_EVERY_MS) return false;
-  if (lastReported.size >= 100) lastReported.clear();
-  lastReported.set(message, nowMs);
-  return true;
-}
 
 /**
- * The whole service behind one web-standard call. Every platform adapter calls
- * this and nothing else; it never throws, every failure is a JSON answer.
+ * The whole service behind one web-standard call, with the state of the instance that answers
+ * (service.handle in shared/service.ts, which every platform adapter calls and nothing else);
+ * it never throws, every failure is a JSON answer.
  */
-export async function handle(request: Request, env: Env, options: HandleOptions = {}): Promise<Response> {
+export async function handle(state: ServiceState, request: Request, env: Env, options: HandleOptions = {}): Promise<Response> {
   const started = performance.now();
-  const log: RequestLogger = formatLogger(options.log ?? console, logFormatFor(env), options.now);
+  const log: RequestLogger = formatLogger(options.log ?? console, logFormatFor(state, env), options.now);
   const trace = newTrace();
   // The rate limit's key, never more of the address: see shared/rate-limit/client-key.ts.
   if (options.clientIp && log.format === "json") trace.client = addressKey(options.clientIp);
@@ -166,7 +178,7 @@ export async function handle(request: Request, env: Env, options: HandleOptions 
   let response: Response;
   let code: ErrorCode | undefined;
   try {
-    response = await respond(request, env, options, headers, log, trace);
+    response = await respond(state, request, env, options, headers, log, trace);
   } catch (error) {
     if (!(error instanceof ServiceError)) {
       // Only the error's kind is logged: its message could quote a request or an upstream.
@@ -178,7 +190,8 @@ export async function handle(request: Request, env: Env, options: HandleOptions 
       code = error.code;
       const event = OPERATOR_ERRORS[code];
       // The message names the variable or the service, never a value.
-      if (event && dueForReport(error.message, Date.now())) log.error(`${code}: ${error.message}`, { event, error: code });
+      const due = event && state.reports.due(`${event}:${error.message}`, REPEAT_EVERY_MS, Date.now());
+      if (due) log.error(`${code}: ${error.message}`, { event, error: code });
     }
     response = errorResponse(error);
   }

@@ -1,16 +1,23 @@
 const encoder = new TextEncoder();
-// Importing a key costs about as much as signing with it: once per secret per instance.
-const keys = new Map<string, Promise<CryptoKey>>();
 
-/** An HMAC key for `secret`, imported once and kept for the life of the instance. */
-export function hmacKey(secret: string, hash: "SHA-1" | "SHA-256"): Promise<CryptoKey> {
-  const id = `${hash}\u0000${secret}`;
-  let key = keys.get(id);
-  if (!key) {
-    key = crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash }, false, ["sign", "verify"]);
-    keys.set(id, key);
-  }
-  return key;
+/** The HMAC key for a secret. */
+export type HmacKeys = (secret: string, hash: "SHA-1" | "SHA-256") => Promise<CryptoKey>;
+
+/**
+ * HMAC keys, each imported once and kept for the life of the service instance that holds them:
+ * importing a key costs about as much as signing with it.
+ */
+export function hmacKeys(): HmacKeys {
+  const keys = new Map<string, Promise<CryptoKey>>();
+  return (secret, hash) => {
+    const id = `${hash}\u0000${secret}`;
+    let key = keys.get(id);
+    if (!key) {
+      key = crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash }, false, ["sign", "verify"]);
+      keys.set(id, key);
+    }
+    return key;
+  };
 }
 
 /** Standard base64, as coturn's TURN REST credentials use. */

@@ -6,10 +6,13 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { handle } from "../shared/handle.ts";
+import { createService } from "../shared/service.ts";
 import { signHs256 } from "./helpers/jwt.ts";
 import { quietLog } from "./helpers/log.ts";
 import { secret } from "./helpers/secrets.ts";
+
+// This file's own instance of the service.
+const { handle } = createService();
 
 const SECRET = secret("fuzz-jwt-secret-0123456789abcdefghij");
 const ENV = {

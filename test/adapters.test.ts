@@ -4,9 +4,10 @@
  */
 import { createHmac } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import vercel from "../vercel/ice-servers.ts";
 import netlify, { config as netlifyConfig } from "../functions/ice-servers.mts";
+import worker from "../workers/ice-servers.ts";
 import { ICE_SERVERS_PATH, REVOKE_PATH, TURN_REST_PATH } from "../shared/handle.ts";
 import { startFakeCloudflare, type FakeCloudflare } from "./fake-cloudflare.ts";
 import { useProcessEnv } from "./helpers/env.ts";
@@ -110,9 +111,6 @@ describe("shared-secret credentials through the Node adapters", () => {
 
 describe("Cloudflare Worker adapter", () => {
   it("counts a request without CF-Connecting-IP under the allowance all such requests share, never not at all", async () => {
-    // A fresh core: the shared allowance belongs to the process.
-    vi.resetModules();
-    const worker = (await import("../workers/ice-servers.ts")).default;
     const bindings = {
       TURN_SHARED_SECRET: secret("adapter-worker-shared-secret-0123456789"),
       TURN_URLS: "turn:turn.example.test:3478",

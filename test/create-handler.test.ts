@@ -3,7 +3,7 @@
  * The packed package runs the same code from plain Node (package.test.ts) and in a Next.js
  * app under the whole contract (next.contract.test.ts).
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createHandler, netlifyClientIp, netlifyOwnOrigins, vercelClientIp, vercelLocation, vercelOwnOrigins } from "../package/index.ts";
 import * as next from "../package/next.ts";
 import { startFakeMetered, type FakeMetered } from "./fake-metered.ts";
@@ -16,14 +16,6 @@ const ENV = { TURN_SHARED_SECRET: SECRET, TURN_URLS: "turn:turn.example.test:347
 const APP = "https://app.example.com";
 
 const get = (path: string, headers: Record<string, string> = {}) => new Request(`${APP}${path}`, { headers });
-/**
- * createHandler from a fresh copy of the package's modules: the shared allowance and its
- * once-only log line belong to the process, and earlier requests here would have spent them.
- */
-async function freshCreateHandler(): Promise<typeof createHandler> {
-  vi.resetModules();
-  return (await import("../package/index.ts")).createHandler;
-}
 
 const code = async (response: Response) => (await response.json()).error.code;
 
@@ -56,6 +48,15 @@ describe("createHandler", () => {
     expect((await handler(framed)).status).toBe(200);
     const doubleSlash = await handler(new Request("http://localhost:3000//evil.example/api/ice-servers"));
     expect([doubleSlash.status, await code(doubleSlash)]).toEqual([400, "invalid_request"]);
+  });
+
+  it("makes each handler an instance of its own: two with the same variables count callers apart", async () => {
+    const env = { ...ENV, RATE_LIMIT: "1/60s" };
+    const [first, second] = [createHandler({ env }), createHandler({ env })];
+    const from = { clientIp: "203.0.113.91" };
+    expect((await first(get("/api/ice-servers"), from)).status).toBe(200);
+    expect((await first(get("/api/ice-servers"), from)).status).toBe(429);
+    expect((await second(get("/api/ice-servers"), from)).status).toBe(200);
   });
 
   it("mounts at /api/ice-servers by default", async () => {
@@ -100,13 +101,13 @@ describe("createHandler", () => {
     // Off any platform and with no clientIp, a header names nobody: one allowance for everyone,
     // and the operator is told so once.
     const log = captureLog();
-    const shared = (await freshCreateHandler())({ env: { ...env, RATE_LIMIT: "2/60s" }, log });
+    const shared = createHandler({ env: { ...env, RATE_LIMIT: "2/60s" }, log });
     expect((await shared(from("198.51.100.79"))).status).toBe(200);
     expect((await shared(from("198.51.100.80"))).status).toBe(200);
     expect(await code(await shared(from("198.51.100.81")))).toBe("rate_limited");
     expect(log.lines.filter((line) => line.includes("share one RATE_LIMIT allowance"))).toHaveLength(1);
     const json = captureLog();
-    const sharedJson = (await freshCreateHandler())({ env: { ...env, LOG_FORMAT: "json" }, log: json });
+    const sharedJson = createHandler({ env: { ...env, LOG_FORMAT: "json" }, log: json });
     await sharedJson(from("198.51.100.82"));
     await sharedJson(from("198.51.100.83"));
     const events = json.lines.map((line) => JSON.parse(line)).filter((entry) => entry.type === "operator");
@@ -124,7 +125,7 @@ describe("createHandler", () => {
     expect(await ask(onVercel, { "x-real-ip": "203.0.113.61" })).toBe(429);
     restore();
     restore = useProcessEnv({ VERCEL: undefined, NETLIFY: "true" });
-    const onNetlify = (await freshCreateHandler())({ env, log: quietLog() });
+    const onNetlify = createHandler({ env, log: quietLog() });
     expect(await ask(onNetlify, { "x-nf-client-connection-ip": "203.0.113.62" })).toBe(200);
     expect(await ask(onNetlify, { "x-nf-client-connection-ip": "203.0.113.63" })).toBe(200);
     // Vercel's header means nothing on Netlify.

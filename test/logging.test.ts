@@ -7,8 +7,7 @@
  */
 import { request as httpRequest } from "node:http";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { forgetLoadedConfig } from "../shared/config.ts";
-import { handle } from "../shared/handle.ts";
+import { createService, type Service } from "../shared/service.ts";
 import type { UpstreamInit } from "../shared/upstream/upstream.ts";
 import { signHs256 } from "./helpers/jwt.ts";
 import { startLocalServer } from "./helpers/process.ts";
@@ -22,10 +21,12 @@ const TURN_URLS = "turn:turn.example.com:3478?transport=udp";
 const ISO_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 
 let lines: { level: string; text: string }[];
+// Each test's own instance of the service: its configuration, and the operator events it logged.
+let handle: Service["handle"];
 
 beforeEach(() => {
   lines = [];
-  forgetLoadedConfig();
+  handle = createService().handle;
   for (const level of ["info", "warn", "error"] as const) {
     // Through to the real console (and the secret scan's record of it).
     const original = console[level];
@@ -132,7 +133,8 @@ describe("LOG_FORMAT=json through the core's handle", () => {
       CLOUDFLARE_TURN_KEY_API_TOKEN: CF_TOKEN,
       TURN_PROVIDERS: "cloudflare,shared-secret",
     };
-    const response = await handle(get(), failoverEnv, { fetch, random: () => 0 });
+    // With the client's address: a request without one is also told about the shared allowance, once.
+    const response = await handle(get(), failoverEnv, { fetch, random: () => 0, clientIp: "203.0.113.8" });
     expect(response.status).toBe(200);
     expect(calls).toBeGreaterThan(0);
     expect(operators()).toEqual([
@@ -209,7 +211,7 @@ describe("LOG_FORMAT text (the default) and invalid values", () => {
       CLOUDFLARE_TURN_KEY_API_TOKEN: CF_TOKEN,
       TURN_PROVIDERS: "cloudflare,shared-secret",
     };
-    expect((await handle(get(), env, { fetch, random: () => 0 })).status).toBe(200);
+    expect((await handle(get(), env, { fetch, random: () => 0, clientIp: "203.0.113.9" })).status).toBe(200);
     expect(lines).toEqual([{ level: "warn", text: "Cloudflare failed: upstream_unavailable" }]);
   });
 

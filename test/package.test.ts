@@ -123,7 +123,7 @@ describe("the installed package, from plain Node ESM", () => {
 
   it("counts every caller with its defaults, off any platform: anonymous ones and failed tokens share one allowance, said once", async () => {
     // No clientIp, no platform: before, nobody was counted, and guessing tokens was unlimited.
-    // Each case in a process of its own, as the shared allowance is the process's.
+    // Each case in a process of its own, from plain Node as an app runs it, with a handler of its own.
     const statuses = async (extraEnv: Record<string, string>, count: number, headers: Record<string, string> = {}) => {
       const script = `
         import { createHandler } from "turn-vend";

@@ -13,6 +13,10 @@ import { LOCAL_RELAY, PROVIDER_IDS, PROVIDERS, type ProviderId, type ServedBy } 
 import { signRevokeToken, verifyRevokeToken } from "../shared/revocation/revoke-token.ts";
 import { recordingReads } from "./helpers/env.ts";
 import { secret } from "./helpers/secrets.ts";
+import { hmacKeys } from "../shared/hmac.ts";
+
+// Imported HMAC keys, as a service instance keeps them.
+const keys = hmacKeys();
 
 const ROOT = resolve(import.meta.dirname, "..");
 const read = (file: string) => readFileSync(join(ROOT, file), "utf8");
@@ -48,8 +52,8 @@ describe("the one list of providers", () => {
   it("is what revoke tokens accept", async () => {
     const key = secret("registry-revoke-signing-secret-0123456789");
     for (const provider of PROVIDER_IDS) {
-      const token = await signRevokeToken(key, { provider, username: "u", expiresAt: 4_000_000_000 });
-      expect(await verifyRevokeToken(key, token, 0)).toMatchObject({ ok: true, claims: { provider } });
+      const token = await signRevokeToken(key, { provider, username: "u", expiresAt: 4_000_000_000 }, keys);
+      expect(await verifyRevokeToken(key, token, 0, keys)).toMatchObject({ ok: true, claims: { provider } });
     }
   });
 

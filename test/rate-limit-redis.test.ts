@@ -10,7 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import vercel from "../vercel/ice-servers.ts";
 import netlify from "../functions/ice-servers.mts";
 import { GUARDED_WINDOW_SCRIPT, redisStore } from "../node/redis-store.ts";
-import { handle } from "../shared/handle.ts";
+import { createService } from "../shared/service.ts";
 import { KEY_PREFIX } from "../shared/rate-limit/limiter.ts";
 import { startFakeCloudflare, type FakeCloudflare } from "./fake-cloudflare.ts";
 import { startFakeUpstash, type FakeUpstash } from "./fake-upstash.ts";
@@ -21,6 +21,9 @@ import { signHs256 } from "./helpers/jwt.ts";
 import { captureLog } from "./helpers/log.ts";
 import { answerChecks, expectExactLimit, statuses, type Answer } from "./helpers/rate-limit-answers.ts";
 import { secret } from "./helpers/secrets.ts";
+
+// This file's own instance of the service.
+const { handle } = createService();
 
 const KEY_ID = "5e1f0c0ffee5e1f0c0ffee5e1f0c0ffe";
 // Unique, realistic-looking secrets, so a leak anywhere is easy to spot.

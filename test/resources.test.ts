@@ -5,11 +5,14 @@
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import netlify from "../functions/ice-servers.mts";
-import { handle } from "../shared/handle.ts";
+import { createService } from "../shared/service.ts";
 import { chainEnv, type ChainFakes } from "./contract/chain-cases.ts";
 import { closeChainFakes, resetChainFakes, startChainFakes } from "./contract/chain-fakes.ts";
 import { useProcessEnv } from "./helpers/env.ts";
 import { quietLog } from "./helpers/log.ts";
+
+// This file's own instance of the service.
+const { handle } = createService();
 
 const fakes = {} as ChainFakes;
 const rejections: unknown[] = [];

@@ -3,12 +3,16 @@
  * revokes that credential at its provider, and nothing else.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { handle, type HandleOptions } from "../shared/handle.ts";
+import type { HandleOptions } from "../shared/handle.ts";
+import { createService } from "../shared/service.ts";
 import { startFakeCloudflare, type FakeCloudflare } from "./fake-cloudflare.ts";
 import { startFakeMetered, type FakeMetered } from "./fake-metered.ts";
 import { signHs256 } from "./helpers/jwt.ts";
 import { quietLog } from "./helpers/log.ts";
 import { secret } from "./helpers/secrets.ts";
+
+// This file's own instance of the service.
+const { handle } = createService();
 
 const SIGNING = secret("revoke-e2e-signing-secret-0123456789abcdef");
 const CF_TOKEN = secret("cf-revoke-token-Tz4Ux6Wv8Ys0");

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseConfig } from "../shared/config.ts";
-import { handle } from "../shared/handle.ts";
+import { createService } from "../shared/service.ts";
 import { chooseRoute } from "../shared/routing/choose.ts";
 import { placeOf } from "../shared/routing/location.ts";
 import { chainEnv, type ChainFakes } from "./contract/chain-cases.ts";
@@ -16,6 +16,9 @@ import { useProcessEnv } from "./helpers/env.ts";
 import { captureLog } from "./helpers/log.ts";
 import { secret } from "./helpers/secrets.ts";
 import { thrownBy } from "./helpers/service-error.ts";
+
+// This file's own instance of the service.
+const { handle } = createService();
 
 const CONFIGURED = {
   TURN_SHARED_SECRET: secret("routing-shared-secret-Wd4Rf6Tg8Yh0"),

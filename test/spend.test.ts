@@ -2,11 +2,11 @@
  * The spend guard through handle(): providers' usage read from their fakes' usage APIs, a provider
  * at its TURN_MONTHLY_LIMITS limit skipped, 503 spend_limit_reached when none is left, one read per
  * refresh period however many requests, a usage API that hangs or answers nonsense never delaying
- * or failing an answer, and the per-user quota. Each test runs in a month of its own (the injected
- * clock), so that no figure read in one test is held in the next.
+ * or failing an answer, and the per-user quota. Each test has a service instance of its own, so
+ * that no figure read in one test is held in the next.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import { handle } from "../shared/handle.ts";
+import { createService, type Service } from "../shared/service.ts";
 import { parseConfig } from "../shared/config.ts";
 import { isMeteredUsageRead } from "./fake-metered.ts";
 import { isTwilioUsageRead } from "./fake-twilio.ts";
@@ -34,16 +34,17 @@ beforeAll(async () => {
 });
 afterAll(() => closeSpendFakes(fakes ?? {}));
 
-// A month of its own for each test: figures are kept per calendar month.
-let month = 0;
+// The month every test runs in (the injected clock), and each test's own instance of the service.
+const month = 1;
 let clock = 0;
+let handle: Service["handle"];
 beforeEach(() => {
+  handle = createService().handle;
   for (const fake of [cloudflare, graphql, metered, twilio]) fake.reset();
   graphql.keyBytes.clear();
   graphql.userBytes.clear();
   metered.usage = { quotaInGB: 150, usageInGB: 0 };
   twilio.usage = { megabytes: "0", unit: "megabytes" };
-  month += 1;
   clock = Date.UTC(2030, month, 10, 12);
 });
 

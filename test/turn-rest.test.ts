@@ -4,8 +4,9 @@
  * callers of their own), and the shared-secret credential a TURN server checks.
  */
 import { createHmac } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { handle, type HandleOptions } from "../shared/handle.ts";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import type { HandleOptions } from "../shared/handle.ts";
+import { createService, type Service } from "../shared/service.ts";
 import { startFakeCloudflare, type FakeCloudflare } from "./fake-cloudflare.ts";
 import { captureLog } from "./helpers/log.ts";
 import { registeredSecrets, secret } from "./helpers/secrets.ts";
@@ -29,9 +30,13 @@ beforeAll(async () => {
 });
 afterAll(() => cloudflare.close());
 
-// Each test its own address: the limiter's memory lives as long as the module.
-let addresses = 0;
-const nextAddress = () => `198.51.100.${++addresses}`;
+// Each test its own instance of the service: nothing a test counted is seen by the next.
+let handle: Service["handle"];
+beforeEach(() => {
+  handle = createService().handle;
+});
+const ADDRESS = "198.51.100.1";
+const OTHER_ADDRESS = "198.51.100.2";
 
 async function ask(env: Record<string, string>, path: string, options: HandleOptions & { init?: RequestInit } = {}) {
   const log = captureLog();
@@ -89,9 +94,8 @@ describe("TURN REST API route", () => {
   });
 
   it("counts a wrong key against the address as a wrong bearer token is: past RATE_LIMIT, 429, then even with the right key", async () => {
-    const fresh = secret("turn-rest-address-count-Df4Gh5Jk6Lz7");
-    const env = { ...SHARED_SECRET_ENV, RATE_LIMIT: "3/60s", TURN_REST_API_KEYS: fresh };
-    const clientIp = nextAddress();
+    const env = { ...SHARED_SECRET_ENV, RATE_LIMIT: "3/60s" };
+    const clientIp = ADDRESS;
     const statuses: number[] = [];
     for (let i = 0; i < 3; i++) {
       const answer = await ask(env, withKey("w".repeat(40)), { clientIp });
@@ -102,25 +106,21 @@ describe("TURN REST API route", () => {
     expect([...statuses, guess.status]).toEqual([401, 401, 401, 429]);
     expect(guess.body.error.code).toBe("rate_limited");
     // Refused before the key is read: the answer says nothing of whether it was right.
-    const right = await ask(env, withKey(fresh), { clientIp });
+    const right = await ask(env, withKey(KEY), { clientIp });
     expect([right.status, right.body.error.code]).toEqual([429, "rate_limited"]);
     // Another address with the right key is served.
-    expect((await ask(env, withKey(fresh), { clientIp: nextAddress() })).status).toBe(200);
+    expect((await ask(env, withKey(KEY), { clientIp: OTHER_ADDRESS })).status).toBe(200);
   });
 
   it("counts each key as a caller of its own, not its address: one key spent leaves the other and the browsers' route served", async () => {
-    const env = {
-      ...SHARED_SECRET_ENV,
-      RATE_LIMIT: "2/60s",
-      TURN_REST_API_KEYS: `${secret("turn-rest-own-caller-A-Kx5Lc6Vb7Nm8")},${secret("turn-rest-own-caller-B-Qw1Er2Ty3Ui4")}`,
-    };
-    const [a, b] = env.TURN_REST_API_KEYS.split(",");
-    const clientIp = nextAddress();
+    const env = { ...SHARED_SECRET_ENV, RATE_LIMIT: "2/60s" };
+    const [a, b] = [KEY, OTHER_KEY];
+    const clientIp = ADDRESS;
     const seen = [];
     for (let i = 0; i < 3; i++) seen.push((await ask(env, withKey(a), { clientIp })).status);
     expect(seen).toEqual([200, 200, 429]);
     // Another address does not help a spent key.
-    expect((await ask(env, withKey(a), { clientIp: nextAddress() })).status).toBe(429);
+    expect((await ask(env, withKey(a), { clientIp: OTHER_ADDRESS })).status).toBe(429);
     expect((await ask(env, withKey(b), { clientIp })).status).toBe(200);
     expect((await ask(env, "/api/ice-servers", { clientIp })).status).toBe(200);
   });

@@ -1,14 +1,15 @@
 import { nodeFetch } from "../node/http-fetch.ts";
 import { connectRedisStore, redisStore } from "../node/redis-store.ts";
-import { handle } from "../shared/handle.ts";
+import { createService } from "../shared/service.ts";
 import { vercelClientIp, vercelLocation, vercelOwnOrigins } from "../shared/hosts/vercel.ts";
 
 await connectRedisStore(process.env);
+const service = createService();
 
 // Vercel's Node runtime calls a default export with a `fetch` method for every HTTP method.
 export default {
   fetch: (request: Request) =>
-    handle(request, process.env, {
+    service.handle(request, process.env, {
       clientIp: vercelClientIp(request.headers),
       ownOrigins: vercelOwnOrigins(request, process.env),
       location: vercelLocation(request.headers),

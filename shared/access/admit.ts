@@ -1,10 +1,10 @@
-import { authenticate, type AuthConfig, type Caller } from "./auth.ts";
+import { authenticate, type AuthConfig, type Caller, type KeySets } from "./auth.ts";
 import type { HandleOptions } from "../handle-options.ts";
 import { addressKey } from "../rate-limit/client-key.ts";
 import { ServiceError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { CORS_ALLOWED_HEADERS, corsHeaders, originAllowed, requestOrigin, type OriginPolicy } from "./origins.ts";
-import { overLimitCallers } from "../rate-limit/over-limit.ts";
+import { overLimitCallers, type OverLimitCallers } from "../rate-limit/over-limit.ts";
 import {
   checkRateLimit,
   memoryStore,
@@ -24,14 +24,30 @@ export interface AccessConfig {
   readonly rateLimit: RateLimitConfig;
 }
 
-/** What admit() needs of the adapter's options, with the network and the logger resolved. */
+/**
+ * What a service instance keeps for access between requests: the memory store, the callers seen
+ * over their allowance, a store per Upstash database, the JWKS key sets, and whether the shared
+ * allowance was reported. Created once per instance (shared/service.ts).
+ */
+export interface AccessState {
+  readonly memory: RateLimitStore;
+  readonly overLimit: OverLimitCallers;
+  /** By URL, token and timeout. */
+  readonly upstashStores: Map<string, RateLimitStore>;
+  readonly keySets: KeySets;
+  sharedReported: boolean;
+}
+
+export function accessState(): AccessState {
+  return { memory: memoryStore(), overLimit: overLimitCallers(), upstashStores: new Map(), keySets: new Map(), sharedReported: false };
+}
+
+/** What admit() needs of the adapter's options, with the network and the logger resolved, and the instance's state. */
 export interface AccessOptions extends Pick<HandleOptions, "clientIp" | "local" | "ownOrigins" | "redisStore"> {
   fetch: Fetch;
   log: Pick<Logger, "warn">;
+  state: AccessState;
 }
-
-const memory = memoryStore();
-const overLimit = overLimitCallers();
 
 /**
  * The key of every caller whose address the host cannot know: together they get RATE_LIMIT once,
@@ -39,23 +55,22 @@ const overLimit = overLimitCallers();
  * app forgot (or could not give) the client's address.
  */
 export const SHARED_KEY = "shared";
-let sharedReported = false;
 
 /** Says once per instance that callers are counted together, and how to count them one by one. */
-function reportShared(log: Pick<Logger, "warn">): void {
-  if (sharedReported) return;
-  sharedReported = true;
+function reportShared(options: AccessOptions): void {
+  const { state, log } = options;
+  if (state.sharedReported) return;
+  state.sharedReported = true;
   log.warn(
     "no client address is known for this request: callers without a verified user share one RATE_LIMIT allowance for the whole app (failed authentication included); give the host's client address (createHandler's clientIp) to count each caller on its own (logged once)",
     { event: "rate_limit_shared" },
   );
 }
-const upstashStores = new Map<string, RateLimitStore>();
 
 function storeFor(choice: StoreChoice, fallback: StoreChoice | undefined, config: AccessConfig, options: AccessOptions): RateLimitStore {
   switch (choice.kind) {
     case "memory":
-      return memory;
+      return options.state.memory;
     case "redis":
       if (options.redisStore) return options.redisStore(choice.url);
       if (fallback) return storeFor(fallback, undefined, config, options);
@@ -65,10 +80,11 @@ function storeFor(choice: StoreChoice, fallback: StoreChoice | undefined, config
       );
     case "upstash": {
       const key = `${choice.url}\u0000${choice.token}\u0000${config.rateLimit.timeoutMs}`;
-      let store = upstashStores.get(key);
+      const stores = options.state.upstashStores;
+      let store = stores.get(key);
       if (!store) {
         store = upstashStore(choice.url, choice.token, options.fetch, config.rateLimit.timeoutMs);
-        upstashStores.set(key, store);
+        stores.set(key, store);
       }
       return store;
     }
@@ -147,19 +163,20 @@ export async function admit(
   authenticator?: () => Promise<Caller>,
 ): Promise<{ caller: Caller; headers: Record<string, string> }> {
   // A route with its own authenticator (the TURN REST API's keys) always needs a credential.
-  const authenticateCaller = authenticator ?? (() => authenticate(request, config.auth));
+  const authenticateCaller = authenticator ?? (() => authenticate(request, config.auth, options.state.keySets));
   const rule = config.rateLimit.rule;
   if (!rule) return { caller: await authenticateCaller(), headers: {} };
   const address = options.clientIp ? `ip:${addressKey(options.clientIp)}` : SHARED_KEY;
   // Noted under the rule it broke, so that a new RATE_LIMIT applies at once.
   const noteFor = (key: string) => `${rule.limit}/${rule.windowMs}:${key}`;
+  const { overLimit } = options.state;
   const refuseIfNoted = (key: string) => {
     const waitMs = overLimit.refusedFor(noteFor(key));
     if (waitMs > 0) throw rateLimited(rule, waitMs);
   };
   const count = async (key: string) => {
     refuseIfNoted(key);
-    if (key === SHARED_KEY) reportShared(options.log);
+    if (key === SHARED_KEY) reportShared(options);
     const store = storeFor(config.rateLimit.store, config.rateLimit.fallbackStore, config, options);
     try {
       return await checkRateLimit(key, { ...config.rateLimit, rule }, store, options.log);

@@ -24,15 +24,18 @@ const encoder = new TextEncoder();
 
 const JwksUrl = secureUrl("AUTH_JWKS_URL");
 
-// jose is loaded only where JWTs are used, so that every other instance starts without it.
-let jose: Promise<typeof import("jose")> | undefined;
-const loadJose = () => (jose ??= import("jose"));
+// jose is loaded only where JWTs are used, so that every other instance starts without it
+// (the module system keeps what it loaded: a second import costs nothing).
+const loadJose = () => import("jose");
 
-// One key set per URL for the life of the instance, so its cache, cooldown and back-off work.
-const keySets = new Map<string, JWTVerifyGetKey>();
+/**
+ * The key sets of a service instance, one per URL: kept for its life, so their cache, cooldown and
+ * back-off work. Typed without jose's names, so that the package's declarations never need jose.
+ */
+export type KeySets = Map<string, unknown>;
 
-async function keySetFor(url: string): Promise<JWTVerifyGetKey> {
-  let keySet = keySets.get(url);
+async function keySetFor(keySets: KeySets, url: string): Promise<JWTVerifyGetKey> {
+  let keySet = keySets.get(url) as JWTVerifyGetKey | undefined;
   if (!keySet) {
     // jose fetches the key set itself: cappedFetch holds its body to the same cap as every upstream's.
     keySet = remoteKeySet(await loadJose(), url, cappedFetch);
@@ -143,7 +146,7 @@ function subjectOf(sub: unknown): string {
 }
 
 /** Verifies the caller, or throws 401 unauthorized (503 auth_unavailable when the key set cannot be fetched). */
-export async function authenticate(request: Request, config: AuthConfig): Promise<Caller> {
+export async function authenticate(request: Request, config: AuthConfig, keySets: KeySets): Promise<Caller> {
   if (config.mode === "none") return {};
   const token = bearerToken(request);
   if (!token) throw unauthorized("this endpoint needs an Authorization: Bearer token", false);
@@ -163,7 +166,7 @@ export async function authenticate(request: Request, config: AuthConfig): Promis
     const { payload } =
       "secret" in config.key
         ? await jwtVerify(token, config.key.secret, { ...options, algorithms: ["HS256"] })
-        : await jwtVerify(token, await keySetFor(config.key.jwksUrl), options);
+        : await jwtVerify(token, await keySetFor(keySets, config.key.jwksUrl), options);
     return { user: subjectOf(payload.sub) };
   } catch (error) {
     if (error instanceof ServiceError) throw error;

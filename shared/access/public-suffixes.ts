@@ -6,7 +6,7 @@
  * by rule, and these are the multi-label suffixes a wildcard is most likely to be
  * written over by mistake: countries' second levels and hosting platforms.
  */
-const MULTI_LABEL_SUFFIXES = new Set(
+const MULTI_LABEL_SUFFIXES: ReadonlySet<string> = new Set(
   [
     // Countries' second levels.
     "co.uk org.uk me.uk ltd.uk plc.uk net.uk ac.uk gov.uk sch.uk nhs.uk police.uk",

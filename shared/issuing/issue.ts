@@ -86,12 +86,8 @@ export async function issue(context: RequestContext): Promise<Response> {
   const username = served.iceServers.find((server) => server.username !== undefined)?.username;
   // The local relay's credentials are shared-secret ones, which cannot be revoked.
   if (config.revokeSecret && served.provider !== "none" && served.provider !== LOCAL_RELAY && username !== undefined) {
-    body.revokeToken = await signRevokeToken(config.revokeSecret, {
-      provider: served.provider,
-      username,
-      expiresAt: Math.ceil(expiresAtMs / 1000),
-      user: caller.user,
-    });
+    const claims = { provider: served.provider, username, expiresAt: Math.ceil(expiresAtMs / 1000), user: caller.user };
+    body.revokeToken = await signRevokeToken(config.revokeSecret, claims, context.keys);
   }
   if (served.degraded) body.degraded = true;
   return jsonResponse(200, body);

@@ -27,3 +27,5 @@ export function overLimitCallers(maxKeys = 10_000) {
     },
   };
 }
+
+export type OverLimitCallers = ReturnType<typeof overLimitCallers>;

@@ -12,7 +12,7 @@ import { fetchWithin, type Deadline, type UpstreamReply, type UpstreamRequest } 
 import { formatBytes } from "./amount.ts";
 import { monthOf, secondsToNextMonth } from "./period.ts";
 import { FIGURE_KEY_PREFIX } from "./shared-figures.ts";
-import { usageBook, type Reading } from "./usage-book.ts";
+import type { Reading } from "./usage-book.ts";
 
 /** How long a figure stands while newer readings fail; past it the provider counts as under its limit. */
 export const MAX_FIGURE_AGE_MS = 15 * 60_000;
@@ -36,8 +36,6 @@ export interface UsageNote {
   /** Seconds since the figure was read. */
   ageS?: number;
 }
-
-const book = usageBook();
 
 /** Users at or over the quota. One not listed relayed less (or is past the largest page, and counted as under). */
 interface UserTable {
@@ -96,7 +94,7 @@ function waitFor(deadline: Deadline | undefined): number {
  */
 function usable<T>(context: RequestContext, found: { reading?: Reading<T>; failed: boolean }, what: string, provider: string) {
   if (found.reading) return found.reading;
-  if (found.failed && book.due(`unavailable:${what}`, UNAVAILABLE_EVERY_MS, context.now)) {
+  if (found.failed && context.reports.due(`unavailable:${what}`, UNAVAILABLE_EVERY_MS, context.now)) {
     context.log.warn(
       `${what} could not be read, and no figure from the last ${MAX_FIGURE_AGE_MS / 60_000} minutes is held: counting it as under its limit`,
       { event: "usage_unavailable", provider },
@@ -124,7 +122,7 @@ export async function checkSpend(
   const { source } = limit;
   // By calendar month even for a billing cycle: a new month costs one read sooner, nothing more.
   const key = `${provider.id}:${source.scope}:${monthOf(context.now).key}`;
-  const reading = await book.lookup<number>(key, {
+  const reading = await context.usage.lookup<number>(key, {
     now: context.now,
     refreshMs: context.config.spend.refreshMs,
     maxAgeMs: MAX_FIGURE_AGE_MS,
@@ -142,7 +140,7 @@ export async function checkSpend(
   };
   const share = `${formatBytes(figure.value)} of ${formatBytes(limit.bytes)} this ${source.period === "month" ? "month" : "billing cycle"}`;
   if (figure.value >= limit.bytes) {
-    if (book.due(`reached:${provider.id}`, REACHED_EVERY_MS, context.now)) {
+    if (context.reports.due(`reached:${provider.id}`, REACHED_EVERY_MS, context.now)) {
       context.log.error(`OPERATOR: ${provider.label} is at its TURN_MONTHLY_LIMITS limit (${share}): it is skipped`, {
         event: "spend_limit_reached",
         provider: provider.id,
@@ -153,7 +151,7 @@ export async function checkSpend(
     });
     return { refusal, usage };
   }
-  if (figure.value >= NEAR_SHARE * limit.bytes && book.due(`near:${provider.id}`, NEAR_EVERY_MS, context.now)) {
+  if (figure.value >= NEAR_SHARE * limit.bytes && context.reports.due(`near:${provider.id}`, NEAR_EVERY_MS, context.now)) {
     context.log.warn(`${provider.label} is near its TURN_MONTHLY_LIMITS limit (${share})`, {
       event: "spend_limit_near",
       provider: provider.id,
@@ -170,7 +168,7 @@ export async function checkUserQuota(context: RequestContext): Promise<void> {
   const { source } = quota;
   const users = source.users!;
   const key = `cloudflare-users:${source.scope}:${quota.bytes}:${monthOf(context.now).key}`;
-  const reading = await book.lookup<UserTable>(key, {
+  const reading = await context.usage.lookup<UserTable>(key, {
     now: context.now,
     refreshMs: context.config.spend.refreshMs,
     maxAgeMs: MAX_FIGURE_AGE_MS,

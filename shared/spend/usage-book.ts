@@ -1,7 +1,7 @@
 /**
  * One instance's usage figures: each read at most once per refresh period, by one shared promise
- * however many requests want it, and kept while newer readings fail. Created once per instance
- * (guard.ts); nothing here is a module-level variable.
+ * however many requests want it, and kept while newer readings fail. Created once per service
+ * instance (shared/service.ts).
  */
 import { withinTime } from "../upstream/upstream.ts";
 
@@ -39,7 +39,6 @@ const RETRY_SHARED_MS = 2000;
 
 export function usageBook() {
   const entries = new Map<string, Entry<unknown>>();
-  const reportedAt = new Map<string, number>();
 
   function start<T>(entry: Entry<T>, options: LookupOptions<T>): void {
     entry.startedAt = options.now;
@@ -90,14 +89,6 @@ export function usageBook() {
         // Still under way: the request goes on without it.
       }
       return standing(entry);
-    },
-    /** Whether an operator event under `key` is due, at most once per `everyMs`; noting it if so. */
-    due(key: string, everyMs: number, now: number): boolean {
-      const last = reportedAt.get(key);
-      if (last !== undefined && now - last < everyMs) return false;
-      if (reportedAt.size >= MAX_ENTRIES) reportedAt.clear();
-      reportedAt.set(key, now);
-      return true;
     },
   };
 }

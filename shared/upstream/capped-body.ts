@@ -66,7 +66,7 @@ export async function readCapped(response: UpstreamResponse, maxBytes = MAX_UPST
 }
 
 // Statuses whose Response cannot carry a body, even an empty one.
-const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
+const NULL_BODY_STATUSES: ReadonlySet<number> = new Set([101, 103, 204, 205, 304]);
 
 /**
  * The global fetch with its body capped and redirects not followed, for a library that fetches on

@@ -6,7 +6,7 @@
  * that served, the time taken against the budget, and that no secret leaked.
  */
 import assert from "node:assert/strict";
-import { handle } from "../../shared/handle.ts";
+import { createService } from "../../shared/service.ts";
 import type { Fetch } from "../../shared/upstream/upstream.ts";
 import type { FakeCloudflare } from "../fake-cloudflare.ts";
 import { isMeteredUsageRead, type FakeMetered } from "../fake-metered.ts";
@@ -15,6 +15,9 @@ import type { Fault } from "../fake-upstream.ts";
 import type { FakeXirsys } from "../fake-xirsys.ts";
 import { captureLog } from "../helpers/log.ts";
 import { secret } from "../helpers/secrets.ts";
+
+// This file's own instance of the service.
+const { handle } = createService();
 
 export const CHAIN_SECRETS = {
   cloudflareKeyId: "chainkey0123456789abcdef",

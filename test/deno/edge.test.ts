@@ -3,7 +3,7 @@
  * against the same fake Cloudflare (a real node:http server on 127.0.0.1) and the
  * same contract cases as the Node entry points.
  */
-import { handle } from "../../shared/handle.ts";
+import { createService } from "../../shared/service.ts";
 import { contractCases, contractEnv, CONTRACT_KEY_ID, CONTRACT_TOKEN, type ContractTarget } from "../contract/cases.ts";
 import { chainEnv } from "../contract/chain-cases.ts";
 import { closeChainFakes, resetChainFakes, startChainFakes } from "../contract/chain-fakes.ts";
@@ -18,6 +18,9 @@ import {
   TURN_ROUTES,
 } from "../contract/routing-callers.ts";
 import { startFakeCloudflare } from "../fake-cloudflare.ts";
+
+// This file's own instance of the service.
+const { handle } = createService();
 
 type Handler = (request: Request, context: { ip?: string; geo?: { country?: { code: string } } }) => Promise<Response>;
 

@@ -1,7 +1,10 @@
 import { expect } from "vitest";
-import { handle } from "../../shared/handle.ts";
+import { createService } from "../../shared/service.ts";
 import { captureLog } from "./log.ts";
 import { registeredSecrets } from "./secrets.ts";
+
+// This file's own instance of the service.
+const { handle } = createService();
 
 /**
  * One request through the core's handle(), with its log kept; fails the test if the answer's

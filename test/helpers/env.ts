@@ -1,14 +1,17 @@
-import { forgetLoadedConfig } from "../../shared/config.ts";
-
 export type EnvChange = Record<string, string | undefined>;
 
+/**
+ * A new process.env with the change, as a new deployment gets: a service compares another
+ * environment object at once, where a change to the same one is noticed within a second
+ * (shared/config.ts), and a test changes it between two requests.
+ */
 function apply(change: EnvChange): void {
+  const next = { ...process.env };
   for (const [name, value] of Object.entries(change)) {
-    if (value === undefined) delete process.env[name];
-    else process.env[name] = value;
+    if (value === undefined) delete next[name];
+    else next[name] = value;
   }
-  // The functions recheck process.env about once a second; a test changes it between two requests.
-  forgetLoadedConfig();
+  process.env = next;
 }
 
 /**

@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import { exportJWK, generateKeyPair, SignJWT, type JWK } from "jose";
 import { signHs256, signHs256AnySub, type Hs256Claims } from "../helpers/jwt.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { authenticate, configureAuth } from "../../shared/access/auth.ts";
+import { authenticate as authenticateWith, configureAuth, type AuthConfig } from "../../shared/access/auth.ts";
 import { rejectionOf, thrownBy } from "../helpers/service-error.ts";
 import { secret } from "../helpers/secrets.ts";
 
@@ -19,6 +19,9 @@ const hs256 = (claims: Partial<Hs256Claims>, secret = SECRET) =>
 
 const now = () => Math.floor(Date.now() / 1000);
 const b64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
+
+// Each check with key sets of its own, as a new service instance has.
+const authenticate = (request: Request, config: AuthConfig) => authenticateWith(request, config, new Map());
 
 const FIRST = "first-token-AAAA-0123456789abcdef";
 const SECOND = "second-token-BBBB-0123456789abcdef";

@@ -1,9 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { handle } from "../../shared/handle.ts";
+import { createService } from "../../shared/service.ts";
 import { compactIceServers } from "../../shared/ice-urls.ts";
 import type { Fetch } from "../../shared/upstream/upstream.ts";
 import { CLOUDFLARE_DOCUMENTED_URLS, cloudflareIceServers } from "../fake-cloudflare.ts";
 import { METERED_DOCUMENTED_GLOBAL_URLS, meteredIceServers } from "../fake-metered.ts";
+
+// This file's own instance of the service.
+const { handle } = createService();
 
 const allUrls = (servers: { urls: string[] }[]) => servers.flatMap((server) => server.urls);
 

@@ -1,5 +1,5 @@
-import { describe, expect, it } from "vitest";
-import { forgetLoadedConfig, loadConfig, parseConfig } from "../../shared/config.ts";
+import { beforeEach, describe, expect, it } from "vitest";
+import { configLoader, parseConfig, type ConfigLoader } from "../../shared/config.ts";
 import { recordingReads } from "../helpers/env.ts";
 import { thrownBy } from "../helpers/service-error.ts";
 import { secret } from "../helpers/secrets.ts";
@@ -143,7 +143,13 @@ describe("parseConfig", () => {
   });
 });
 
-describe("loadConfig", () => {
+describe("configLoader", () => {
+  // A loader of its own for each test, as each service instance has.
+  let loadConfig: ConfigLoader;
+  beforeEach(() => {
+    loadConfig = configLoader();
+  });
+
   it("validates once per set of values and keeps the result for a warm instance", () => {
     const env = { TURN_TTL: "600" };
     const first = loadConfig(env);
@@ -248,12 +254,12 @@ describe("loadConfig", () => {
     expect(loadConfig(env, 52_000)).toBe(first);
   });
 
-  it("reads the environment again at once after forgetLoadedConfig", () => {
+  it("keeps what it loaded to itself: another loader reads the environment as it is now", () => {
     const env: Record<string, string> = { TURN_TTL: "600" };
     loadConfig(env, 30_000);
     env.TURN_TTL = "650";
-    forgetLoadedConfig();
-    expect(loadConfig(env, 30_001).ttl).toBe(650);
+    expect(configLoader()(env, 30_001).ttl).toBe(650);
+    expect(loadConfig(env, 30_001).ttl).toBe(600);
   });
 });
 

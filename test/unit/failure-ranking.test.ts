@@ -4,9 +4,12 @@
  * that order, both ways round, and expects the more telling one.
  */
 import { describe, expect, it } from "vitest";
-import { handle } from "../../shared/handle.ts";
+import { createService } from "../../shared/service.ts";
 import type { Fetch } from "../../shared/upstream/upstream.ts";
 import { quietLog } from "../helpers/log.ts";
+
+// This file's own instance of the service.
+const { handle } = createService();
 
 type Failure = "unauthorized" | "rate_limited" | "unavailable" | "invalid_response" | "error" | "timeout" | "unreachable";
 

@@ -1,10 +1,14 @@
 import { createHmac } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { describe, expect, it, vi } from "vitest";
-import { handle, type HandleOptions } from "../../shared/handle.ts";
+import { describe, expect, it } from "vitest";
+import type { HandleOptions } from "../../shared/handle.ts";
+import { createService } from "../../shared/service.ts";
 import { CLOUDFLARE_DOCUMENTED_URLS, cloudflareIceServers } from "../fake-cloudflare.ts";
 import { captureLog } from "../helpers/log.ts";
 import { secret } from "../helpers/secrets.ts";
+
+// This file's own instance of the service.
+const { handle } = createService();
 
 const TOKEN = secret("tok-handle-Secret-0a1b2c3d4e5f");
 const ENV = {
@@ -235,9 +239,8 @@ describe("handle", () => {
 
   it("counts a caller by address, and callers with neither a user nor an address together, under one shared allowance", async () => {
     const { fetch } = fakeFetch(cloudflareBody(["stun:a.example"]));
-    // A fresh core: the shared allowance belongs to the process, and earlier tests spent some of it.
-    vi.resetModules();
-    const fresh = (await import("../../shared/handle.ts")).handle;
+    // A service of its own: the shared allowance belongs to the instance, and earlier tests spent some of this file's.
+    const fresh = createService().handle;
     const call = async (path: string, env: Record<string, string>, options: HandleOptions) => {
       const response = await fresh(new Request(`https://site.example${path}`), env, options);
       return { response, body: await response.json() };

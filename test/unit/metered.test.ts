@@ -1,12 +1,15 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { parseConfig } from "../../shared/config.ts";
-import { handle } from "../../shared/handle.ts";
+import { createService } from "../../shared/service.ts";
 import { prepareMeteredCredential, prepareMeteredIceServers } from "../../shared/providers/metered.ts";
 import type { CallerLocation } from "../../shared/routing/location.ts";
 import { METERED_DOCUMENTED_GLOBAL_URLS, startFakeMetered, type FakeMetered } from "../fake-metered.ts";
 import { captureLog } from "../helpers/log.ts";
 import { secret } from "../helpers/secrets.ts";
 import { thrownBy } from "../helpers/service-error.ts";
+
+// This file's own instance of the service.
+const { handle } = createService();
 
 const SECRET = secret("metered-unit-secret-Hy6Tg8Rf");
 const STATIC_KEY = "metered-unit-static-Bn3Mk5";

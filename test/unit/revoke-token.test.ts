@@ -1,6 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { signRevokeToken, verifyRevokeToken } from "../../shared/revocation/revoke-token.ts";
 import { secret } from "../helpers/secrets.ts";
+import { hmacKeys } from "../../shared/hmac.ts";
+
+// Imported HMAC keys, as a service instance keeps them.
+const keys = hmacKeys();
 
 const SECRET = secret("revoke-signing-secret-0123456789abcdef");
 const NOW = Date.UTC(2030, 0, 1);
@@ -13,35 +17,35 @@ function flip(text: string, at: number): string {
 
 describe("revoke tokens", () => {
   it("round-trips the provider, the username, the expiry and the user", async () => {
-    const token = await signRevokeToken(SECRET, { ...CLAIMS, user: "alice" });
+    const token = await signRevokeToken(SECRET, { ...CLAIMS, user: "alice" }, keys);
     expect(token).toMatch(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/);
-    expect(await verifyRevokeToken(SECRET, token, NOW)).toEqual({ ok: true, claims: { ...CLAIMS, user: "alice" } });
+    expect(await verifyRevokeToken(SECRET, token, NOW, keys)).toEqual({ ok: true, claims: { ...CLAIMS, user: "alice" } });
   });
 
   it("refuses a token signed with another secret", async () => {
-    const token = await signRevokeToken("another-secret-of-the-same-length-000000", CLAIMS);
-    expect(await verifyRevokeToken(SECRET, token, NOW)).toEqual({ ok: false, reason: "forged" });
+    const token = await signRevokeToken("another-secret-of-the-same-length-000000", CLAIMS, keys);
+    expect(await verifyRevokeToken(SECRET, token, NOW, keys)).toEqual({ ok: false, reason: "forged" });
   });
 
   it("refuses a tampered payload or signature", async () => {
-    const token = await signRevokeToken(SECRET, CLAIMS);
+    const token = await signRevokeToken(SECRET, CLAIMS, keys);
     const [payload, signature] = token.split(".");
     const otherUser = Buffer.from(JSON.stringify({ p: "cloudflare", n: "someone-else", e: CLAIMS.expiresAt })).toString("base64url");
-    expect((await verifyRevokeToken(SECRET, `${otherUser}.${signature}`, NOW)).ok).toBe(false);
-    expect((await verifyRevokeToken(SECRET, `${payload}.${flip(signature, 3)}`, NOW)).ok).toBe(false);
-    expect((await verifyRevokeToken(SECRET, `${flip(payload, 5)}.${signature}`, NOW)).ok).toBe(false);
+    expect((await verifyRevokeToken(SECRET, `${otherUser}.${signature}`, NOW, keys)).ok).toBe(false);
+    expect((await verifyRevokeToken(SECRET, `${payload}.${flip(signature, 3)}`, NOW, keys)).ok).toBe(false);
+    expect((await verifyRevokeToken(SECRET, `${flip(payload, 5)}.${signature}`, NOW, keys)).ok).toBe(false);
   });
 
   it("refuses a token past the credential's expiry, even when genuine", async () => {
-    const token = await signRevokeToken(SECRET, CLAIMS);
-    expect(await verifyRevokeToken(SECRET, token, CLAIMS.expiresAt * 1000)).toEqual({ ok: false, reason: "expired" });
-    expect((await verifyRevokeToken(SECRET, token, CLAIMS.expiresAt * 1000 - 1)).ok).toBe(true);
+    const token = await signRevokeToken(SECRET, CLAIMS, keys);
+    expect(await verifyRevokeToken(SECRET, token, CLAIMS.expiresAt * 1000, keys)).toEqual({ ok: false, reason: "expired" });
+    expect((await verifyRevokeToken(SECRET, token, CLAIMS.expiresAt * 1000 - 1, keys)).ok).toBe(true);
   });
 
   it.each(["", "abc", "a.b.c", "!!!.???", `${"A".repeat(3000)}.x`, "eyJwIjoiY2xvdWRmbGFyZSJ9."])(
     "refuses the malformed token %j",
     async (token) => {
-      const result = await verifyRevokeToken(SECRET, token, NOW);
+      const result = await verifyRevokeToken(SECRET, token, NOW, keys);
       expect(result.ok).toBe(false);
     },
   );

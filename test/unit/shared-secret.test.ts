@@ -1,10 +1,17 @@
 import { createHmac } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../shared/config.ts";
-import { handle } from "../../shared/handle.ts";
+import { createService } from "../../shared/service.ts";
 import { turnRestCredential, turnRestUsername } from "../../shared/providers/shared-secret.ts";
 import { secret } from "../helpers/secrets.ts";
 import { thrownBy } from "../helpers/service-error.ts";
+import { hmacKeys } from "../../shared/hmac.ts";
+
+// Imported HMAC keys, as a service instance keeps them.
+const keys = hmacKeys();
+
+// This file's own instance of the service.
+const { handle } = createService();
 
 const CURRENT = secret("current-shared-secret-0123456789abcdef");
 
@@ -17,7 +24,7 @@ describe("TURN REST API credentials (coturn use-auth-secret)", () => {
     ["a much longer secret with spaces and ünïcödé", "1999999999:5e8f2b1c-0d2e-4a6b-9c1d-3e5f7a9b0c2d"],
     ["x", "1:"],
   ])("signs %j with HMAC-SHA1 and base64, as coturn checks it", async (secret, username) => {
-    expect(await turnRestCredential(secret, username)).toBe(expected(secret, username));
+    expect(await turnRestCredential(secret, username, keys)).toBe(expected(secret, username));
   });
 
   it("puts the unix expiry first: now + ttl, in whole seconds", () => {

@@ -11,6 +11,10 @@ import { startFakeTwilio, twilioError, TWILIO_DOCUMENTED_URLS, type FakeTwilio }
 import { askCore } from "../helpers/ask-core.ts";
 import { secret } from "../helpers/secrets.ts";
 import { thrownBy } from "../helpers/service-error.ts";
+import { hmacKeys } from "../../shared/hmac.ts";
+
+// Imported HMAC keys, as a service instance keeps them.
+const keys = hmacKeys();
 
 const ACCOUNT_SID = `AC${"0123456789abcdef".repeat(2)}`;
 const AUTH_TOKEN = secret("twilio-unit-auth-token-Qm7Wn2Er5Ty8");
@@ -161,7 +165,7 @@ describe("Twilio answers", () => {
     const expiresAt = Date.parse(body.expiresAt);
     expect(expiresAt).toBeGreaterThanOrEqual(started + 86_400_000 - 1000);
     expect(expiresAt).toBeLessThanOrEqual(Date.now() + 86_400_000 + 1000);
-    const verified = await verifyRevokeToken(SIGNING, body.revokeToken, Date.now());
+    const verified = await verifyRevokeToken(SIGNING, body.revokeToken, Date.now(), keys);
     expect(verified.ok && verified.claims.expiresAt).toBe(Math.ceil(expiresAt / 1000));
   });
 

@@ -7,12 +7,15 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { parseConfig } from "../../shared/config.ts";
 import { prepareXirsysTurn, processXirsysTurn, XIRSYS_MAX_TTL } from "../../shared/providers/xirsys.ts";
 import { startFakeXirsys, XIRSYS_SAMPLE_URLS, xirsysError, type FakeXirsys } from "../fake-xirsys.ts";
-import { handle } from "../../shared/handle.ts";
+import { createService } from "../../shared/service.ts";
 import type { Fetch } from "../../shared/upstream/upstream.ts";
 import { askCore } from "../helpers/ask-core.ts";
 import { captureLog } from "../helpers/log.ts";
 import { secret } from "../helpers/secrets.ts";
 import { thrownBy } from "../helpers/service-error.ts";
+
+// This file's own instance of the service.
+const { handle } = createService();
 
 const IDENT = "turnvend";
 const SECRET = secret("xirsys-unit-secret-4f1c9a2e-7b3d-11f0");
