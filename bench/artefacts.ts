@@ -15,19 +15,29 @@ import type { ColdSubject } from "./cold-start.ts";
 import { diskUsage, type DiskUsage } from "./disk-usage.ts";
 import type { FakeReady } from "./protocol.ts";
 import type { Running } from "./children.ts";
-import { systemById } from "./systems.ts";
+import { systemById, type SystemId } from "./systems.ts";
 
-export type ArtefactId = "netlify-bare" | "netlify-artefact" | "vercel-bare" | "vercel-artefact";
+export type ArtefactId =
+  | "netlify-bare"
+  | "netlify-artefact"
+  | "netlify-artefact-secret"
+  | "vercel-bare"
+  | "vercel-artefact"
+  | "vercel-artefact-secret";
 
 /**
  * Each host's bare artefact (bench/bare-host.ts) is the floor of what the same host ships of ours: the
- * cold start of each shipped artefact is reported as a ratio to its `floor`.
+ * cold start of each shipped artefact is reported as a ratio to its `floor`. Ours runs in the environment
+ * of two systems: Cloudflare (its first answer waits for one upstream call, which the bare function does
+ * not make) and the shared secret (no upstream call: the artefact's own start against the floor's).
  */
-export const ARTEFACTS: readonly { id: ArtefactId; label: string; floor?: ArtefactId }[] = [
+export const ARTEFACTS: readonly { id: ArtefactId; label: string; floor?: ArtefactId; system?: SystemId }[] = [
   { id: "netlify-bare", label: "bare function, Netlify zip" },
-  { id: "netlify-artefact", label: "ours, Cloudflare, Netlify zip", floor: "netlify-bare" },
+  { id: "netlify-artefact", label: "ours, Cloudflare, Netlify zip", floor: "netlify-bare", system: "ours-cloudflare" },
+  { id: "netlify-artefact-secret", label: "ours, shared secret, Netlify zip", floor: "netlify-bare", system: "ours-shared-secret" },
   { id: "vercel-bare", label: "bare function, Vercel .func" },
-  { id: "vercel-artefact", label: "ours, Cloudflare, Vercel .func", floor: "vercel-bare" },
+  { id: "vercel-artefact", label: "ours, Cloudflare, Vercel .func", floor: "vercel-bare", system: "ours-cloudflare" },
+  { id: "vercel-artefact-secret", label: "ours, shared secret, Vercel .func", floor: "vercel-bare", system: "ours-shared-secret" },
 ];
 
 export interface ArtefactSize extends DiskUsage {
@@ -65,8 +75,8 @@ async function startRuntime(args: string[], env: Record<string, string>): Promis
   };
 }
 
-/** The same environment as "ours, Cloudflare": the same provider, pointed at the same fake. */
-const sameEnvAsBundle = (fake: FakeReady) => systemById("ours-cloudflare").env(fake);
+/** The environment of the system an artefact stands for (the bare ones: the bare function's, none). */
+const envOf = (system: SystemId | undefined, fake: FakeReady) => systemById(system ?? "bare").env(fake);
 
 /** One after the other, as the tests build them: each CLI writes its own folder in the repository (or the bare project). */
 export async function buildArtefacts(): Promise<Artefacts> {
@@ -78,11 +88,17 @@ export async function buildArtefacts(): Promise<Artefacts> {
   const commands: Record<ArtefactId, string[]> = {
     "netlify-bare": [runtime("netlify-runtime.mjs"), bare.netlify.dir, bare.netlify.mainFile],
     "netlify-artefact": [runtime("netlify-runtime.mjs"), netlify.dir, netlify.mainFile],
+    "netlify-artefact-secret": [runtime("netlify-runtime.mjs"), netlify.dir, netlify.mainFile],
     "vercel-bare": [runtime("vercel-runtime.mjs"), bare.vercelFunc],
     "vercel-artefact": [runtime("vercel-runtime.mjs"), vercelFunc],
+    "vercel-artefact-secret": [runtime("vercel-runtime.mjs"), vercelFunc],
   };
   return {
-    coldSubjects: ARTEFACTS.map(({ id, label }) => ({ id, label, start: (fake) => startRuntime(commands[id], sameEnvAsBundle(fake)) })),
+    coldSubjects: ARTEFACTS.map(({ id, label, system }) => ({
+      id,
+      label,
+      start: (fake) => startRuntime(commands[id], envOf(system, fake)),
+    })),
     sizes: [
       {
         id: "netlify-artefact",

@@ -17,8 +17,10 @@ const COLD_MS: Record<ColdId, number> = {
   "ours-shared-secret": 60, // 1.2×: missed
   "netlify-bare": 60,
   "netlify-artefact": 66, // 1.1× Netlify's bare: met, though 1.32× the bare bundle
+  "netlify-artefact-secret": 72, // 1.2× Netlify's bare: missed
   "vercel-bare": 55,
   "vercel-artefact": 66, // 1.2× Vercel's bare: missed
+  "vercel-artefact-secret": 60.5, // 1.1× Vercel's bare: met
 };
 
 const cold = (ms: number): ColdSample[] => [ms - 2, ms, ms + 5].map((totalMs) => ({ totalMs, firstResponseMs: 20 }));
@@ -50,6 +52,8 @@ describe("bench cold-start report", () => {
     expect(summary.coldStart["netlify-artefact"].ratioToFloor).toBeCloseTo(66 / 60, 5);
     expect(summary.coldStart["vercel-artefact"].ratioToFloor).toBeCloseTo(66 / 55, 5);
     expect(summary.coldStart["netlify-artefact"].ratioToBare).toBeCloseTo(66 / 50, 5);
+    expect(summary.coldStart["netlify-artefact-secret"].ratioToFloor).toBeCloseTo(72 / 60, 5);
+    expect(summary.coldStart["vercel-artefact-secret"].ratioToFloor).toBeCloseTo(60.5 / 55, 5);
     for (const id of ["bare", "ours-cloudflare", "netlify-bare", "vercel-bare"] as const)
       expect(summary.coldStart[id].ratioToFloor).toBeUndefined();
   });
@@ -63,9 +67,14 @@ describe("bench cold-start report", () => {
       pass: false,
       measured: "66.0 / 55.0 ms = 1.20× (load average 3.09–2.92)",
     });
+    expect(verdict("(ours, shared secret, Netlify zip)")?.pass).toBe(false);
+    expect(verdict("(ours, shared secret, Vercel .func)")).toMatchObject({
+      pass: true,
+      measured: "60.5 / 55.0 ms = 1.10× (load average 3.09–2.92)",
+    });
     expect(verdict("bare esbuild bundle (ours, Cloudflare)")?.pass).toBe(true);
     expect(verdict("bare esbuild bundle (ours, shared secret)")?.pass).toBe(false);
-    expect(summary.targets.filter((target) => target.target.startsWith("cold start"))).toHaveLength(4);
+    expect(summary.targets.filter((target) => target.target.startsWith("cold start"))).toHaveLength(6);
   });
 
   it("prints the per-host ratio beside the ratio to the bare bundle", () => {
