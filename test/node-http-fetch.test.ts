@@ -3,6 +3,7 @@
  * 127.0.0.1, plain and TLS. The provider chain's fault matrix also runs through
  * it (test/chain.test.ts); these cases pin down what the core relies on.
  */
+import { getEventListeners } from "node:events";
 import { readFileSync } from "node:fs";
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
@@ -215,6 +216,21 @@ describe("nodeFetch", () => {
     // The aborted requests do not linger: their sockets are closed.
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(sockets.size).toBeLessThanOrEqual(1);
+  });
+
+  it("rejects an already aborted signal without connecting, and leaves no listener on a signal once answered", async () => {
+    let requests = 0;
+    handler = (_req, res) => {
+      requests += 1;
+      res.end("{}");
+    };
+    const controller = new AbortController();
+    controller.abort();
+    expect(await nodeFetch(origin, init({ signal: controller.signal })).catch((caught: unknown) => caught)).toBeInstanceOf(TypeError);
+    expect(requests).toBe(0);
+    const answered = new AbortController();
+    expect(await (await nodeFetch(origin, init({ signal: answered.signal }))).text()).toBe("{}");
+    expect(getEventListeners(answered.signal, "abort")).toHaveLength(0);
   });
 
   it("rejects at once when aborted", async () => {
