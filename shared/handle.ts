@@ -98,28 +98,24 @@ async function respond(
   // Where usage figures are shared between instances: the rate limit's store.
   const store = () => sharedStoreFor(config, access);
   const { keys, usage, reports } = state;
-  if ("serve" in route) {
-    const clock = options.now ?? Date.now;
-    return route.serve({
-      request,
-      url,
-      config,
-      access,
-      headers,
-      fetch,
-      log,
-      trace,
-      random: options.random,
-      clock,
-      local: options.local ?? false,
-      location,
-      store,
-      waitUntil: options.waitUntil,
-      keys,
-      usage,
-      reports,
-    });
-  }
+  // What every route gets, whoever the caller.
+  const common = {
+    request,
+    url,
+    config,
+    fetch,
+    log,
+    trace,
+    random: options.random,
+    local: options.local ?? false,
+    location,
+    store,
+    waitUntil: options.waitUntil,
+    keys,
+    usage,
+    reports,
+  };
+  if ("serve" in route) return route.serve({ ...common, access, headers, clock: options.now ?? Date.now });
   Object.assign(headers, checkOrigin(request, config, options));
   if (request.method === "OPTIONS") return preflight(route.methods);
   if (!route.methods.includes(request.method)) {
@@ -129,25 +125,7 @@ async function respond(
   trace.caller = caller.user !== undefined ? "user" : config.auth.mode === "bearer" ? "bearer" : "anonymous";
   Object.assign(headers, allowance);
   const now = (options.now ?? Date.now)();
-  return route.run({
-    request,
-    url,
-    config,
-    caller,
-    fetch,
-    log,
-    trace,
-    random: options.random,
-    now,
-    local: options.local ?? false,
-    localRelay: options.local ? options.localRelay : undefined,
-    location,
-    store,
-    waitUntil: options.waitUntil,
-    keys,
-    usage,
-    reports,
-  });
+  return route.run({ ...common, caller, now, localRelay: options.local ? options.localRelay : undefined });
 }
 
 // Failures that need the operator rather than the caller: each is also an operator event.
