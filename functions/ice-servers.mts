@@ -3,9 +3,10 @@ import { nodeFetch } from "../node/http-fetch.ts";
 import { connectRedisStore, redisStore } from "../node/redis-store.ts";
 import { createService } from "../shared/service.ts";
 import { netlifyLocation, netlifyOwnOrigins } from "../shared/hosts/netlify.ts";
+import { nodeHmac } from "../node/hmac.ts";
 
 await connectRedisStore(process.env);
-const service = createService();
+const service = createService({ hmac: nodeHmac });
 
 export default (request: Request, context: Context) =>
   service.handle(request, process.env, {

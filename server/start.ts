@@ -11,6 +11,7 @@ import { allowedHosts, localHosts } from "./local-hosts.ts";
 import { createLocalServer } from "./local-server.ts";
 import { findOnPath, INSTALL_COTURN, type LocalRelay, localRelayWanted, startLocalRelay } from "./local-relay.ts";
 import { serveStatic } from "./static.ts";
+import { nodeHmac } from "../node/hmac.ts";
 
 if (existsSync(".env")) process.loadEnvFile(".env");
 
@@ -108,7 +109,7 @@ function extraHosts(): string[] {
 const hosts = localHosts(host, port, extraHosts());
 
 const relay = await localRelay();
-const service = createService();
+const service = createService({ hmac: nodeHmac });
 
 const server = createLocalServer({
   hosts,

@@ -1,6 +1,6 @@
 import type { Caller } from "./access/auth.ts";
 import type { Config } from "./config.ts";
-import type { HmacKeys } from "./hmac.ts";
+import type { Hmac } from "./hmac.ts";
 import type { Logger, RequestTrace } from "./log.ts";
 import type { OperatorReports } from "./operator-reports.ts";
 import type { SharedSecretConfig } from "./providers/shared-secret.ts";
@@ -34,8 +34,8 @@ export interface RequestContext {
   /** The rate-limit store, where usage figures are shared between instances (undefined: none usable). */
   readonly store?: () => RateLimitStore | undefined;
   // What the service instance answering keeps between requests (shared/service.ts):
-  /** Its HMAC keys, imported once per secret: revoke tokens, shared-secret credentials. */
-  readonly keys: HmacKeys;
+  /** Its HMAC (with WebCrypto's, each key imported once): revoke tokens, shared-secret credentials. */
+  readonly hmac: Hmac;
   /** Its providers' usage figures, for the spend guard. */
   readonly usage: UsageBook;
   /** When it last logged each repeating operator event. */

@@ -4,7 +4,7 @@ import type { RequestContext } from "./context.ts";
 import { addressKey } from "./rate-limit/client-key.ts";
 import type { ConfigLoader, Env } from "./config.ts";
 import { ServiceError, type ErrorCode } from "./errors.ts";
-import type { HmacKeys } from "./hmac.ts";
+import type { Hmac } from "./hmac.ts";
 import { issue } from "./issuing/issue.ts";
 import { formatLogger, type LogFormat, logFormatOf, newTrace, type Logger, type RequestLogger, type RequestTrace } from "./log.ts";
 import type { OperatorReports } from "./operator-reports.ts";
@@ -28,7 +28,7 @@ export type { HandleOptions };
 export interface ServiceState {
   readonly loadConfig: ConfigLoader;
   readonly access: AccessState;
-  readonly keys: HmacKeys;
+  readonly hmac: Hmac;
   readonly usage: UsageBook;
   readonly reports: OperatorReports;
 }
@@ -97,7 +97,7 @@ async function respond(
   const access = { ...options, fetch, log, state: state.access };
   // Where usage figures are shared between instances: the rate limit's store.
   const store = () => sharedStoreFor(config, access);
-  const { keys, usage, reports } = state;
+  const { hmac, usage, reports } = state;
   // What every route gets, whoever the caller.
   const common = {
     request,
@@ -111,7 +111,7 @@ async function respond(
     location,
     store,
     waitUntil: options.waitUntil,
-    keys,
+    hmac,
     usage,
     reports,
   };

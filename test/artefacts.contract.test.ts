@@ -183,6 +183,7 @@ describe("the Vercel function as built", () => {
       readFileSync(record, "utf8")
         .trim()
         .split("\n")
+        .filter((line) => line.startsWith("file:"))
         .map((url) => fileURLToPath(url))
         .filter((file) => file.startsWith(folder))
         .map((file) => relative(folder, file));
@@ -222,6 +223,56 @@ describe("the Vercel function as built", () => {
       expect(readFileSync(join(staticDir, file)).equals(readFileSync(join(publicDir, file))), file).toBe(true);
     }
   }, 180_000);
+});
+
+// The Node hosts sign with node:crypto, which TLS has loaded already: WebCrypto's first key would
+// load Node's WebIDL and key code, about 1 ms of a cold start (node/hmac.ts, docs/architecture.md).
+describe("a shared secret's credential and revoke token on the Node hosts", () => {
+  async function builtinsAfterOneAnswer(start: (env: Record<string, string>) => Promise<{ origin: string; runtime: Spawned }>) {
+    const record = join(mkdtempSync(join(tmpdir(), "builtins-")), "loads.txt");
+    const { origin, runtime } = await start({
+      NODE_OPTIONS: `--import=${join(import.meta.dirname, "helpers/record-loads.mjs")}`,
+      RECORD_LOADS: record,
+      TURN_SHARED_SECRET: secret("artefact-builtins-shared-secret-Qd83Lm"),
+      TURN_URLS: "turn:turn.example.com:3478?transport=udp",
+      REVOKE_SIGNING_SECRET: secret("artefact-builtins-revoke-secret-Zt62Pw"),
+    });
+    const builtins = () =>
+      readFileSync(record, "utf8")
+        .split("\n")
+        .filter((line) => line.startsWith("builtin:"));
+    try {
+      const response = await fetch(`${origin}/api/ice-servers`);
+      expect(response.status).toBe(200);
+      const body = await response.json();
+      expect(body.iceServers[0].credential).toMatch(/^[A-Za-z0-9+/]{27}=$/);
+      expect(body.revokeToken).toEqual(expect.any(String));
+      // Written as the answer finishes, which can trail the body's arrival by a moment.
+      for (let tries = 0; tries < 40 && builtins().length === 0; tries++) await new Promise((resolve) => setTimeout(resolve, 50));
+      return builtins();
+    } finally {
+      await runtime.stop();
+      rmSync(join(record, ".."), { recursive: true, force: true });
+    }
+  }
+
+  it.each([
+    ["Netlify", startNetlify],
+    [
+      "Vercel",
+      async (env: Record<string, string>) => startRuntime("vercel-runtime.mjs", [(await vercelArtefact()).funcs[ICE_SERVERS_PATH]], env),
+    ],
+  ])(
+    "%s: signed with node:crypto, without loading WebCrypto",
+    async (_host, start) => {
+      const builtins = await builtinsAfterOneAnswer(start);
+      expect(builtins).toContain("builtin:NativeModule crypto");
+      // WebCrypto's HMAC and the WebIDL checks of its arguments: what its first importKey loads.
+      expect(builtins).not.toContain("builtin:NativeModule internal/crypto/mac");
+      expect(builtins).not.toContain("builtin:NativeModule internal/crypto/webidl");
+    },
+    180_000,
+  );
 });
 
 let netlifyRuntime: Spawned | undefined;

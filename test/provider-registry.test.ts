@@ -13,10 +13,10 @@ import { LOCAL_RELAY, PROVIDER_IDS, PROVIDERS, type ProviderId, type ServedBy } 
 import { signRevokeToken, verifyRevokeToken } from "../shared/revocation/revoke-token.ts";
 import { recordingReads } from "./helpers/env.ts";
 import { secret } from "./helpers/secrets.ts";
-import { hmacKeys } from "../shared/hmac.ts";
+import { webCryptoHmac } from "../shared/hmac.ts";
 
-// Imported HMAC keys, as a service instance keeps them.
-const keys = hmacKeys();
+// WebCrypto's HMAC, as a service instance keeps it by default.
+const keys = webCryptoHmac();
 
 const ROOT = resolve(import.meta.dirname, "..");
 const read = (file: string) => readFileSync(join(ROOT, file), "utf8");

@@ -2,9 +2,10 @@ import { nodeFetch } from "../node/http-fetch.ts";
 import { connectRedisStore, redisStore } from "../node/redis-store.ts";
 import { createService } from "../shared/service.ts";
 import { vercelClientIp, vercelLocation, vercelOwnOrigins } from "../shared/hosts/vercel.ts";
+import { nodeHmac } from "../node/hmac.ts";
 
 await connectRedisStore(process.env);
-const service = createService();
+const service = createService({ hmac: nodeHmac });
 
 // Vercel's Node runtime calls a default export with a `fetch` method for every HTTP method.
 export default {

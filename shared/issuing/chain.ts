@@ -56,7 +56,7 @@ function shape(servers: IceServer[], config: Config, provider: { id: string; lab
  * Asks each configured provider in turn, inside one overall budget, and returns
  * the first that succeeds. Throws the most telling failure when none does.
  */
-export async function issueFromChain(context: RequestContext, request: Omit<IssueRequest, "keys">): Promise<Issued> {
+export async function issueFromChain(context: RequestContext, request: Omit<IssueRequest, "hmac">): Promise<Issued> {
   const { config, log, trace } = context;
   const deadline = deadlineIn(config.totalTimeoutMs);
   const failures: ServiceError[] = [];
@@ -74,7 +74,7 @@ export async function issueFromChain(context: RequestContext, request: Omit<Issu
     try {
       // Never ask a provider for more than it grants: it would refuse, or quietly grant less.
       const asked = Math.min(request.ttl, provider.maxTtl);
-      const grant = await provider.issue(providerConfig, { ...request, ttl: asked, keys: context.keys }, upstream);
+      const grant = await provider.issue(providerConfig, { ...request, ttl: asked, hmac: context.hmac }, upstream);
       const ttl = Math.min(asked, grant.ttl);
       const iceServers = shape(grant.iceServers, config, provider, log);
       if (trace && spend.usage) trace.usage = spend.usage;

@@ -87,7 +87,7 @@ export async function issue(context: RequestContext): Promise<Response> {
   // The local relay's credentials are shared-secret ones, which cannot be revoked.
   if (config.revokeSecret && served.provider !== "none" && served.provider !== LOCAL_RELAY && username !== undefined) {
     const claims = { provider: served.provider, username, expiresAt: Math.ceil(expiresAtMs / 1000), user: caller.user };
-    body.revokeToken = await signRevokeToken(config.revokeSecret, claims, context.keys);
+    body.revokeToken = await signRevokeToken(config.revokeSecret, claims, context.hmac);
   }
   if (served.degraded) body.degraded = true;
   return jsonResponse(200, body);

@@ -1,5 +1,5 @@
 import type { Env } from "../env.ts";
-import type { HmacKeys } from "../hmac.ts";
+import type { Hmac } from "../hmac.ts";
 import type { IceServer } from "../ice-urls.ts";
 import type { Continent } from "../routing/continents.ts";
 import type { UpstreamReply, UpstreamRequest, Upstream } from "../upstream/upstream.ts";
@@ -22,8 +22,8 @@ export interface IssueRequest {
   now: number;
   /** The caller's continent, where the host reported a location: for a provider's own region choice. */
   continent?: Continent;
-  /** The service instance's HMAC keys, for a provider that computes its credentials (shared-secret). */
-  keys: HmacKeys;
+  /** The service instance's HMAC, for a provider that computes its credentials (shared-secret). */
+  hmac: Hmac;
 }
 
 /** ICE servers, and how long the provider says their credential lasts. */

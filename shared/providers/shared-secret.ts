@@ -1,6 +1,6 @@
 import { MIN_SECRET_LENGTH, readList, readSecretList, type Env } from "../env.ts";
 import { ServiceError } from "../errors.ts";
-import { base64, type HmacKeys } from "../hmac.ts";
+import { base64, type Hmac } from "../hmac.ts";
 import { parseIceUrl, type IceServer } from "../ice-urls.ts";
 import { SERVICE_MAX_TTL, type Provider } from "./provider.ts";
 
@@ -40,8 +40,8 @@ function configureSharedSecret(env: Env): SharedSecretConfig | undefined {
 const encoder = new TextEncoder();
 
 /** base64(HMAC-SHA1(secret, username)), the password coturn expects for `username`. */
-export async function turnRestCredential(secret: string, username: string, keys: HmacKeys): Promise<string> {
-  return base64(await crypto.subtle.sign("HMAC", await keys(secret, "SHA-1"), encoder.encode(username)));
+export async function turnRestCredential(secret: string, username: string, hmac: Hmac): Promise<string> {
+  return base64(await hmac.sign(secret, "SHA-1", encoder.encode(username)));
 }
 
 /** "<unix expiry>:<identity>", so the TURN server can check the expiry without state. */
@@ -59,7 +59,7 @@ export const sharedSecret: Provider<SharedSecretConfig, "shared-secret"> = {
   configure: configureSharedSecret,
   async issue(config, request) {
     const username = turnRestUsername(request.now, request.ttl, request.identity);
-    const credential = await turnRestCredential(config.secrets[0], username, request.keys);
+    const credential = await turnRestCredential(config.secrets[0], username, request.hmac);
     const stun = config.urls.filter((url) => parseIceUrl(url)!.scheme.startsWith("stun"));
     const turn = config.urls.filter((url) => parseIceUrl(url)!.scheme.startsWith("turn"));
     const servers: IceServer[] = [];

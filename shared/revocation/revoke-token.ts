@@ -1,5 +1,5 @@
 import * as v from "valibot";
-import { base64url, type HmacKeys } from "../hmac.ts";
+import { base64url, type Hmac } from "../hmac.ts";
 import { PROVIDER_IDS, type ProviderId } from "../providers/index.ts";
 
 /**
@@ -28,7 +28,7 @@ function fromBase64url(text: string): Uint8Array<ArrayBuffer> | undefined {
   }
 }
 
-export async function signRevokeToken(secret: string, claims: RevokeClaims, keys: HmacKeys): Promise<string> {
+export async function signRevokeToken(secret: string, claims: RevokeClaims, hmac: Hmac): Promise<string> {
   const payload = encoder.encode(
     JSON.stringify({
       p: claims.provider,
@@ -37,7 +37,7 @@ export async function signRevokeToken(secret: string, claims: RevokeClaims, keys
       ...(claims.user !== undefined ? { s: claims.user } : {}),
     }),
   );
-  const signature = new Uint8Array(await crypto.subtle.sign("HMAC", await keys(secret, "SHA-256"), payload));
+  const signature = await hmac.sign(secret, "SHA-256", payload);
   return `${base64url(payload)}.${base64url(signature)}`;
 }
 
@@ -50,14 +50,14 @@ const Payload = v.object({
 
 export type VerifyResult = { ok: true; claims: RevokeClaims } | { ok: false; reason: "malformed" | "forged" | "expired" };
 
-/** Checks the signature first (crypto.subtle.verify compares in constant time), then the expiry. */
-export async function verifyRevokeToken(secret: string, token: string, nowMs: number, keys: HmacKeys): Promise<VerifyResult> {
+/** Checks the signature first (Hmac.verify compares in constant time), then the expiry. */
+export async function verifyRevokeToken(secret: string, token: string, nowMs: number, hmac: Hmac): Promise<VerifyResult> {
   const parts = token.split(".");
   if (parts.length !== 2 || token.length > 2048) return { ok: false, reason: "malformed" };
   const payload = fromBase64url(parts[0]);
   const signature = fromBase64url(parts[1]);
   if (!payload || !signature) return { ok: false, reason: "malformed" };
-  if (!(await crypto.subtle.verify("HMAC", await keys(secret, "SHA-256"), signature, payload))) return { ok: false, reason: "forged" };
+  if (!(await hmac.verify(secret, "SHA-256", signature, payload))) return { ok: false, reason: "forged" };
   let json: unknown;
   try {
     json = JSON.parse(new TextDecoder().decode(payload));

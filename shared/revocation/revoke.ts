@@ -16,7 +16,7 @@ export async function revoke(context: RequestContext): Promise<Response> {
   if (!config.revokeSecret) {
     throw new ServiceError("not_revocable", "revocation is off on this server: REVOKE_SIGNING_SECRET is not set");
   }
-  const verified = await verifyRevokeToken(config.revokeSecret, revokeToken, context.now, context.keys);
+  const verified = await verifyRevokeToken(config.revokeSecret, revokeToken, context.now, context.hmac);
   if (!verified.ok) {
     if (verified.reason === "expired")
       throw new ServiceError("revoke_token_expired", "the credential has already expired: there is nothing to revoke");

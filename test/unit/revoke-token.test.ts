@@ -1,10 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { signRevokeToken, verifyRevokeToken } from "../../shared/revocation/revoke-token.ts";
 import { secret } from "../helpers/secrets.ts";
-import { hmacKeys } from "../../shared/hmac.ts";
+import { type Hmac, webCryptoHmac } from "../../shared/hmac.ts";
+import { nodeHmac } from "../../node/hmac.ts";
 
-// Imported HMAC keys, as a service instance keeps them.
-const keys = hmacKeys();
+// WebCrypto's, as Deno and Workers sign, and node:crypto's, as the Node hosts do.
+const HMACS: [string, Hmac][] = [
+  ["WebCrypto", webCryptoHmac()],
+  ["node:crypto", nodeHmac],
+];
 
 const SECRET = secret("revoke-signing-secret-0123456789abcdef");
 const NOW = Date.UTC(2030, 0, 1);
@@ -15,7 +19,7 @@ function flip(text: string, at: number): string {
   return `${text.slice(0, at)}${swapped}${text.slice(at + 1)}`;
 }
 
-describe("revoke tokens", () => {
+describe.each(HMACS)("revoke tokens (%s)", (_name, keys) => {
   it("round-trips the provider, the username, the expiry and the user", async () => {
     const token = await signRevokeToken(SECRET, { ...CLAIMS, user: "alice" }, keys);
     expect(token).toMatch(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/);
@@ -36,6 +40,11 @@ describe("revoke tokens", () => {
     expect((await verifyRevokeToken(SECRET, `${flip(payload, 5)}.${signature}`, NOW, keys)).ok).toBe(false);
   });
 
+  it("refuses a signature cut short", async () => {
+    const token = await signRevokeToken(SECRET, CLAIMS, keys);
+    expect(await verifyRevokeToken(SECRET, token.slice(0, -4), NOW, keys)).toEqual({ ok: false, reason: "forged" });
+  });
+
   it("refuses a token past the credential's expiry, even when genuine", async () => {
     const token = await signRevokeToken(SECRET, CLAIMS, keys);
     expect(await verifyRevokeToken(SECRET, token, CLAIMS.expiresAt * 1000, keys)).toEqual({ ok: false, reason: "expired" });
@@ -49,4 +58,10 @@ describe("revoke tokens", () => {
       expect(result.ok).toBe(false);
     },
   );
+});
+
+it("a token signed with either HMAC verifies with the other", async () => {
+  const [[, web], [, node]] = HMACS;
+  expect(await verifyRevokeToken(SECRET, await signRevokeToken(SECRET, CLAIMS, web), NOW, node)).toEqual({ ok: true, claims: CLAIMS });
+  expect(await verifyRevokeToken(SECRET, await signRevokeToken(SECRET, CLAIMS, node), NOW, web)).toEqual({ ok: true, claims: CLAIMS });
 });

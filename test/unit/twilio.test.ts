@@ -11,10 +11,10 @@ import { startFakeTwilio, twilioError, TWILIO_DOCUMENTED_URLS, type FakeTwilio }
 import { askCore } from "../helpers/ask-core.ts";
 import { secret } from "../helpers/secrets.ts";
 import { thrownBy } from "../helpers/service-error.ts";
-import { hmacKeys } from "../../shared/hmac.ts";
+import { webCryptoHmac } from "../../shared/hmac.ts";
 
-// Imported HMAC keys, as a service instance keeps them.
-const keys = hmacKeys();
+// WebCrypto's HMAC, as a service instance keeps it by default.
+const keys = webCryptoHmac();
 
 const ACCOUNT_SID = `AC${"0123456789abcdef".repeat(2)}`;
 const AUTH_TOKEN = secret("twilio-unit-auth-token-Qm7Wn2Er5Ty8");
