@@ -12,7 +12,7 @@
  */
 import { cpSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
-import { bundleFunction, bundlePackage, LOADED_ON_DEMAND } from "./bundle.mjs";
+import { bundleFunction, bundlePackagesInto } from "./bundle.mjs";
 
 const root = resolve(import.meta.dirname, "../..");
 const output = join(root, ".vercel/output");
@@ -57,15 +57,10 @@ const FUNCTION_CONFIG = {
 rmSync(output, { recursive: true, force: true });
 const [first, ...others] = ROUTES.map((route) => join(output, "functions", `${route.slice(1)}.func`));
 
-/**
- * Each package our code imports only when a request needs it (a JWT to verify, REDIS_URL set), bundled
- * apart into a file of its own beside the handler, which the handler's import() of the package loads:
- * nothing is traced into a Build Output function, so nothing resolves from node_modules there.
- */
-const packageFiles = Object.fromEntries(LOADED_ON_DEMAND.map((pkg) => [pkg, `lazy/${pkg.replace(/^@/, "").replace("/", "-")}.mjs`]));
-
-await bundleFunction({ entry: join(root, ENTRY), outfile: join(first, HANDLER), packageFiles });
-for (const [pkg, file] of Object.entries(packageFiles)) await bundlePackage(pkg, join(first, file));
+// jose and @redis/client each in a file beside the handler: nothing is traced into a Build Output
+// function, so nothing resolves from node_modules there.
+await bundleFunction({ entry: join(root, ENTRY), outfile: join(first, HANDLER) });
+await bundlePackagesInto(first);
 writeFileSync(join(first, ".vc-config.json"), `${JSON.stringify(FUNCTION_CONFIG, null, 2)}\n`);
 for (const func of others) {
   mkdirSync(dirname(func), { recursive: true });
