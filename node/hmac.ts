@@ -1,7 +1,8 @@
 /**
  * node:crypto's HMAC for the Node hosts. WebCrypto's first key costs a cold start about 1 ms more:
  * Node loads its WebIDL and key code for it, where node:crypto is loaded already (TLS needs it).
- * Measured in docs/architecture.md; the two give the same bytes (test/node-hmac.test.ts).
+ * Measured in docs/architecture.md; the two give the same bytes (test/unit/shared-secret.test.ts,
+ * test/unit/revoke-token.test.ts).
  */
 import { createHmac, timingSafeEqual } from "node:crypto";
 import type { Hmac, HmacHash } from "../shared/hmac.ts";
