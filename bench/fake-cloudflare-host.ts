@@ -11,7 +11,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import { FAKE_API_TOKEN, FAKE_KEY_ID, FAKE_READY, type BenchFault, type FakeReady, type FakeStats } from "./protocol.ts";
+import { FAKE_KEY_ID, FAKE_READY, FAKE_TOKEN_VARIABLE, type BenchFault, type FakeListening, type FakeStats } from "./protocol.ts";
 
 const CREDENTIALS_PATH = `/v1/turn/keys/${FAKE_KEY_ID}/credentials`;
 const STUN_URLS = ["stun:stun.cloudflare.com:3478", "stun:stun.cloudflare.com:53"];
@@ -64,6 +64,9 @@ const ANSWERS: Record<string, () => unknown> = {
   [`${CREDENTIALS_PATH}/generate`]: () => ({ iceServers: { urls: [...STUN_URLS, ...TURN_URLS], ...mint() } }),
 };
 
+const apiToken = process.env[FAKE_TOKEN_VARIABLE];
+if (!apiToken) throw new Error(`${FAKE_TOKEN_VARIABLE} is not set: bench/upstream.ts starts this process with it`);
+
 const api = createServer(async (request, response) => {
   requests += 1;
   await drain(request);
@@ -72,7 +75,7 @@ const api = createServer(async (request, response) => {
   if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
   const answer = request.method === "POST" ? ANSWERS[request.url ?? ""] : undefined;
   if (!answer) return json(response, 404, { success: false, errors: [{ code: 404, message: "Not found" }] });
-  if (request.headers.authorization !== `Bearer ${FAKE_API_TOKEN}`)
+  if (request.headers.authorization !== `Bearer ${apiToken}`)
     return json(response, 401, { success: false, errors: [{ code: 401, message: "Unauthorized" }] });
   json(response, 201, answer());
 });
@@ -105,7 +108,7 @@ const listen = (server: typeof api) =>
   new Promise<number>((resolve) => server.listen(0, "127.0.0.1", () => resolve((server.address() as AddressInfo).port)));
 
 const [apiPort, controlPort] = await Promise.all([listen(api), listen(control)]);
-const ready: FakeReady = { apiBase: `http://127.0.0.1:${apiPort}/v1`, control: `http://127.0.0.1:${controlPort}` };
+const ready: FakeListening = { apiBase: `http://127.0.0.1:${apiPort}/v1`, control: `http://127.0.0.1:${controlPort}` };
 process.stdout.write(`${FAKE_READY}${JSON.stringify(ready)}\n`);
 
 const shutdown = () => {

@@ -1,4 +1,4 @@
-/** What the bench's child processes print when ready, and the fake's fixed key. */
+/** What the bench's child processes print when ready, and how the fake learns its API token. */
 
 /** Printed by bench/serve.ts, followed by a JSON ServeReady. */
 export const SERVE_READY = "BENCH_READY ";
@@ -8,14 +8,23 @@ export interface ServeReady {
   importedAt: number;
 }
 
-/** Printed by bench/fake-cloudflare-host.ts, followed by a JSON FakeReady. */
+/** Printed by bench/fake-cloudflare-host.ts, followed by a JSON FakeListening. */
 export const FAKE_READY = "BENCH_FAKE ";
 
-export interface FakeReady {
+/** The environment variable that gives bench/fake-cloudflare-host.ts the one API token it accepts. */
+export const FAKE_TOKEN_VARIABLE = "BENCH_FAKE_API_TOKEN";
+
+export interface FakeListening {
   /** The base to configure as CLOUDFLARE_TURN_API_BASE. */
   apiBase: string;
   /** Where the parent reads counters and sets faults. */
   control: string;
+}
+
+/** The fake as the bench's side knows it: where it listens, and the token it was started with. */
+export interface FakeReady extends FakeListening {
+  /** Made for each run (bench/upstream.ts), configured as CLOUDFLARE_TURN_KEY_API_TOKEN. */
+  apiToken: string;
 }
 
 /** What the fake does to every request until cleared: answer after `ms`, or never answer. */
@@ -27,4 +36,3 @@ export interface FakeStats {
 }
 
 export const FAKE_KEY_ID = "bench-key";
-export const FAKE_API_TOKEN = "bench-fake-token";

@@ -2,12 +2,13 @@
  * The systems under test, each served the same way: a fresh `node` process
  * running bench/serve.ts over one bundled entry point (see bench/build.ts).
  */
+import { randomBytes } from "node:crypto";
 import { ICE_SERVERS_PATH } from "../shared/handle.ts";
 import { freePort } from "../scripts/lib/process.ts";
 import type { Built, EntryName } from "./build.ts";
 import { cleanEnv, launchNode, type Running } from "./children.ts";
 import type { ColdSubject } from "./cold-start.ts";
-import { FAKE_API_TOKEN, FAKE_KEY_ID, SERVE_READY, type FakeReady, type ServeReady } from "./protocol.ts";
+import { FAKE_KEY_ID, SERVE_READY, type FakeReady, type ServeReady } from "./protocol.ts";
 
 export type SystemId = "bare" | "naive" | "ours-cloudflare" | "ours-shared-secret";
 
@@ -27,12 +28,15 @@ const OURS = { RATE_LIMIT: "9999999/1s" };
 
 const cloudflareEnv = (fake: FakeReady) => ({
   CLOUDFLARE_TURN_KEY_ID: FAKE_KEY_ID,
-  CLOUDFLARE_TURN_KEY_API_TOKEN: FAKE_API_TOKEN,
+  CLOUDFLARE_TURN_KEY_API_TOKEN: fake.apiToken,
   CLOUDFLARE_TURN_API_BASE: fake.apiBase,
 });
 
+// Made for each run, as long as a real one (openssl rand -hex 32): no secret-shaped literal in the repository.
+const BENCH_SHARED_SECRET = randomBytes(32).toString("hex");
+
 const sharedSecretEnv = () => ({
-  TURN_SHARED_SECRET: "bench-shared-secret-0123456789abcdef",
+  TURN_SHARED_SECRET: BENCH_SHARED_SECRET,
   TURN_URLS:
     "stun:turn.example.com:3478,turn:turn.example.com:3478?transport=udp,turn:turn.example.com:443?transport=tcp,turns:turn.example.com:5349?transport=tcp",
 });

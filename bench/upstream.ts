@@ -2,7 +2,16 @@
 import type { Built } from "./build.ts";
 import { cleanEnv, launchNode } from "./children.ts";
 import { sendJson } from "./http.ts";
-import { FAKE_API_TOKEN, FAKE_KEY_ID, FAKE_READY, type BenchFault, type FakeReady, type FakeStats } from "./protocol.ts";
+import { randomBytes } from "node:crypto";
+import {
+  FAKE_KEY_ID,
+  FAKE_READY,
+  FAKE_TOKEN_VARIABLE,
+  type BenchFault,
+  type FakeListening,
+  type FakeReady,
+  type FakeStats,
+} from "./protocol.ts";
 
 export interface FakeCloudflareProcess {
   ready: FakeReady;
@@ -17,13 +26,15 @@ export interface FakeCloudflareProcess {
 }
 
 export async function startFakeCloudflareProcess(built: Built): Promise<FakeCloudflareProcess> {
-  const child = await launchNode<FakeReady>([built.fakeHost], cleanEnv({}), FAKE_READY);
+  // A token of this run's own, so that no credential-shaped literal lives in the repository.
+  const apiToken = randomBytes(24).toString("hex");
+  const child = await launchNode<FakeListening>([built.fakeHost], cleanEnv({ [FAKE_TOKEN_VARIABLE]: apiToken }), FAKE_READY);
   const control = child.ready.control;
   const post = (path: string, body: unknown) =>
     sendJson<unknown>(`${control}${path}`, { method: "POST", body: JSON.stringify(body ?? null), timeoutMs: 5000 });
   const setFault = async (fault: BenchFault | undefined) => void (await post("/fault", fault));
   return {
-    ready: child.ready,
+    ready: { ...child.ready, apiToken },
     pid: child.spawned.child.pid,
     stats: () => sendJson<FakeStats>(`${control}/stats`, { timeoutMs: 5000 }),
     reset: async () => void (await post("/reset", null)),
@@ -38,7 +49,7 @@ export function directUpstreamRequest(fake: FakeReady): { url: string; method: s
   return {
     url: `${fake.apiBase}/turn/keys/${FAKE_KEY_ID}/credentials/generate-ice-servers`,
     method: "POST",
-    headers: { authorization: `Bearer ${FAKE_API_TOKEN}`, "content-type": "application/json", accept: "application/json" },
+    headers: { authorization: `Bearer ${fake.apiToken}`, "content-type": "application/json", accept: "application/json" },
     body: JSON.stringify({ ttl: 86400 }),
   };
 }
