@@ -1,9 +1,10 @@
 /**
  * One instance of the service: the state a warm instance keeps between requests (the loaded
  * configuration, the memory rate-limit store and the callers over their allowance, the Upstash
- * stores, the JWKS key sets, the HMAC keys (or the host's HMAC), the spend guard's usage figures, the operator events
- * logged), owned by an object rather than by modules. Each adapter creates one per process (the
- * package one per createHandler); a test creates its own, so nothing leaks between them.
+ * stores, the JWKS key sets, the HMAC (WebCrypto's keeps its imported keys), the spend guard's usage
+ * figures, the operator events logged), owned by an object rather than by modules. Each adapter
+ * creates one per process (the package one per createHandler); a test creates its own, so nothing
+ * leaks between them.
  */
 import { accessState } from "./access/admit.ts";
 import { configLoader, type Env } from "./config.ts";
