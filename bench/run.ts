@@ -16,7 +16,7 @@ import { loadCount, loadFor, type LoadSample } from "./load.ts";
 import { loadAverage, machine } from "./machine.ts";
 import { parseOptions, type BenchOptions } from "./options.ts";
 import { COLD_IDS, renderTable, summarize, UPSTREAM_SYSTEMS, type ColdId, type CountedRun, type Raw } from "./report.ts";
-import { coldSubjectOf, startSystem, SYSTEMS, type System } from "./systems.ts";
+import { coldSubjectOf, COLD_SYSTEMS, startSystem, SYSTEMS, type System } from "./systems.ts";
 import { directUpstreamRequest, startFakeCloudflareProcess, type FakeCloudflareProcess } from "./upstream.ts";
 
 /** Far above the expected ~3½ minutes (the hosts' builds included): only a stuck bench ever meets it. */
@@ -118,9 +118,9 @@ async function main(): Promise<void> {
     await measureDirectUpstream(fake, options, raw, round);
   }
 
-  progress(`cold start, ${options.coldStarts} fresh processes per system and per built artefact`);
+  progress(`cold start, ${options.coldStarts} fresh processes per system, per floor and per built artefact`);
   await fake.reset();
-  const coldSubjects: ColdSubject<ColdId>[] = [...SYSTEMS.map((system) => coldSubjectOf(built, system)), ...artefacts.coldSubjects];
+  const coldSubjects: ColdSubject<ColdId>[] = [...COLD_SYSTEMS.map((system) => coldSubjectOf(built, system)), ...artefacts.coldSubjects];
   const coldLoadBefore = loadAverage();
   for (let run = 0; run < options.coldStarts; run += 1) {
     for (const subject of coldSubjects) raw.cold[subject.id].push(await coldStart(subject, fake.ready));

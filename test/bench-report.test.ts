@@ -1,7 +1,8 @@
 /**
  * The bench's cold-start verdicts: each shipped artefact is held to its own host's bare artefact
- * (1.15×), our esbuild bundle to the bare bundle (1.1×), and the load average of the cold starts is
- * reported with them. Summarized from hand-made samples, so the arithmetic is checked, not the machine.
+ * (1.15×), our esbuild bundle to the bare bundle (1.1×), the bare function making the upstream call
+ * where ours makes one, and the load average of the cold starts is reported with them. Summarized
+ * from hand-made samples, so the arithmetic is checked, not the machine.
  */
 import { describe, expect, it } from "vitest";
 import type { ColdSample } from "../bench/cold-start.ts";
@@ -13,13 +14,16 @@ import { SYSTEMS } from "../bench/systems.ts";
 const COLD_MS: Record<ColdId, number> = {
   bare: 50,
   naive: 70,
-  "ours-cloudflare": 54, // 1.08× the bare bundle: met
-  "ours-shared-secret": 60, // 1.2×: missed
+  "bare-call": 54,
+  "ours-cloudflare": 58.32, // 1.08× the bare bundle making the call: met, though 1.17× the bare bundle
+  "ours-shared-secret": 60, // 1.2× the bare bundle: missed
   "netlify-bare": 60,
-  "netlify-artefact": 66, // 1.1× Netlify's bare: met, though 1.32× the bare bundle
+  "netlify-bare-call": 62,
+  "netlify-artefact": 68.2, // 1.1× Netlify's bare making the call: met, though 1.36× the bare bundle
   "netlify-artefact-secret": 72, // 1.2× Netlify's bare: missed
   "vercel-bare": 55,
-  "vercel-artefact": 66, // 1.2× Vercel's bare: missed
+  "vercel-bare-call": 60,
+  "vercel-artefact": 72, // 1.2× Vercel's bare making the call: missed
   "vercel-artefact-secret": 60.5, // 1.1× Vercel's bare: met
 };
 
@@ -48,32 +52,41 @@ describe("bench cold-start report", () => {
   const summary = summarize(raw(), parseOptions([]), machine, 1);
   const verdict = (words: string) => summary.targets.find((target) => target.target.includes(words));
 
-  it("divides each shipped artefact by its own host's bare artefact, and nothing else by a host's", () => {
-    expect(summary.coldStart["netlify-artefact"].ratioToFloor).toBeCloseTo(66 / 60, 5);
-    expect(summary.coldStart["vercel-artefact"].ratioToFloor).toBeCloseTo(66 / 55, 5);
-    expect(summary.coldStart["netlify-artefact"].ratioToBare).toBeCloseTo(66 / 50, 5);
+  it("divides each of ours by its own floor: its host's bare artefact, making the call where ours makes one", () => {
+    expect(summary.coldStart["netlify-artefact"].ratioToFloor).toBeCloseTo(68.2 / 62, 5);
+    expect(summary.coldStart["vercel-artefact"].ratioToFloor).toBeCloseTo(72 / 60, 5);
+    expect(summary.coldStart["netlify-artefact"].ratioToBare).toBeCloseTo(68.2 / 50, 5);
     expect(summary.coldStart["netlify-artefact-secret"].ratioToFloor).toBeCloseTo(72 / 60, 5);
     expect(summary.coldStart["vercel-artefact-secret"].ratioToFloor).toBeCloseTo(60.5 / 55, 5);
-    for (const id of ["bare", "ours-cloudflare", "netlify-bare", "vercel-bare"] as const)
+    expect(summary.coldStart["ours-cloudflare"].ratioToFloor).toBeCloseTo(58.32 / 54, 5);
+    expect(summary.coldStart["ours-shared-secret"].ratioToFloor).toBeCloseTo(60 / 50, 5);
+    for (const id of ["bare", "bare-call", "naive", "netlify-bare", "netlify-bare-call", "vercel-bare", "vercel-bare-call"] as const)
       expect(summary.coldStart[id].ratioToFloor).toBeUndefined();
   });
 
   it("marks each target met or missed against its own limit, with the load average", () => {
     expect(verdict("(ours, Cloudflare, Netlify zip)")).toMatchObject({
+      target: "cold start ≤ 1.15× bare function + its upstream call, Netlify zip (ours, Cloudflare, Netlify zip)",
       pass: true,
-      measured: "66.0 / 60.0 ms = 1.10× (load average 3.09–2.92)",
+      measured: "68.2 / 62.0 ms = 1.10× (load average 3.09–2.92)",
     });
     expect(verdict("(ours, Cloudflare, Vercel .func)")).toMatchObject({
       pass: false,
-      measured: "66.0 / 55.0 ms = 1.20× (load average 3.09–2.92)",
+      measured: "72.0 / 60.0 ms = 1.20× (load average 3.09–2.92)",
     });
     expect(verdict("(ours, shared secret, Netlify zip)")?.pass).toBe(false);
     expect(verdict("(ours, shared secret, Vercel .func)")).toMatchObject({
       pass: true,
       measured: "60.5 / 55.0 ms = 1.10× (load average 3.09–2.92)",
     });
-    expect(verdict("bare esbuild bundle (ours, Cloudflare)")?.pass).toBe(true);
-    expect(verdict("bare esbuild bundle (ours, shared secret)")?.pass).toBe(false);
+    expect(verdict("(ours, Cloudflare)")).toMatchObject({
+      target: "cold start ≤ 1.1× bare function + its upstream call (ours, Cloudflare)",
+      pass: true,
+    });
+    expect(verdict("(ours, shared secret)")).toMatchObject({
+      target: "cold start ≤ 1.1× bare function (ours, shared secret)",
+      pass: false,
+    });
     expect(summary.targets.filter((target) => target.target.startsWith("cold start"))).toHaveLength(6);
   });
 
@@ -81,7 +94,7 @@ describe("bench cold-start report", () => {
     const line = renderTable(summary)
       .split("\n")
       .find((row) => row.startsWith("ours, Cloudflare, Vercel .func"));
-    expect(line).toMatch(/1\.32×\s+1\.20×/);
+    expect(line).toMatch(/1\.44×\s+1\.20×\s+vercel-bare-call/);
     expect(renderTable(summary)).toContain("load average 3.09 as they began, 2.92 as they ended");
   });
 });

@@ -1,7 +1,15 @@
 /**
  * The floor: a function that answers a fixed body of the same shape and size as
  * ours, with no configuration, no input parsing and no upstream call.
+ *
+ * With Cloudflare's variables set (the bench's "bare-call" floor), it first makes the one call our
+ * Cloudflare configuration makes, and nothing more: the same POST to the same endpoint, by
+ * `node:http` as node/http-fetch.ts does, the body read whole, its servers answered. A configuration
+ * whose first answer waits for a provider is held to this floor, since no code of ours can answer
+ * sooner than the call itself (docs/performance.md).
  */
+import http from "node:http";
+
 const BODY = {
   iceServers: [
     {
@@ -22,4 +30,29 @@ const BODY = {
   provider: "none",
 };
 
-export default (_request: Request): Response => Response.json(BODY, { headers: { "cache-control": "no-store" } });
+const HEADERS = { "cache-control": "no-store" };
+
+function callCloudflare(apiBase: string, keyId: string, apiToken: string): Promise<Response> {
+  return new Promise((resolve, reject) => {
+    const url = `${apiBase}/turn/keys/${keyId}/credentials/generate-ice-servers`;
+    const headers = { authorization: `Bearer ${apiToken}`, "content-type": "application/json" };
+    const request = http.request(url, { method: "POST", headers }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on("data", (chunk: Buffer) => chunks.push(chunk));
+      response.on("error", reject);
+      response.on("end", () => {
+        if (response.statusCode !== 201) return resolve(Response.json({ status: response.statusCode }, { status: 502 }));
+        const { iceServers } = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+        resolve(Response.json({ ...BODY, iceServers, provider: "cloudflare" }, { headers: HEADERS }));
+      });
+    });
+    request.on("error", reject);
+    request.end(JSON.stringify({ ttl: BODY.ttl }));
+  });
+}
+
+export default (_request: Request): Response | Promise<Response> => {
+  const { CLOUDFLARE_TURN_API_BASE: apiBase, CLOUDFLARE_TURN_KEY_ID: keyId, CLOUDFLARE_TURN_KEY_API_TOKEN: apiToken } = process.env;
+  if (apiBase && keyId && apiToken) return callCloudflare(apiBase, keyId, apiToken);
+  return Response.json(BODY, { headers: HEADERS });
+};
