@@ -104,6 +104,7 @@ export async function buildArtefacts(): Promise<Artefacts> {
     coldSubjects: ARTEFACTS.map(({ id, label, system }) => ({
       id,
       label,
+      upstreamCalls: systemById(system ?? "bare").upstreamCalls,
       start: (fake) => startRuntime(commands[id], envOf(system, fake)),
     })),
     sizes: [

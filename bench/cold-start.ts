@@ -21,6 +21,8 @@ export interface ColdSample {
 export interface ColdSubject<Id extends string = string> {
   id: Id;
   label: string;
+  /** Upstream calls its first answer makes: a floor that makes another number measures something else. */
+  upstreamCalls: number;
   start(fake: FakeReady): Promise<Running>;
 }
 

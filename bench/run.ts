@@ -123,7 +123,13 @@ async function main(): Promise<void> {
   const coldSubjects: ColdSubject<ColdId>[] = [...COLD_SYSTEMS.map((system) => coldSubjectOf(built, system)), ...artefacts.coldSubjects];
   const coldLoadBefore = loadAverage();
   for (let run = 0; run < options.coldStarts; run += 1) {
-    for (const subject of coldSubjects) raw.cold[subject.id].push(await coldStart(subject, fake.ready));
+    for (const subject of coldSubjects) {
+      const before = (await fake.stats()).requests;
+      raw.cold[subject.id].push(await coldStart(subject, fake.ready));
+      const calls = (await fake.stats()).requests - before;
+      if (calls !== subject.upstreamCalls)
+        throw new Error(`${subject.label}: its first answer made ${calls} upstream call(s), not ${subject.upstreamCalls}`);
+    }
   }
   raw.coldLoadAverage = { before: coldLoadBefore, after: loadAverage() };
 

@@ -20,6 +20,8 @@ export interface SystemOf<Id extends ColdSystemId> {
   label: string;
   entry: EntryName;
   env(fake: FakeReady): Record<string, string>;
+  /** Upstream calls its first answer makes: the bench checks each cold start made exactly these. */
+  upstreamCalls: 0 | 1;
   /** What its cold start is held to: the bare function doing what this configuration cannot skip. */
   floor?: ColdSystemId;
 }
@@ -48,13 +50,14 @@ const sharedSecretEnv = () => ({
 });
 
 export const SYSTEMS: readonly System[] = [
-  { id: "bare", label: "bare function", entry: "bare", env: () => ({}) },
-  { id: "naive", label: "naive (seed)", entry: "naive", env: cloudflareEnv },
+  { id: "bare", label: "bare function", entry: "bare", env: () => ({}), upstreamCalls: 0 },
+  { id: "naive", label: "naive (seed)", entry: "naive", env: cloudflareEnv, upstreamCalls: 1 },
   {
     id: "ours-cloudflare",
     label: "ours, Cloudflare",
     entry: "netlify",
     env: (fake) => ({ ...OURS, ...cloudflareEnv(fake) }),
+    upstreamCalls: 1,
     floor: "bare-call",
   },
   {
@@ -62,6 +65,7 @@ export const SYSTEMS: readonly System[] = [
     label: "ours, shared secret",
     entry: "netlify",
     env: () => ({ ...OURS, ...sharedSecretEnv() }),
+    upstreamCalls: 0,
     floor: "bare",
   },
 ];
@@ -76,6 +80,7 @@ export const BARE_CALL: SystemOf<FloorSystemId> = {
   label: "bare function + its upstream call",
   entry: "bare",
   env: cloudflareEnv,
+  upstreamCalls: 1,
 };
 
 export const COLD_SYSTEMS: readonly SystemOf<ColdSystemId>[] = [...SYSTEMS, BARE_CALL];
@@ -119,5 +124,6 @@ export function startSystem(built: Built, system: SystemOf<ColdSystemId>, fake: 
 export const coldSubjectOf = <Id extends ColdSystemId>(built: Built, system: SystemOf<Id>): ColdSubject<Id> => ({
   id: system.id,
   label: system.label,
+  upstreamCalls: system.upstreamCalls,
   start: (fake) => startSystem(built, system, fake),
 });
