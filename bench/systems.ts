@@ -75,7 +75,7 @@ export const SYSTEMS: readonly System[] = [
  * (bench/systems/bare.ts). Our Cloudflare configuration's first answer waits for that call, which
  * the plain bare function does not make.
  */
-export const BARE_CALL: SystemOf<FloorSystemId> = {
+const BARE_CALL: SystemOf<FloorSystemId> = {
   id: "bare-call",
   label: "bare function + its upstream call",
   entry: "bare",
