@@ -98,6 +98,7 @@ async function respond(
   // Where usage figures are shared between instances: the rate limit's store.
   const store = () => sharedStoreFor(config, access);
   const { hmac, usage, reports } = state;
+  const clock = options.now ?? Date.now;
   // What every route gets, whoever the caller.
   const common = {
     request,
@@ -115,7 +116,7 @@ async function respond(
     usage,
     reports,
   };
-  if ("serve" in route) return route.serve({ ...common, access, headers, clock: options.now ?? Date.now });
+  if ("serve" in route) return route.serve({ ...common, access, headers, clock });
   Object.assign(headers, checkOrigin(request, config, options));
   if (request.method === "OPTIONS") return preflight(route.methods);
   if (!route.methods.includes(request.method)) {
@@ -124,8 +125,7 @@ async function respond(
   const { caller, headers: allowance } = await admit(request, config, access);
   trace.caller = caller.user !== undefined ? "user" : config.auth.mode === "bearer" ? "bearer" : "anonymous";
   Object.assign(headers, allowance);
-  const now = (options.now ?? Date.now)();
-  return route.run({ ...common, caller, now, localRelay: options.local ? options.localRelay : undefined });
+  return route.run({ ...common, caller, now: clock(), localRelay: options.local ? options.localRelay : undefined });
 }
 
 // Failures that need the operator rather than the caller: each is also an operator event.
