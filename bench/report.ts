@@ -78,6 +78,8 @@ export interface Summary {
        * our configuration makes (if any); undefined for the others.
        */
       ratioToFloor?: number;
+      /** What ratioToFloor divides by. */
+      floor?: ColdId;
       importedAtMs?: Spread;
       firstResponseMs: Spread;
     }
@@ -201,6 +203,7 @@ export function summarize(raw: Raw, options: BenchOptions, machine: Machine, wal
       totalMs,
       ratioToBare: totalMs.median / bareCold,
       ratioToFloor: floor ? totalMs.median / medianCold(floor) : undefined,
+      floor,
       importedAtMs: optionalSpread(raw.cold[id].map((sample) => sample.importedAtMs)),
       firstResponseMs: spread(raw.cold[id].map((sample) => sample.firstResponseMs)),
     };
@@ -376,7 +379,7 @@ export function renderTable(summary: Summary): string {
         withSpread(coldStart[id].totalMs, ms),
         `${coldStart[id].ratioToBare.toFixed(2)}×`,
         coldStart[id].ratioToFloor === undefined ? "" : `${coldStart[id].ratioToFloor!.toFixed(2)}×`,
-        HELD.find((held) => held.id === id)?.floor ?? "",
+        coldStart[id].floor ?? "",
         coldStart[id].importedAtMs ? withSpread(coldStart[id].importedAtMs!, ms) : "n/a",
         withSpread(coldStart[id].firstResponseMs, ms),
       ]),

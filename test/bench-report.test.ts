@@ -60,6 +60,8 @@ describe("bench cold-start report", () => {
     expect(summary.coldStart["vercel-artefact-secret"].ratioToFloor).toBeCloseTo(60.5 / 55, 5);
     expect(summary.coldStart["ours-cloudflare"].ratioToFloor).toBeCloseTo(58.32 / 54, 5);
     expect(summary.coldStart["ours-shared-secret"].ratioToFloor).toBeCloseTo(60 / 50, 5);
+    expect(summary.coldStart["ours-cloudflare"].floor).toBe("bare-call");
+    expect(summary.coldStart["netlify-artefact"].floor).toBe("netlify-bare-call");
     for (const id of ["bare", "bare-call", "naive", "netlify-bare", "netlify-bare-call", "vercel-bare", "vercel-bare-call"] as const)
       expect(summary.coldStart[id].ratioToFloor).toBeUndefined();
   });
