@@ -16,7 +16,7 @@ import { secret } from "./helpers/secrets.ts";
 import { webCryptoHmac } from "../shared/hmac.ts";
 
 // WebCrypto's HMAC, as a service instance keeps it by default.
-const keys = webCryptoHmac();
+const hmac = webCryptoHmac();
 
 const ROOT = resolve(import.meta.dirname, "..");
 const read = (file: string) => readFileSync(join(ROOT, file), "utf8");
@@ -52,8 +52,8 @@ describe("the one list of providers", () => {
   it("is what revoke tokens accept", async () => {
     const key = secret("registry-revoke-signing-secret-0123456789");
     for (const provider of PROVIDER_IDS) {
-      const token = await signRevokeToken(key, { provider, username: "u", expiresAt: 4_000_000_000 }, keys);
-      expect(await verifyRevokeToken(key, token, 0, keys)).toMatchObject({ ok: true, claims: { provider } });
+      const token = await signRevokeToken(key, { provider, username: "u", expiresAt: 4_000_000_000 }, hmac);
+      expect(await verifyRevokeToken(key, token, 0, hmac)).toMatchObject({ ok: true, claims: { provider } });
     }
   });
 
