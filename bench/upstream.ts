@@ -1,8 +1,8 @@
 /** The bench's side of the fake Cloudflare API, which runs in its own process (bench/fake-cloudflare-host.ts). */
+import { randomBytes } from "node:crypto";
 import type { Built } from "./build.ts";
 import { cleanEnv, launchNode } from "./children.ts";
 import { sendJson } from "./http.ts";
-import { randomBytes } from "node:crypto";
 import {
   FAKE_KEY_ID,
   FAKE_READY,
